@@ -1,0 +1,28 @@
+//! Pure signal processing: numbers and slices, std only (plus serde derives on settings).
+//!
+//! Rules (enforced by `tests/dsp_purity.rs`): no plugin framework, GUI, locks, logging or
+//! I/O in here, and no allocation after construction. Every processor follows one lifecycle:
+//! construct (may allocate) → `prepare(sample_rate)` → cheap setters → `process` → `reset()`.
+
+pub mod chain;
+pub mod compressor;
+pub mod eq;
+pub mod settings;
+
+pub use chain::{Chain, ChainMeters, MAX_CHANNELS};
+pub use settings::{
+    CeilingSettings, ChainSettings, CompressorSettings, Detector, EqBandSettings, EqSettings,
+    FieldError, FilterKind, NUM_BANDS, Range, ranges,
+};
+
+/// dB → linear amplitude.
+#[inline]
+pub fn db_to_gain(db: f64) -> f64 {
+    10f64.powf(db / 20.0)
+}
+
+/// Linear amplitude → dB (−inf for 0).
+#[inline]
+pub fn gain_to_db(gain: f64) -> f64 {
+    20.0 * gain.log10()
+}

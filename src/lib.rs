@@ -1,0 +1,7 @@
+//! Matchbox: an EQ + compressor for beatbox and voice that learns its settings from a
+//! reference recording. `dsp` is the pure core; `preset` the file format; `cli` the
+//! `matchbox` command.
+
+pub mod cli;
+pub mod dsp;
+pub mod preset;
