@@ -328,3 +328,256 @@ fn mix_0_is_the_input_and_auto_make_up_holds_minus_10_dbfs() {
         );
     }
 }
+
+/// Deterministic noise in [−1, 1) (xorshift64*).
+fn noise(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            ((s.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+        })
+        .collect()
+}
+
+/// Beat-like test signal: noise bursts with a 60 Hz "kick" and quiet gaps.
+fn beat(seed: u64, fs: f64, n: usize) -> Vec<f32> {
+    let nz = noise(seed, n);
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / fs;
+            let env = if (t * 4.0).fract() < 0.3 { 0.8 } else { 0.02 };
+            (env * (0.5 * nz[i] as f64 + 0.7 * (TAU * 60.0 * t).sin())) as f32
+        })
+        .collect()
+}
+
+fn busy_settings() -> CompressorSettings {
+    CompressorSettings {
+        enabled: true,
+        threshold_db: -24.0,
+        ratio: 6.0,
+        knee_db: 8.0,
+        attack_ms: 3.0,
+        release_ms: 120.0,
+        makeup_db: 4.0,
+        auto_makeup: true,
+        detector: Detector::Rms,
+        sidechain_hpf: true,
+        sidechain_hpf_hz: 120.0,
+        stereo_link_pct: 100.0,
+        mix_pct: 80.0,
+    }
+}
+
+#[test]
+fn block_size_does_not_change_the_output() {
+    let fs = 48_000.0;
+    let n = 30_000;
+    for (link, detector, hpf) in [
+        (100.0, Detector::Rms, true),
+        (60.0, Detector::Peak, false),
+        (0.0, Detector::Rms, false),
+    ] {
+        let mut s = busy_settings();
+        s.stereo_link_pct = link;
+        s.detector = detector;
+        s.sidechain_hpf = hpf;
+        let input = vec![beat(1, fs, n), beat(2, fs, n)];
+        let mut reference: Option<Vec<Vec<f32>>> = None;
+        for block in [1, 7, 64, 512, 4096] {
+            let mut c = compressor(&s, fs);
+            let mut x = input.clone();
+            run(&mut c, &mut x, block);
+            assert_ne!(x, input);
+            match &reference {
+                None => reference = Some(x),
+                Some(r) => {
+                    let diff = x
+                        .iter()
+                        .flatten()
+                        .zip(r.iter().flatten())
+                        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                    assert!(
+                        diff <= 1e-6,
+                        "link {link}, block {block}: differs by {diff}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn disabled_compressor_is_bit_transparent_after_its_fade_out() {
+    let fs = 48_000.0;
+    let mut s = busy_settings();
+    let mut c = compressor(&s, fs);
+    let mut warm = vec![beat(3, fs, 4800), beat(4, fs, 4800)];
+    run(&mut c, &mut warm, 256);
+    s.enabled = false;
+    c.set_settings(&s);
+    let fade = (GLIDE_MS * 1e-3 * fs) as usize;
+    let mut fading = vec![beat(5, fs, fade), beat(6, fs, fade)];
+    run(&mut c, &mut fading, 100);
+    let input = vec![beat(7, fs, 9000), beat(8, fs, 9000)];
+    let mut x = input.clone();
+    assert_eq!(run(&mut c, &mut x, 333), 0.0);
+    assert_eq!(x, input);
+    assert_eq!(c.gain_reduction_db(), 0.0);
+
+    // A compressor that was never on is transparent from the first sample.
+    let mut off = compressor(&CompressorSettings::default(), fs);
+    let mut x = input.clone();
+    run(&mut off, &mut x, 64);
+    assert_eq!(x, input);
+}
+
+/// Switching on and off, and moving threshold, make-up, link or mix, never steps the gain: even
+/// with the fastest attack every change is spread over at least half the glide time —
+/// uniformly in dB for threshold and make-up, uniformly in amplitude for mix and on/off.
+#[test]
+fn switching_and_parameter_jumps_are_click_free() {
+    let fs = 48_000.0;
+    let glide = GLIDE_MS * 1e-3 * fs;
+    let mut s = settings(-10.0, 8.0, 0.0);
+    s.release_ms = 5.0;
+    let mut c = compressor(&s, fs);
+    let dc = 0.5f32; // −6 dBFS: a constant level makes every gain step visible
+    let mut settle = [dc; 2400];
+    c.process(&mut [&mut settle]);
+    let mut gain = (settle[2399] / dc) as f64;
+    let changes: [(&str, bool, &dyn Fn(&mut CompressorSettings)); 7] = [
+        ("threshold down", true, &|s| s.threshold_db = -50.0),
+        ("make-up up", true, &|s| s.makeup_db = 20.0),
+        ("off", false, &|s| s.enabled = false),
+        ("on", false, &|s| s.enabled = true),
+        ("mix down", false, &|s| s.mix_pct = 10.0),
+        ("mix up", false, &|s| s.mix_pct = 100.0),
+        ("threshold up", true, &|s| s.threshold_db = 0.0),
+    ];
+    for (name, in_db, change) in changes {
+        change(&mut s);
+        c.set_settings(&s);
+        let measure = |g: f64| if in_db { 20.0 * g.log10() } else { g };
+        let start = gain;
+        let mut largest_step = 0.0f64;
+        for _ in 0..2400 {
+            let mut x = [dc];
+            c.process(&mut [&mut x]);
+            let g = (x[0] / dc) as f64;
+            largest_step = largest_step.max((measure(g) - measure(gain)).abs());
+            gain = g;
+        }
+        let total = (measure(gain) - measure(start)).abs();
+        assert!(total > 0.1, "{name}: nothing changed");
+        assert!(
+            largest_step <= 2.0 * total / glide,
+            "{name}: step {largest_step} of {total}"
+        );
+    }
+}
+
+#[test]
+fn silence_after_a_burst_leaves_no_subnormal_state_or_output() {
+    let fs = 44_100.0;
+    let mut s = busy_settings();
+    s.release_ms = 5.0;
+    for detector in [Detector::Rms, Detector::Peak] {
+        s.detector = detector;
+        let mut c = compressor(&s, fs);
+        let mut x = vec![beat(9, fs, 20_000), beat(10, fs, 20_000)];
+        run(&mut c, &mut x, 512);
+        // 5 s of digital silence, then of input so small it is itself subnormal.
+        for fill in [0.0f32, 1e-40, -3e-39] {
+            for _ in 0..430 {
+                let mut x = vec![vec![fill; 512], vec![fill * 0.5; 512]];
+                run(&mut c, &mut x, 512);
+                assert!(
+                    x.iter().flatten().all(|v| !v.is_subnormal()),
+                    "subnormal output"
+                );
+                let state = c.state_for_tests();
+                assert!(
+                    state
+                        .iter()
+                        .all(|v| !v.is_subnormal() && !(*v as f32).is_subnormal()),
+                    "subnormal state {state:?}"
+                );
+            }
+            assert!(c.state_for_tests().iter().all(|&v| v == 0.0));
+        }
+    }
+}
+
+#[test]
+fn nan_and_inf_input_do_not_poison_the_state() {
+    let fs = 48_000.0;
+    let s = busy_settings();
+    let mut c = compressor(&s, fs);
+    let mut fresh = compressor(&s, fs);
+    let mut x = vec![beat(11, fs, 512), beat(12, fs, 512)];
+    x[0][100] = f32::NAN;
+    x[1][200] = f32::INFINITY;
+    x[0][300] = f32::NEG_INFINITY;
+    x[1][301] = f32::NAN;
+    run(&mut c, &mut x, 512);
+    assert!(c.state_for_tests().iter().all(|v| v.is_finite()));
+    let mut warm = vec![beat(11, fs, 512), beat(12, fs, 512)];
+    run(&mut fresh, &mut warm, 512);
+    let input = vec![beat(13, fs, 4800), beat(14, fs, 4800)];
+    let (mut a, mut b) = (input.clone(), input);
+    run(&mut c, &mut a, 512);
+    run(&mut fresh, &mut b, 512);
+    assert!(a.iter().flatten().all(|v| v.is_finite()));
+    // The bad samples counted as silence, so the envelope is close to a clean run's.
+    let diff = a
+        .iter()
+        .flatten()
+        .zip(b.iter().flatten())
+        .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+    assert!(diff < 0.05, "{diff}");
+}
+
+#[test]
+fn extreme_settings_and_rates_stay_finite() {
+    for fs in [22_050.0, 44_100.0, 96_000.0, 192_000.0] {
+        for (t, r, w, a, rel) in [
+            (-60.0, f32::INFINITY, 24.0, 0.05, 5.0),
+            (0.0, 1.0, 0.0, 250.0, 2500.0),
+            (-60.0, 20.0, 0.0, 0.05, 2500.0),
+        ] {
+            let mut s = busy_settings();
+            (
+                s.threshold_db,
+                s.ratio,
+                s.knee_db,
+                s.attack_ms,
+                s.release_ms,
+            ) = (t, r, w, a, rel);
+            s.makeup_db = 24.0;
+            s.sidechain_hpf_hz = 500.0;
+            let mut c = compressor(&s, fs);
+            let mut x = vec![beat(15, fs, 8000), noise(16, 8000)];
+            for v in x[1].iter_mut() {
+                *v *= 1e4; // +80 dBFS
+            }
+            run(&mut c, &mut x, 97);
+            assert!(x.iter().flatten().all(|v| v.is_finite()), "{fs} Hz {t} {r}");
+        }
+    }
+}
+
+#[test]
+fn returned_and_metered_reduction_agree() {
+    let fs = 48_000.0;
+    let mut c = compressor(&settings(-30.0, f32::INFINITY, 0.0), fs);
+    let mut x = vec![vec![0.5f32; 48_000]];
+    let max = run(&mut c, &mut x, 480);
+    // −6.02 dBFS into an ∞:1 limiter at −30 dBFS: 23.98 dB, reached long before the end.
+    let want = 20.0 * 0.5f32.log10() + 30.0;
+    assert!((max - want).abs() < 0.01, "{max}");
+    assert!((c.gain_reduction_db() - want).abs() < 0.01);
+}
