@@ -154,20 +154,21 @@ impl Knee {
 }
 
 /// 2nd-order Butterworth high-pass as a TPT state-variable filter (Simper,
-/// "SvfLinearTrapOptimised2", research/dsp.md §4.6), rewritten in state-space form so each
-/// sample is two independent multiply-add rows. The states are the SVF's integrator states,
-/// so a cutoff change never disturbs them.
+/// "SvfLinearTrapOptimised2", research/dsp.md §4.6), rewritten in state-space form
+/// `s' = A·s + B·x, y = C·s + D·x`. The states are the SVF's integrator states, so a cutoff
+/// change never disturbs them. Two samples are usually advanced at once through `A²`, which
+/// halves the loop-carried dependency chain (the filter's speed limit).
 #[derive(Debug, Clone, Copy, Default)]
 struct Highpass {
-    // ic' = A·ic + B·x ; y = a1·(x − ic2) − c1·ic1
-    a11: f64,
-    a12: f64,
-    a21: f64,
-    a22: f64,
-    b1: f64,
-    b2: f64,
-    a1: f64,
-    c1: f64,
+    a: [[f64; 2]; 2],
+    b: [f64; 2],
+    c: [f64; 2],
+    d: f64,
+    /// `A²`, `A·B`, `C·A`, `C·B`: the two-sample step.
+    a2: [[f64; 2]; 2],
+    ab: [f64; 2],
+    ca: [f64; 2],
+    cb: f64,
 }
 
 impl Highpass {
@@ -177,25 +178,59 @@ impl Highpass {
         let a1 = 1.0 / (1.0 + g * (g + k));
         let a2 = g * a1;
         let a3 = g * a2;
+        // SVF tick: v3 = x − ic2; v1 = a1·ic1 + a2·v3; v2 = ic2 + a2·ic1 + a3·v3;
+        // ic1' = 2·v1 − ic1; ic2' = 2·v2 − ic2; high-pass = x − k·v1 − v2.
+        let a = [[2.0 * a1 - 1.0, -2.0 * a2], [2.0 * a2, 1.0 - 2.0 * a3]];
+        let b = [2.0 * a2, 2.0 * a3];
+        let c = [-(k * a1 + a2), -a1];
+        let d = a1;
+        let mul = |m: [[f64; 2]; 2], v: [f64; 2]| {
+            [
+                m[0][0] * v[0] + m[0][1] * v[1],
+                m[1][0] * v[0] + m[1][1] * v[1],
+            ]
+        };
         Self {
-            a11: 2.0 * a1 - 1.0,
-            a12: -2.0 * a2,
-            a21: 2.0 * a2,
-            a22: 1.0 - 2.0 * a3,
-            b1: 2.0 * a2,
-            b2: 2.0 * a3,
-            a1,
-            c1: k * a1 + a2,
+            a,
+            b,
+            c,
+            d,
+            a2: [mul(a, [a[0][0], a[1][0]]), mul(a, [a[0][1], a[1][1]])],
+            ab: mul(a, b),
+            ca: [
+                c[0] * a[0][0] + c[1] * a[1][0],
+                c[0] * a[0][1] + c[1] * a[1][1],
+            ],
+            cb: c[0] * b[0] + c[1] * b[1],
         }
+        .transpose_a2()
+    }
+
+    /// `a2` was built column by column; store it row by row.
+    fn transpose_a2(mut self) -> Self {
+        let m = self.a2;
+        self.a2 = [[m[0][0], m[1][0]], [m[0][1], m[1][1]]];
+        self
     }
 
     #[inline(always)]
     fn tick(&self, s: &mut [f64; 2], x: f64) -> f64 {
-        let [ic1, ic2] = *s;
-        let y = self.a1 * (x - ic2) - self.c1 * ic1;
-        s[0] = self.a11 * ic1 + (self.a12 * ic2 + self.b1 * x);
-        s[1] = self.a22 * ic2 + (self.a21 * ic1 + self.b2 * x);
+        let [s0, s1] = *s;
+        let y = self.c[0] * s0 + self.c[1] * s1 + self.d * x;
+        s[0] = self.a[0][0] * s0 + self.a[0][1] * s1 + self.b[0] * x;
+        s[1] = self.a[1][0] * s0 + self.a[1][1] * s1 + self.b[1] * x;
         y
+    }
+
+    /// Two samples in one step.
+    #[inline(always)]
+    fn tick2(&self, s: &mut [f64; 2], x0: f64, x1: f64) -> (f64, f64) {
+        let [s0, s1] = *s;
+        let y0 = self.c[0] * s0 + self.c[1] * s1 + self.d * x0;
+        let y1 = self.ca[0] * s0 + self.ca[1] * s1 + (self.cb * x0 + self.d * x1);
+        s[0] = (self.a2[0][0] * s0 + self.a2[0][1] * s1) + (self.ab[0] * x0 + self.b[0] * x1);
+        s[1] = (self.a2[1][0] * s0 + self.a2[1][1] * s1) + (self.ab[1] * x0 + self.b[1] * x1);
+        (y0, y1)
     }
 }
 
@@ -498,14 +533,12 @@ impl Compressor {
             release: self.release_coef,
         };
         let max_reduction_db = if shared {
-            let r = ballistics.run(&mut w0[..n], &mut self.reduction_db[0]);
+            let r = ballistics.run([&mut w0[..n]], [&mut self.reduction_db[0]]);
             self.reduction_db[N - 1] = self.reduction_db[0];
             r
         } else {
             let [r0, r1] = self.reduction_db.each_mut();
-            ballistics
-                .run(&mut w0[..n], r0)
-                .max(ballistics.run(&mut w1[..n], r1))
+            ballistics.run([&mut w0[..n], &mut w1[..n]], [r0, r1])
         };
 
         let gains: &mut [[f32; CHUNK]] = if shared {
@@ -547,7 +580,8 @@ impl Compressor {
         }
     }
 
-    /// Sidechain high-pass, then power (|s|²) or mean square, into `scratch.work`.
+    /// Sidechain high-pass, then power (|s|²) or mean square, into `scratch.work`. Pairs of
+    /// samples go through the recursive filters in one step (shorter dependency chains).
     fn detect<const N: usize, const HPF: bool, const RMS: bool>(
         &mut self,
         inputs: [&[f32]; N],
@@ -555,23 +589,48 @@ impl Compressor {
     ) {
         let hp = self.highpass;
         let k = self.rms_coef;
+        let (a, a2, ak) = (1.0 - k, (1.0 - k) * (1.0 - k), (1.0 - k) * k);
         let mut hs: [[f64; 2]; N] = std::array::from_fn(|c| self.highpass_state[c]);
         let mut ms: [f64; N] = std::array::from_fn(|c| self.mean_square[c]);
         let out = &mut self.scratch.work;
-        for i in 0..n {
+        // A non-finite sample must not poison the envelope: the detector hears silence.
+        let clean = |x: f32| if x.abs() <= f32::MAX { x as f64 } else { 0.0 };
+        let limit = |p: f64| {
+            let p = if p > POWER_FLOOR { p } else { POWER_FLOOR };
+            (if p < POWER_CEIL { p } else { POWER_CEIL }) as f32
+        };
+        for j in 0..n / 2 {
+            let i = 2 * j;
             for c in 0..N {
-                let x = inputs[c][i];
-                // A non-finite sample must not poison the envelope: the detector hears silence.
-                let x = if x.is_finite() { x as f64 } else { 0.0 };
+                let (x0, x1) = (clean(inputs[c][i]), clean(inputs[c][i + 1]));
+                let (s0, s1) = if HPF {
+                    hp.tick2(&mut hs[c], x0, x1)
+                } else {
+                    (x0, x1)
+                };
+                let (mut p0, mut p1) = (s0 * s0, s1 * s1);
+                if RMS {
+                    // Mean square m' = a·m + k·p, two samples at a time.
+                    let m = ms[c];
+                    p0 = a * m + k * p0;
+                    p1 = a2 * m + (ak * (s0 * s0) + k * p1);
+                }
+                ms[c] = p1;
+                out[c][i] = limit(p0);
+                out[c][i + 1] = limit(p1);
+            }
+        }
+        if n % 2 == 1 {
+            let i = n - 1;
+            for c in 0..N {
+                let x = clean(inputs[c][i]);
                 let s = if HPF { hp.tick(&mut hs[c], x) } else { x };
                 let mut p = s * s;
                 if RMS {
-                    ms[c] += k * (p - ms[c]);
-                    p = ms[c];
-                } else {
-                    ms[c] = p;
+                    p = a * ms[c] + k * p;
                 }
-                out[c][i] = p.clamp(POWER_FLOOR, POWER_CEIL) as f32;
+                ms[c] = p;
+                out[c][i] = limit(p);
             }
         }
         for c in 0..N {
@@ -590,25 +649,69 @@ struct Ballistics {
 }
 
 impl Ballistics {
-    /// Smooth `reduction_db` in place, carrying the envelope in `state`; returns the largest
-    /// smoothed value.
+    /// Smooth the reduction of each channel in place, carrying the envelopes in `state`;
+    /// returns the largest smoothed value.
+    ///
+    /// Pairs of samples are done in one step so that the loop-carried chain is one
+    /// multiply-add and a select per *two* samples: which branch the second sample takes,
+    /// `x1 > y1` with `y1 = α·y + β·x0`, is the same as `y < (x1 − β·x0)/α` — a comparison
+    /// against a bound known before `y` is.
     #[inline(always)]
-    fn run(&self, reduction_db: &mut [f32], state: &mut f64) -> f32 {
-        let (a, b) = (self.attack, 1.0 - self.attack);
-        let (r, q) = (self.release, 1.0 - self.release);
-        let mut y = *state;
+    fn run<const N: usize>(&self, reduction_db: [&mut [f32]; N], state: [&mut f64; N]) -> f32 {
+        let (aa, ba) = (self.attack, 1.0 - self.attack);
+        let (ar, br) = (self.release, 1.0 - self.release);
+        let (inv_aa, inv_ar) = (1.0 / aa, 1.0 / ar);
+        let (aa2, ar2, aar) = (aa * aa, ar * ar, aa * ar);
+        let mut y: [f64; N] = std::array::from_fn(|c| *state[c]);
         let mut max = 0.0f64;
-        for v in reduction_db {
-            let x = *v as f64;
-            // Both candidates are computed so the loop-carried path is one multiply-add and a
-            // select.
-            let up = a * y + b * x;
-            let down = r * y + q * x;
-            y = if x > y { up } else { down };
-            max = max.max(y);
-            *v = y as f32;
+        let n = reduction_db[0].len();
+        let data = reduction_db;
+        for j in 0..n / 2 {
+            let i = 2 * j;
+            for c in 0..N {
+                let (x0, x1) = (data[c][i] as f64, data[c][i + 1] as f64);
+                let y0 = y[c];
+                let up0 = x0 > y0;
+                let one = if up0 {
+                    aa * y0 + ba * x0
+                } else {
+                    ar * y0 + br * x0
+                };
+                // Both branches for the second sample, and all four two-sample candidates,
+                // are computed from y0 in parallel; the compares pick one at the end.
+                let up1_after_up = y0 < (x1 - ba * x0) * inv_aa;
+                let up1_after_down = y0 < (x1 - br * x0) * inv_ar;
+                let uu = aa2 * y0 + (aa * ba * x0 + ba * x1);
+                let ud = aar * y0 + (ar * ba * x0 + br * x1);
+                let du = aar * y0 + (aa * br * x0 + ba * x1);
+                let dd = ar2 * y0 + (ar * br * x0 + br * x1);
+                let after_up = if up1_after_up { uu } else { ud };
+                let after_down = if up1_after_down { du } else { dd };
+                let two = if up0 { after_up } else { after_down };
+                // Plain compares rather than f64::max: no NaN can occur here, and this is
+                // cheaper.
+                max = if one > max { one } else { max };
+                max = if two > max { two } else { max };
+                data[c][i] = one as f32;
+                data[c][i + 1] = two as f32;
+                y[c] = two;
+            }
         }
-        *state = y;
+        if n % 2 == 1 {
+            for c in 0..N {
+                let x = data[c][n - 1] as f64;
+                y[c] = if x > y[c] {
+                    aa * y[c] + ba * x
+                } else {
+                    ar * y[c] + br * x
+                };
+                max = if y[c] > max { y[c] } else { max };
+                data[c][n - 1] = y[c] as f32;
+            }
+        }
+        for c in 0..N {
+            *state[c] = y[c];
+        }
         max as f32
     }
 }
