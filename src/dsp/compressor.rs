@@ -41,9 +41,6 @@ pub const MIN_KNEE_DB: f64 = 0.01;
 
 /// Frames processed per stage pass.
 const CHUNK: usize = 64;
-/// Detector power is kept within −200…+300 dB so its logarithm is finite and normal.
-const POWER_FLOOR: f64 = 1e-20;
-const POWER_CEIL: f64 = 1e30;
 /// Envelope and filter states below this are set to 0 so they never go subnormal.
 const STATE_FLOOR: f64 = 1e-15;
 /// Gain reductions below this, dB, are 0 (keeps the f32 scratch data normal).
@@ -595,10 +592,8 @@ impl Compressor {
         let out = &mut self.scratch.work;
         // A non-finite sample must not poison the envelope: the detector hears silence.
         let clean = |x: f32| if x.abs() <= f32::MAX { x as f64 } else { 0.0 };
-        let limit = |p: f64| {
-            let p = if p > POWER_FLOOR { p } else { POWER_FLOOR };
-            (if p < POWER_CEIL { p } else { POWER_CEIL }) as f32
-        };
+        // No clamping needed: `fastmath::log2` is finite for 0, subnormals and +inf too.
+        let limit = |p: f64| p as f32;
         for j in 0..n / 2 {
             let i = 2 * j;
             for c in 0..N {
@@ -663,7 +658,6 @@ impl Ballistics {
         let (inv_aa, inv_ar) = (1.0 / aa, 1.0 / ar);
         let (aa2, ar2, aar) = (aa * aa, ar * ar, aa * ar);
         let mut y: [f64; N] = std::array::from_fn(|c| *state[c]);
-        let mut max = 0.0f64;
         let n = reduction_db[0].len();
         let data = reduction_db;
         for j in 0..n / 2 {
@@ -688,10 +682,6 @@ impl Ballistics {
                 let after_up = if up1_after_up { uu } else { ud };
                 let after_down = if up1_after_down { du } else { dd };
                 let two = if up0 { after_up } else { after_down };
-                // Plain compares rather than f64::max: no NaN can occur here, and this is
-                // cheaper.
-                max = if one > max { one } else { max };
-                max = if two > max { two } else { max };
                 data[c][i] = one as f32;
                 data[c][i + 1] = two as f32;
                 y[c] = two;
@@ -705,15 +695,32 @@ impl Ballistics {
                 } else {
                     ar * y[c] + br * x
                 };
-                max = if y[c] > max { y[c] } else { max };
                 data[c][n - 1] = y[c] as f32;
             }
         }
         for c in 0..N {
             *state[c] = y[c];
         }
-        max as f32
+        data.iter().map(|d| max_of(d)).fold(0.0, f32::max)
     }
+}
+
+/// Largest value of non-negative, non-NaN `v` (0 for none). Four running maxima side by side,
+/// which the compiler turns into vector max instructions; tracking the maximum inside the
+/// ballistics loop would lengthen its dependency chain.
+fn max_of(v: &[f32]) -> f32 {
+    let mut m = [0.0f32; 4];
+    let quads = v.chunks_exact(4);
+    let rest = quads.remainder();
+    for q in quads {
+        for l in 0..4 {
+            m[l] = if q[l] > m[l] { q[l] } else { m[l] };
+        }
+    }
+    for &x in rest {
+        m[0] = if x > m[0] { x } else { m[0] };
+    }
+    m.into_iter().fold(0.0, f32::max)
 }
 
 /// `v`, or 0 when it is too small to matter (so it never becomes subnormal).

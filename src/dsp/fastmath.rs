@@ -11,8 +11,9 @@ pub const DB_PER_LOG2_POWER: f32 = 3.010_299_956_639_812;
 /// `log2(10)/20`: `log2` of an amplitude per dB.
 pub const LOG2_AMPLITUDE_PER_DB: f32 = 0.166_096_404_744_368_1;
 
-/// `log2(x)` for positive, normal, finite `x` (callers clamp; other inputs give garbage, never
-/// UB). Exact at powers of two.
+/// `log2(x)` for positive, normal, finite `x`; exact at powers of two. Edge cases stay finite,
+/// so callers need not clamp a power: 0 → −127, subnormals → between −127 and −126,
+/// +∞ → 128. (Negative numbers and NaN give meaningless finite values.)
 #[inline(always)]
 pub fn log2(x: f32) -> f32 {
     let bits = x.to_bits() as i32;
@@ -60,6 +61,10 @@ mod tests {
         assert_eq!(log2(1.0), 0.0);
         assert_eq!(log2(0.25), -2.0);
         assert_eq!(log2(1024.0), 10.0);
+        assert_eq!(log2(0.0), -127.0);
+        assert_eq!(log2(f32::INFINITY), 128.0);
+        let sub = log2(1e-40);
+        assert!((-127.0..=-126.0).contains(&sub), "{sub}");
     }
 
     #[test]
