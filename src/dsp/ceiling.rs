@@ -106,11 +106,10 @@ impl Ceiling {
 
     fn process_chunk(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {
         let c = self.ceiling;
-        // `!(|x| <= c)` is also true for NaN.
         let over = channels.iter().any(|ch| {
             ch[start..start + n]
                 .iter()
-                .fold(false, |o, v| o | !(v.abs() <= c))
+                .fold(false, |o, v| o | (v.abs() > c) | v.is_nan())
         });
         if self.gain == 1.0 && !over {
             // Exactly what the general path below would do at unity gain: nothing.

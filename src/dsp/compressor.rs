@@ -29,6 +29,11 @@
 use super::chain::MAX_CHANNELS;
 use super::fastmath::{self, DB_PER_LOG2_POWER, LOG2_AMPLITUDE_PER_DB};
 use super::settings::{CompressorSettings, Detector, ranges};
+use ballistics::Ballistics;
+use curve::{Curve, Knee, makeup_total_db};
+pub use curve::{auto_makeup_db, static_curve_db};
+use detector::Highpass;
+use glide::Glide;
 
 /// RMS detector window (one-pole mean square time constant), ms.
 pub const RMS_WINDOW_MS: f64 = 5.0;
@@ -45,252 +50,6 @@ const CHUNK: usize = 64;
 const STATE_FLOOR: f64 = 1e-15;
 /// Gain reductions below this, dB, are 0 (keeps the f32 scratch data normal).
 const GR_FLOOR_DB: f32 = 1e-12;
-
-/// The settings the audio path uses: clamped into range, knee snapped, ratio as a slope.
-#[derive(Debug, Clone, Copy)]
-struct Curve {
-    threshold_db: f64,
-    /// `1 − 1/ratio`: 0 for 1:1, 1 for ∞:1.
-    slope: f64,
-    knee_db: f64,
-}
-
-impl Curve {
-    fn new(c: &CompressorSettings) -> Self {
-        let ratio = if c.ratio == f32::INFINITY {
-            f64::INFINITY
-        } else {
-            ranges::RATIO.clamp(c.ratio) as f64
-        };
-        let knee_db = ranges::KNEE_DB.clamp(c.knee_db) as f64;
-        Self {
-            threshold_db: ranges::THRESHOLD_DB.clamp(c.threshold_db) as f64,
-            slope: 1.0 - 1.0 / ratio,
-            knee_db: if knee_db < MIN_KNEE_DB { 0.0 } else { knee_db },
-        }
-    }
-
-    /// Gain reduction x_G − y_G (dB, ≥ 0) of the static curve, eq. 4 of Giannoulis et al.
-    fn reduction_db(&self, input_db: f64) -> f64 {
-        let over = input_db - self.threshold_db;
-        let w = self.knee_db;
-        if 2.0 * over <= -w {
-            0.0
-        } else if 2.0 * over >= w {
-            self.slope * over
-        } else {
-            let k = over + w / 2.0;
-            self.slope * k * k / (2.0 * w)
-        }
-    }
-}
-
-/// Make-up (manual + automatic) in dB for these settings.
-fn makeup_total_db(c: &CompressorSettings) -> f64 {
-    ranges::MAKEUP_DB.clamp(c.makeup_db) as f64 + auto_makeup_db(c)
-}
-
-/// The automatic make-up these settings apply, dB: the static gain reduction at
-/// [`AUTO_MAKEUP_REF_DB`], or 0 when `auto_makeup` is off.
-pub fn auto_makeup_db(c: &CompressorSettings) -> f64 {
-    if c.auto_makeup {
-        Curve::new(c).reduction_db(AUTO_MAKEUP_REF_DB)
-    } else {
-        0.0
-    }
-}
-
-/// Static curve: output level (dB) for a steady input level (dB), including make-up,
-/// auto make-up and the dry/wet mix (`y = x·(1 − m + m·g)`). Describes the settings whether or
-/// not `enabled` is set. With mix 100 % this is eq. 4 of Giannoulis et al. plus make-up.
-pub fn static_curve_db(c: &CompressorSettings, input_db: f64) -> f64 {
-    let gain_db = makeup_total_db(c) - Curve::new(c).reduction_db(input_db);
-    let mix = ranges::MIX_PCT.clamp(c.mix_pct) as f64 / 100.0;
-    input_db + 20.0 * (1.0 - mix + mix * 10f64.powf(gain_db / 20.0)).log10()
-}
-
-/// The gain computer in the form the audio path evaluates (f32, branch-free so it vectorises).
-#[derive(Debug, Clone, Copy)]
-struct Knee {
-    slope: f32,
-    half_width_db: f32,
-    /// `1/(2W)`, 0 for a hard knee (the knee branch is then never taken).
-    inv_twice_width: f32,
-}
-
-impl Knee {
-    fn new(curve: &Curve) -> Self {
-        Self {
-            slope: curve.slope as f32,
-            half_width_db: (curve.knee_db / 2.0) as f32,
-            inv_twice_width: if curve.knee_db > 0.0 {
-                (0.5 / curve.knee_db) as f32
-            } else {
-                0.0
-            },
-        }
-    }
-
-    /// Gain reduction (dB, ≥ 0) for a level `over_db` above the threshold.
-    #[inline(always)]
-    fn reduction_db(&self, over_db: f32) -> f32 {
-        let k = over_db + self.half_width_db;
-        let inside = self.slope * k * k * self.inv_twice_width;
-        let above = self.slope * over_db;
-        let r = if over_db >= self.half_width_db {
-            above
-        } else {
-            inside
-        };
-        if over_db <= -self.half_width_db || r < GR_FLOOR_DB {
-            0.0
-        } else {
-            r
-        }
-    }
-}
-
-/// 2nd-order Butterworth high-pass as a TPT state-variable filter (Simper,
-/// "SvfLinearTrapOptimised2", research/dsp.md §4.6), rewritten in state-space form
-/// `s' = A·s + B·x, y = C·s + D·x`. The states are the SVF's integrator states, so a cutoff
-/// change never disturbs them. Two samples are usually advanced at once through `A²`, which
-/// halves the loop-carried dependency chain (the filter's speed limit).
-#[derive(Debug, Clone, Copy, Default)]
-struct Highpass {
-    a: [[f64; 2]; 2],
-    b: [f64; 2],
-    c: [f64; 2],
-    d: f64,
-    /// `A²`, `A·B`, `C·A`, `C·B`: the two-sample step.
-    a2: [[f64; 2]; 2],
-    ab: [f64; 2],
-    ca: [f64; 2],
-    cb: f64,
-}
-
-impl Highpass {
-    fn new(cutoff_hz: f64, sample_rate: f64) -> Self {
-        let k = std::f64::consts::SQRT_2; // 1/Q, Q = 1/√2: Butterworth
-        let g = (std::f64::consts::PI * cutoff_hz.min(0.45 * sample_rate) / sample_rate).tan();
-        let a1 = 1.0 / (1.0 + g * (g + k));
-        let a2 = g * a1;
-        let a3 = g * a2;
-        // SVF tick: v3 = x − ic2; v1 = a1·ic1 + a2·v3; v2 = ic2 + a2·ic1 + a3·v3;
-        // ic1' = 2·v1 − ic1; ic2' = 2·v2 − ic2; high-pass = x − k·v1 − v2.
-        let a = [[2.0 * a1 - 1.0, -2.0 * a2], [2.0 * a2, 1.0 - 2.0 * a3]];
-        let b = [2.0 * a2, 2.0 * a3];
-        let c = [-(k * a1 + a2), -a1];
-        let d = a1;
-        let mul = |m: [[f64; 2]; 2], v: [f64; 2]| {
-            [
-                m[0][0] * v[0] + m[0][1] * v[1],
-                m[1][0] * v[0] + m[1][1] * v[1],
-            ]
-        };
-        Self {
-            a,
-            b,
-            c,
-            d,
-            a2: [mul(a, [a[0][0], a[1][0]]), mul(a, [a[0][1], a[1][1]])],
-            ab: mul(a, b),
-            ca: [
-                c[0] * a[0][0] + c[1] * a[1][0],
-                c[0] * a[0][1] + c[1] * a[1][1],
-            ],
-            cb: c[0] * b[0] + c[1] * b[1],
-        }
-        .transpose_a2()
-    }
-
-    /// `a2` was built column by column; store it row by row.
-    fn transpose_a2(mut self) -> Self {
-        let m = self.a2;
-        self.a2 = [[m[0][0], m[1][0]], [m[0][1], m[1][1]]];
-        self
-    }
-
-    #[inline(always)]
-    fn tick(&self, s: &mut [f64; 2], x: f64) -> f64 {
-        let [s0, s1] = *s;
-        let y = self.c[0] * s0 + self.c[1] * s1 + self.d * x;
-        s[0] = self.a[0][0] * s0 + self.a[0][1] * s1 + self.b[0] * x;
-        s[1] = self.a[1][0] * s0 + self.a[1][1] * s1 + self.b[1] * x;
-        y
-    }
-
-    /// Two samples in one step.
-    #[inline(always)]
-    fn tick2(&self, s: &mut [f64; 2], x0: f64, x1: f64) -> (f64, f64) {
-        let [s0, s1] = *s;
-        let y0 = self.c[0] * s0 + self.c[1] * s1 + self.d * x0;
-        let y1 = self.ca[0] * s0 + self.ca[1] * s1 + (self.cb * x0 + self.d * x1);
-        s[0] = (self.a2[0][0] * s0 + self.a2[0][1] * s1) + (self.ab[0] * x0 + self.b[0] * x1);
-        s[1] = (self.a2[1][0] * s0 + self.a2[1][1] * s1) + (self.ab[1] * x0 + self.b[1] * x1);
-        (y0, y1)
-    }
-}
-
-/// A value that moves linearly to its target in a fixed number of samples.
-#[derive(Debug, Clone, Copy)]
-struct Glide {
-    value: f64,
-    target: f64,
-    step: f64,
-    remaining: u32,
-}
-
-impl Glide {
-    fn at(value: f64) -> Self {
-        Self {
-            value,
-            target: value,
-            step: 0.0,
-            remaining: 0,
-        }
-    }
-
-    fn set(&mut self, target: f64, samples: u32) {
-        if target != self.target {
-            self.target = target;
-            self.remaining = samples.max(1);
-            self.step = (target - self.value) / self.remaining as f64;
-        }
-    }
-
-    fn jump(&mut self) {
-        self.value = self.target;
-        self.remaining = 0;
-    }
-
-    fn is_steady_at(&self, v: f64) -> bool {
-        self.remaining == 0 && self.value == v
-    }
-
-    #[inline]
-    fn next(&mut self) -> f64 {
-        if self.remaining > 0 {
-            self.remaining -= 1;
-            self.value = if self.remaining == 0 {
-                self.target
-            } else {
-                self.value + self.step
-            };
-        }
-        self.value
-    }
-
-    /// The next `out.len()` values.
-    fn fill(&mut self, out: &mut [f32]) {
-        if self.remaining == 0 {
-            out.fill(self.value as f32);
-        } else {
-            for o in out {
-                *o = self.next() as f32;
-            }
-        }
-    }
-}
 
 /// Per-chunk working data, kept in the struct so nothing is allocated or zeroed per call.
 #[derive(Clone)]
@@ -544,10 +303,9 @@ impl Compressor {
             &mut s.work[..N]
         };
         for g in gains {
-            for i in 0..n {
-                let m = s.mix[i];
-                let wet = fastmath::exp2((s.makeup_db[i] - g[i]) * LOG2_AMPLITUDE_PER_DB);
-                g[i] = (1.0 - m) + m * wet;
+            for ((g, &m), &makeup_db) in g[..n].iter_mut().zip(&s.mix).zip(&s.makeup_db) {
+                let wet = fastmath::exp2((makeup_db - *g) * LOG2_AMPLITUDE_PER_DB);
+                *g = (1.0 - m) + m * wet;
             }
         }
         for (c, xc) in x.into_iter().enumerate() {
@@ -576,151 +334,6 @@ impl Compressor {
             }
         }
     }
-
-    /// Sidechain high-pass, then power (|s|²) or mean square, into `scratch.work`. Pairs of
-    /// samples go through the recursive filters in one step (shorter dependency chains).
-    fn detect<const N: usize, const HPF: bool, const RMS: bool>(
-        &mut self,
-        inputs: [&[f32]; N],
-        n: usize,
-    ) {
-        let hp = self.highpass;
-        let k = self.rms_coef;
-        let (a, a2, ak) = (1.0 - k, (1.0 - k) * (1.0 - k), (1.0 - k) * k);
-        let mut hs: [[f64; 2]; N] = std::array::from_fn(|c| self.highpass_state[c]);
-        let mut ms: [f64; N] = std::array::from_fn(|c| self.mean_square[c]);
-        let out = &mut self.scratch.work;
-        // A non-finite sample must not poison the envelope: the detector hears silence.
-        let clean = |x: f32| if x.abs() <= f32::MAX { x as f64 } else { 0.0 };
-        // No clamping needed: `fastmath::log2` is finite for 0, subnormals and +inf too.
-        let limit = |p: f64| p as f32;
-        for j in 0..n / 2 {
-            let i = 2 * j;
-            for c in 0..N {
-                let (x0, x1) = (clean(inputs[c][i]), clean(inputs[c][i + 1]));
-                let (s0, s1) = if HPF {
-                    hp.tick2(&mut hs[c], x0, x1)
-                } else {
-                    (x0, x1)
-                };
-                let (mut p0, mut p1) = (s0 * s0, s1 * s1);
-                if RMS {
-                    // Mean square m' = a·m + k·p, two samples at a time.
-                    let m = ms[c];
-                    p0 = a * m + k * p0;
-                    p1 = a2 * m + (ak * (s0 * s0) + k * p1);
-                }
-                ms[c] = p1;
-                out[c][i] = limit(p0);
-                out[c][i + 1] = limit(p1);
-            }
-        }
-        if n % 2 == 1 {
-            let i = n - 1;
-            for c in 0..N {
-                let x = clean(inputs[c][i]);
-                let s = if HPF { hp.tick(&mut hs[c], x) } else { x };
-                let mut p = s * s;
-                if RMS {
-                    p = a * ms[c] + k * p;
-                }
-                ms[c] = p;
-                out[c][i] = limit(p);
-            }
-        }
-        for c in 0..N {
-            self.highpass_state[c] = hs[c].map(flush);
-            self.mean_square[c] = flush(ms[c]);
-        }
-    }
-}
-
-/// Attack/release smoothing of the gain reduction in dB ("smooth branching", Giannoulis et
-/// al. eq. 17): attack while the reduction rises, release while it falls.
-#[derive(Debug, Clone, Copy)]
-struct Ballistics {
-    attack: f64,
-    release: f64,
-}
-
-impl Ballistics {
-    /// Smooth the reduction of each channel in place, carrying the envelopes in `state`;
-    /// returns the largest smoothed value.
-    ///
-    /// Pairs of samples are done in one step so that the loop-carried chain is one
-    /// multiply-add and a select per *two* samples: which branch the second sample takes,
-    /// `x1 > y1` with `y1 = α·y + β·x0`, is the same as `y < (x1 − β·x0)/α` — a comparison
-    /// against a bound known before `y` is.
-    #[inline(always)]
-    fn run<const N: usize>(&self, reduction_db: [&mut [f32]; N], state: [&mut f64; N]) -> f32 {
-        let (aa, ba) = (self.attack, 1.0 - self.attack);
-        let (ar, br) = (self.release, 1.0 - self.release);
-        let (inv_aa, inv_ar) = (1.0 / aa, 1.0 / ar);
-        let (aa2, ar2, aar) = (aa * aa, ar * ar, aa * ar);
-        let mut y: [f64; N] = std::array::from_fn(|c| *state[c]);
-        let n = reduction_db[0].len();
-        let data = reduction_db;
-        for j in 0..n / 2 {
-            let i = 2 * j;
-            for c in 0..N {
-                let (x0, x1) = (data[c][i] as f64, data[c][i + 1] as f64);
-                let y0 = y[c];
-                let up0 = x0 > y0;
-                let one = if up0 {
-                    aa * y0 + ba * x0
-                } else {
-                    ar * y0 + br * x0
-                };
-                // Both branches for the second sample, and all four two-sample candidates,
-                // are computed from y0 in parallel; the compares pick one at the end.
-                let up1_after_up = y0 < (x1 - ba * x0) * inv_aa;
-                let up1_after_down = y0 < (x1 - br * x0) * inv_ar;
-                let uu = aa2 * y0 + (aa * ba * x0 + ba * x1);
-                let ud = aar * y0 + (ar * ba * x0 + br * x1);
-                let du = aar * y0 + (aa * br * x0 + ba * x1);
-                let dd = ar2 * y0 + (ar * br * x0 + br * x1);
-                let after_up = if up1_after_up { uu } else { ud };
-                let after_down = if up1_after_down { du } else { dd };
-                let two = if up0 { after_up } else { after_down };
-                data[c][i] = one as f32;
-                data[c][i + 1] = two as f32;
-                y[c] = two;
-            }
-        }
-        if n % 2 == 1 {
-            for c in 0..N {
-                let x = data[c][n - 1] as f64;
-                y[c] = if x > y[c] {
-                    aa * y[c] + ba * x
-                } else {
-                    ar * y[c] + br * x
-                };
-                data[c][n - 1] = y[c] as f32;
-            }
-        }
-        for c in 0..N {
-            *state[c] = y[c];
-        }
-        data.iter().map(|d| max_of(d)).fold(0.0, f32::max)
-    }
-}
-
-/// Largest value of non-negative, non-NaN `v` (0 for none). Four running maxima side by side,
-/// which the compiler turns into vector max instructions; tracking the maximum inside the
-/// ballistics loop would lengthen its dependency chain.
-fn max_of(v: &[f32]) -> f32 {
-    let mut m = [0.0f32; 4];
-    let quads = v.chunks_exact(4);
-    let rest = quads.remainder();
-    for q in quads {
-        for l in 0..4 {
-            m[l] = if q[l] > m[l] { q[l] } else { m[l] };
-        }
-    }
-    for &x in rest {
-        m[0] = if x > m[0] { x } else { m[0] };
-    }
-    m.into_iter().fold(0.0, f32::max)
 }
 
 /// `v`, or 0 when it is too small to matter (so it never becomes subnormal).
@@ -740,5 +353,9 @@ impl Compressor {
     }
 }
 
+mod ballistics;
+mod curve;
+mod detector;
+mod glide;
 #[cfg(test)]
 mod tests;

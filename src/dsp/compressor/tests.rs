@@ -249,8 +249,8 @@ fn attack_and_release_reach_63_percent_at_their_set_times() {
 fn settled_reduction_db(s: &CompressorSettings, freq_hz: f64, level_db: f64) -> f32 {
     let fs = 48_000.0;
     let mut c = compressor(s, fs);
-    let mut x = vec![cosine(level_db, freq_hz, fs, 48_000)];
-    run(&mut c, &mut x[..], 48_000 - 9_600);
+    let mut x = [cosine(level_db, freq_hz, fs, 48_000)];
+    run(&mut c, &mut x, 48_000 - 9_600);
     let mut tail = vec![cosine(level_db, freq_hz, fs, 9_600)];
     run(&mut c, &mut tail, 9_600)
 }
@@ -449,7 +449,8 @@ fn switching_and_parameter_jumps_are_click_free() {
     let mut settle = [dc; 2400];
     c.process(&mut [&mut settle]);
     let mut gain = (settle[2399] / dc) as f64;
-    let changes: [(&str, bool, &dyn Fn(&mut CompressorSettings)); 7] = [
+    type Change<'a> = (&'a str, bool, &'a dyn Fn(&mut CompressorSettings));
+    let changes: [Change; 7] = [
         ("threshold down", true, &|s| s.threshold_db = -50.0),
         ("make-up up", true, &|s| s.makeup_db = 20.0),
         ("off", false, &|s| s.enabled = false),
