@@ -279,7 +279,13 @@ fn per_sample_automation_is_finite_and_click_free() {
     eq.set_settings(&s);
     eq.reset();
     let mut y = sine.clone();
-    let gain_db = |i: usize| if (i / 1000) % 2 == 0 { 12.0 } else { -12.0 };
+    let gain_db = |i: usize| {
+        if (i / 1000).is_multiple_of(2) {
+            12.0
+        } else {
+            -12.0
+        }
+    };
     for i in 0..n {
         let b = &mut s.bands[0];
         b.gain_db = gain_db(i);
