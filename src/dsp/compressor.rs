@@ -29,11 +29,13 @@
 use super::chain::MAX_CHANNELS;
 use super::fastmath::{self, DB_PER_LOG2_POWER, LOG2_AMPLITUDE_PER_DB};
 use super::settings::{CompressorSettings, Detector, ranges};
-use ballistics::Ballistics;
-use curve::{Curve, Knee, makeup_total_db};
-pub use curve::{auto_makeup_db, static_curve_db};
-use detector::Highpass;
-use glide::Glide;
+pub use crate::dsp::compressor::curve::{auto_makeup_db, static_curve_db};
+use crate::dsp::compressor::{
+    ballistics::Ballistics,
+    curve::{Curve, Knee, makeup_total_db},
+    detector::Highpass,
+    glide::Glide,
+};
 
 /// RMS detector window (one-pole mean square time constant), ms.
 pub const RMS_WINDOW_MS: f64 = 5.0;

@@ -1,12 +1,39 @@
-//! The parametric EQ. STUB: being implemented; the public API below is the contract.
+//! The parametric EQ: [`NUM_BANDS`] bands in series, zero latency, analogue-matched.
+//!
+//! Each band is one to four second-order sections designed by magnitude matching to an
+//! analog prototype (`design.rs`) and run as trapezoidal state-variable filters (`svf.rs`),
+//! which stay stable and quiet under per-sample modulation (`band.rs`).
 
-use super::settings::{EqBandSettings, EqSettings};
+pub mod band;
+pub mod design;
+#[cfg(target_arch = "x86_64")]
+mod simd;
+pub mod svf;
+#[cfg(test)]
+mod tests;
+
+use super::settings::{EqBandSettings, EqSettings, NUM_BANDS};
+use band::Band;
+use design::{Biquad, MAX_SECTIONS};
+use std::f64::consts::PI;
+
+/// Smallest |H|² reported (−300 dB), so a perfect notch reads as a number, not −∞.
+const MAGNITUDE_FLOOR: f64 = 1e-30;
 
 /// Magnitude of one band as the digital filter really runs it at `sample_rate`, dB.
 /// A disabled band is 0 dB.
 pub fn band_magnitude_db(band: &EqBandSettings, freq_hz: f64, sample_rate: f64) -> f64 {
-    let _ = (band, freq_hz, sample_rate);
-    0.0
+    if !band.enabled {
+        return 0.0;
+    }
+    let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
+    let grid = design::FitGrid::new(sample_rate);
+    let n = design::design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections);
+    let w = 2.0 * PI * freq_hz / sample_rate;
+    sections[..n]
+        .iter()
+        .map(|s| 10.0 * s.magnitude_sq(w).max(MAGNITUDE_FLOOR).log10())
+        .sum()
 }
 
 /// Magnitude of the whole EQ at `sample_rate`, dB (sum of the bands).
@@ -15,4 +42,237 @@ pub fn magnitude_db(eq: &EqSettings, freq_hz: f64, sample_rate: f64) -> f64 {
         .iter()
         .map(|b| band_magnitude_db(b, freq_hz, sample_rate))
         .sum()
+}
+
+/// Magnitude of a band's analog prototype, dB: the response the design matches.
+pub fn analog_band_magnitude_db(band: &EqBandSettings, freq_hz: f64) -> f64 {
+    design::analog_band_magnitude_db(&band.clamped_for_dsp(), freq_hz)
+}
+
+impl EqBandSettings {
+    /// The values the DSP runs: each forced into its range.
+    pub fn clamped_for_dsp(&self) -> EqBandSettings {
+        use super::settings::ranges;
+        EqBandSettings {
+            freq_hz: ranges::BAND_FREQ_HZ.clamp(self.freq_hz),
+            gain_db: ranges::BAND_GAIN_DB.clamp(self.gain_db),
+            q: ranges::BAND_Q.clamp(self.q),
+            slope_db_per_oct: if ranges::CUT_SLOPES_DB_PER_OCT.contains(&self.slope_db_per_oct) {
+                self.slope_db_per_oct
+            } else {
+                12
+            },
+            ..*self
+        }
+    }
+}
+
+/// The EQ processor.
+#[derive(Debug, Clone)]
+pub struct Eq {
+    bands: [Band; NUM_BANDS],
+    /// The CPU has fused multiply-add (checked once, at construction).
+    fma: bool,
+}
+
+impl Eq {
+    pub fn new(sample_rate: f64) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let fma = false;
+        Self {
+            bands: std::array::from_fn(|_| Band::new(sample_rate)),
+            fma,
+        }
+    }
+
+    /// New sample rate; state cleared.
+    pub fn prepare(&mut self, sample_rate: f64) {
+        for b in &mut self.bands {
+            b.prepare(sample_rate);
+        }
+    }
+
+    /// Clear filter state; glides jump to their targets.
+    pub fn reset(&mut self) {
+        for b in &mut self.bands {
+            b.reset();
+        }
+    }
+
+    /// Aim at new settings; values glide, switches cross-fade. Real-time safe.
+    pub fn set_settings(&mut self, eq: &EqSettings) {
+        for (band, s) in self.bands.iter_mut().zip(&eq.bands) {
+            band.set_settings(s);
+        }
+    }
+
+    /// Filter 1 or 2 equal-length channels in place. With every band off the samples are
+    /// left untouched (bit-identical).
+    pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        match channels {
+            [mono] => self.process_n::<1>([mono]),
+            [left, right] => self.process_n::<2>([left, right]),
+            _ => {}
+        }
+    }
+
+    fn process_n<const N: usize>(&mut self, mut ch: [&mut [f32]; N]) {
+        let frames = ch[0].len();
+        let mut start = 0;
+        while start < frames {
+            let end = (start + band::FLUSH_EVERY).min(frames);
+            for band in &mut self.bands {
+                band.settle_structure();
+            }
+            // Gliding bands run one by one; each run of steady bands runs fused.
+            let mut i = 0;
+            while i < NUM_BANDS {
+                if self.bands[i].is_gliding() {
+                    self.bands[i].process_gliding::<N>(&mut ch, start, end);
+                    self.bands[i].flush_states();
+                    i += 1;
+                } else {
+                    let j = (i..NUM_BANDS)
+                        .find(|&j| self.bands[j].is_gliding())
+                        .unwrap_or(NUM_BANDS);
+                    self.run_steady::<N>(i, j, &mut ch, start, end);
+                    i = j;
+                }
+            }
+            start = end;
+        }
+    }
+
+    /// Steady bands `first..last` over samples `start..end`, with fused multiply-adds where
+    /// the CPU has them (x86-64 since 2013, all aarch64), which halves the arithmetic.
+    fn run_steady<const N: usize>(
+        &mut self,
+        first: usize,
+        last: usize,
+        ch: &mut [&mut [f32]; N],
+        start: usize,
+        end: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.fma {
+            // SAFETY: `fma` is set only when the CPU reports the FMA feature.
+            return unsafe { self.run_steady_fma::<N>(first, last, ch, start, end) };
+        }
+        #[cfg(target_arch = "aarch64")]
+        return self.run_steady_with::<N, true>(first, last, ch, start, end);
+        #[allow(unreachable_code)]
+        self.run_steady_with::<N, false>(first, last, ch, start, end)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    fn run_steady_fma<const N: usize>(
+        &mut self,
+        first: usize,
+        last: usize,
+        ch: &mut [&mut [f32]; N],
+        start: usize,
+        end: usize,
+    ) {
+        self.run_steady_with::<N, true>(first, last, ch, start, end)
+    }
+
+    /// Every section of the steady bands in one loop over the samples, channels side by side.
+    /// The sections' recurrences are independent of each other within a sample, so the CPU
+    /// overlaps them: several times faster than running band after band.
+    #[inline(always)]
+    fn run_steady_with<const N: usize, const FMA: bool>(
+        &mut self,
+        first: usize,
+        last: usize,
+        ch: &mut [&mut [f32]; N],
+        start: usize,
+        end: usize,
+    ) {
+        let mut sections = [svf::Tdf2::IDENTITY; NUM_BANDS * MAX_SECTIONS];
+        // state[k][j][lane] = state j of section k for channel `lane`.
+        let mut state = [[[0.0f64; N]; 2]; NUM_BANDS * MAX_SECTIONS];
+        let mut n = 0;
+        for band in &mut self.bands[first..last] {
+            let (tdf, st) = band.direct_parts();
+            for (s, section) in tdf.iter().enumerate() {
+                sections[n] = *section;
+                for lane in 0..N {
+                    state[n][0][lane] = st[lane][s][0];
+                    state[n][1][lane] = st[lane][s][1];
+                }
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        let (sections, state) = (&sections[..n], &mut state[..n]);
+        #[cfg(target_arch = "x86_64")]
+        if FMA && N == 2 {
+            let [left, right] = &mut ch[..] else {
+                unreachable!()
+            };
+            // SAFETY: N == 2, so `[[f64; N]; 2]` and `[[f64; 2]; 2]` are the same type layout;
+            // FMA is true only when the CPU has FMA.
+            unsafe {
+                let st = std::slice::from_raw_parts_mut(state.as_mut_ptr().cast(), state.len());
+                simd::run_stereo_fma(sections, st, &mut left[start..end], &mut right[start..end]);
+            }
+        } else {
+            Self::kernel::<N, FMA>(sections, state, ch, start, end);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Self::kernel::<N, FMA>(sections, state, ch, start, end);
+        self.scatter_steady::<N>(first, last, state);
+    }
+
+    #[inline(always)]
+    fn kernel<const N: usize, const FMA: bool>(
+        sections: &[svf::Tdf2],
+        state: &mut [[[f64; N]; 2]],
+        ch: &mut [&mut [f32]; N],
+        start: usize,
+        end: usize,
+    ) {
+        for i in start..end {
+            let mut x = [0.0f64; N];
+            for lane in 0..N {
+                x[lane] = ch[lane][i] as f64;
+            }
+            for (section, z) in sections.iter().zip(state.iter_mut()) {
+                x = section.tick_lanes::<N, FMA>(x, z);
+            }
+            for lane in 0..N {
+                ch[lane][i] = x[lane] as f32;
+            }
+        }
+    }
+
+    fn scatter_steady<const N: usize>(
+        &mut self,
+        first: usize,
+        last: usize,
+        state: &[[[f64; N]; 2]],
+    ) {
+        let mut k = 0;
+        for band in &mut self.bands[first..last] {
+            let (tdf, st) = band.direct_parts();
+            for s in 0..tdf.len() {
+                for lane in 0..N {
+                    st[lane][s] = [state[k][0][lane], state[k][1][lane]];
+                    band::flush(&mut st[lane][s][0]);
+                    band::flush(&mut st[lane][s][1]);
+                }
+                k += 1;
+            }
+        }
+    }
+
+    /// The band processors (for meters and the GUI).
+    pub fn bands(&self) -> &[Band; NUM_BANDS] {
+        &self.bands
+    }
 }
