@@ -386,27 +386,60 @@ fn block_size_does_not_change_the_output() {
         s.detector = detector;
         s.sidechain_hpf = hpf;
         let input = vec![beat(1, fs, n), beat(2, fs, n)];
-        let mut reference: Option<Vec<Vec<f32>>> = None;
-        for block in [1, 7, 64, 512, 4096] {
-            let mut c = compressor(&s, fs);
-            let mut x = input.clone();
-            run(&mut c, &mut x, block);
-            assert_ne!(x, input);
-            match &reference {
-                None => reference = Some(x),
-                Some(r) => {
-                    let diff = x
-                        .iter()
-                        .flatten()
-                        .zip(r.iter().flatten())
-                        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-                    assert!(
-                        diff <= 1e-6,
-                        "link {link}, block {block}: differs by {diff}"
-                    );
+        for portable in [false, true] {
+            let mut reference: Option<Vec<Vec<f32>>> = None;
+            for block in [1, 7, 64, 512, 4096] {
+                let mut c = compressor(&s, fs);
+                if portable {
+                    c.force_portable();
+                }
+                let mut x = input.clone();
+                run(&mut c, &mut x, block);
+                assert_ne!(x, input);
+                match &reference {
+                    None => reference = Some(x),
+                    Some(r) => {
+                        let diff = x
+                            .iter()
+                            .flatten()
+                            .zip(r.iter().flatten())
+                            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                        assert!(
+                            diff <= 1e-6,
+                            "link {link}, block {block}, portable {portable}: differs by {diff}"
+                        );
+                    }
                 }
             }
         }
+    }
+}
+
+/// The AVX2 + FMA loops round differently (fused multiply-adds) but compute the same thing.
+#[test]
+fn portable_and_fma_loops_agree() {
+    let fs = 44_100.0;
+    let n = 20_000;
+    let input = vec![beat(21, fs, n), beat(22, fs, n)];
+    for (link, detector) in [(100.0, Detector::Rms), (30.0, Detector::Peak)] {
+        let mut s = busy_settings();
+        (s.stereo_link_pct, s.detector) = (link, detector);
+        let mut fast = compressor(&s, fs);
+        let mut portable = compressor(&s, fs);
+        portable.force_portable();
+        let (mut a, mut b) = (input.clone(), input.clone());
+        run(&mut fast, &mut a, 512);
+        run(&mut portable, &mut b, 512);
+        let diff = a
+            .iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(
+            diff <= 1e-5,
+            "differ by {diff} (FMA in use: {})",
+            fast.uses_fma()
+        );
     }
 }
 
