@@ -13,7 +13,7 @@
 //! **Time-constant convention**: attack is the time for the gain change in dB to reach 63 %
 //! (1 − 1/e) of a step's final value; release likewise for the recovery. Each is a one-pole
 //! with `α = exp(−1/(τ·fs))` on the gain reduction in dB, switched per sample by whether the
-//! reduction is rising (attack) or falling (release) — "smooth branching", eq. 17 of the paper.
+//! reduction is rising (attack) or falling (release) — the paper's "smooth branching" detector.
 //! Because the smoothing sits after the gain computer, attack and release do not depend on how
 //! far the signal is above the threshold.
 //!
@@ -22,9 +22,22 @@
 //! ones unchanged (below the knee) or louder (inside it). The same idea as x42-darc's "unity at
 //! −10 dBFS", which keeps loudness roughly constant while ratio and threshold are tweaked.
 //!
-//! Work is done in chunks of [`CHUNK`] frames, stage by stage (detector, dB, gain computer,
-//! smoothing, gain), so the stages without feedback vectorise. Every stage is per sample, so
-//! the result does not depend on the host's block size.
+//! **Detector**: peak is `|s|`; RMS is the true RMS over a one-pole mean square with
+//! τ = [`RMS_WINDOW_MS`]. The sidechain high-pass (2nd-order Butterworth, TPT/SVF) acts on the
+//! detector path only. **Stereo link** works on levels in dB: `used = own + link·(max − own)`.
+//! **Mix**: `y = x·(1 − m) + x·g·m`. Threshold, make-up, link and mix glide linearly (in dB and
+//! %) over [`GLIDE_MS`]; switching on or off cross-fades through the mix, so nothing clicks.
+//!
+//! **Speed**: work is done in chunks of 64 frames, stage by stage (detector, dB, gain
+//! computer, smoothing, gain), so the stages without feedback vectorise; level and gain use
+//! [`fastmath`]'s log2/exp2 (error < 1e-4 dB) instead of libm; the recursive filters advance two
+//! samples per step; with full link both channels share one gain computation; on x86-64 CPUs
+//! with AVX2 + FMA an extra build of the loops is chosen at run time. All of it is per sample,
+//! so the host's block size changes the output only by rounding (≤ 1e-6, tested).
+//!
+//! **Real-time**: no allocation, locks or I/O; fixed-size state. Denormal-safe by
+//! construction: states below 1e-15 are set to 0 every chunk and subnormal output
+//! samples are flushed to 0. Non-finite input samples count as silence in the detector.
 
 use super::chain::MAX_CHANNELS;
 use super::fastmath::{self, DB_PER_LOG2_POWER, LOG2_AMPLITUDE_PER_DB};
@@ -216,8 +229,9 @@ impl Compressor {
 
     /// Process one block in place: 1 or 2 slices (extra slices are left alone), of equal length
     /// (the shortest counts), any length including 0. Returns the largest smoothed gain
-    /// reduction in the block, dB (≥ 0). Real-time safe. When off (and the fade-out is over)
-    /// the samples are not touched.
+    /// reduction in the block, dB (≥ 0; the wet path's reduction, not scaled by the mix; 0 while
+    /// bypassed). Real-time safe. When off (and the fade-out is over) the samples are not
+    /// touched.
     pub fn process(&mut self, channels: &mut [&mut [f32]]) -> f32 {
         let num_channels = channels.len().min(MAX_CHANNELS);
         if num_channels == 0 || self.enable.is_steady_at(0.0) {

@@ -2,8 +2,9 @@
 
 use super::madd;
 
-/// Attack/release smoothing of the gain reduction in dB ("smooth branching", Giannoulis et
-/// al. eq. 17): attack while the reduction rises, release while it falls.
+/// Attack/release smoothing of the gain reduction in dB: the "smooth branching" peak detector
+/// of Giannoulis et al. 2012 (research/dsp.md §4.2), attack while the reduction rises, release
+/// while it falls.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ballistics {
     pub(super) attack: f64,

@@ -52,7 +52,7 @@ fn peak_db(x: &[f32]) -> f64 {
     20.0 * (x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64).log10()
 }
 
-/// Giannoulis et al. 2012, eq. 4, written out independently of the code under test.
+/// Giannoulis et al. 2012, soft-knee gain computer (research/dsp.md §4.1), written out independently of the code under test.
 fn giannoulis_db(x: f64, t: f64, r: f64, w: f64) -> f64 {
     if 2.0 * (x - t) < -w {
         x
