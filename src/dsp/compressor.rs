@@ -157,14 +157,25 @@ impl Compressor {
     pub fn prepare(&mut self, sample_rate: f64) {
         self.sample_rate = sample_rate;
         self.glide_samples = ((GLIDE_MS * 1e-3 * sample_rate).round() as u32).max(1);
+        self.rms_coef = 1.0 - (-1.0 / (RMS_WINDOW_MS * 1e-3 * sample_rate)).exp();
         let s = self.settings;
-        self.set_settings(&s);
+        self.apply(&s, true);
         self.reset();
     }
 
     /// Clear envelopes and filters; smoothed parameters jump to their targets.
     pub fn reset(&mut self) {
         self.clear_envelopes();
+        self.jump_glides();
+    }
+
+    fn clear_envelopes(&mut self) {
+        self.highpass_state = [[0.0; 2]; MAX_CHANNELS];
+        self.mean_square = [0.0; MAX_CHANNELS];
+        self.reduction_db = [0.0; MAX_CHANNELS];
+    }
+
+    fn jump_glides(&mut self) {
         for g in [
             &mut self.threshold_db,
             &mut self.makeup_db,
@@ -176,26 +187,29 @@ impl Compressor {
         }
     }
 
-    fn clear_envelopes(&mut self) {
-        self.highpass_state = [[0.0; 2]; MAX_CHANNELS];
-        self.mean_square = [0.0; MAX_CHANNELS];
-        self.reduction_db = [0.0; MAX_CHANNELS];
+    /// New settings (clamped into range). Cheap and real-time safe: only what changed is
+    /// recomputed. Threshold, make-up, link and mix glide there in [`GLIDE_MS`]; ratio, knee,
+    /// times, detector and sidechain apply at once; switching on or off cross-fades through the
+    /// mix in [`GLIDE_MS`].
+    pub fn set_settings(&mut self, s: &CompressorSettings) {
+        self.apply(s, false);
     }
 
-    /// New settings (clamped into range). Cheap and real-time safe. Threshold, make-up, link
-    /// and mix glide there in [`GLIDE_MS`]; ratio, knee, times, detector and sidechain apply at
-    /// once; switching on or off cross-fades through the mix in [`GLIDE_MS`].
-    pub fn set_settings(&mut self, s: &CompressorSettings) {
+    fn apply(&mut self, s: &CompressorSettings, everything: bool) {
+        let old = self.settings;
         let fs = self.sample_rate;
         let n = self.glide_samples;
         let one_pole = |ms: f32| (-1.0 / (ms as f64 * 1e-3 * fs)).exp();
-        self.attack_coef = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
-        self.release_coef = one_pole(ranges::RELEASE_MS.clamp(s.release_ms));
-        self.rms_coef = 1.0 - (-1.0 / (RMS_WINDOW_MS * 1e-3 * fs)).exp();
-        self.highpass = Highpass::new(
-            ranges::SIDECHAIN_HPF_HZ.clamp(s.sidechain_hpf_hz) as f64,
-            fs,
-        );
+        if everything || s.attack_ms != old.attack_ms {
+            self.attack_coef = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
+        }
+        if everything || s.release_ms != old.release_ms {
+            self.release_coef = one_pole(ranges::RELEASE_MS.clamp(s.release_ms));
+        }
+        if everything || s.sidechain_hpf_hz != old.sidechain_hpf_hz {
+            let hz = ranges::SIDECHAIN_HPF_HZ.clamp(s.sidechain_hpf_hz) as f64;
+            self.highpass = Highpass::new(hz, fs);
+        }
         if !s.sidechain_hpf {
             // Re-enabling then starts from rest instead of from stale state.
             self.highpass_state = [[0.0; 2]; MAX_CHANNELS];
@@ -204,17 +218,19 @@ impl Compressor {
         self.knee = Knee::new(&curve);
         self.threshold_db.set(curve.threshold_db, n);
         self.makeup_db.set(makeup_total_db(s), n);
-        self.link.set(
-            ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0,
-            n,
-        );
+        let link = ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0;
+        self.link.set(link, n);
         self.mix
             .set(ranges::MIX_PCT.clamp(s.mix_pct) as f64 / 100.0, n);
-        if s.enabled && self.enable.is_steady_at(0.0) {
-            // Coming back from bypass: start from rest, not from the envelope of long ago.
-            self.clear_envelopes();
-        }
         self.enable.set(if s.enabled { 1.0 } else { 0.0 }, n);
+        if s.enabled && self.enable.value == 0.0 {
+            // Coming back from bypass: start from rest, not from the envelope and parameters
+            // of long ago (the fade-in hides the jump).
+            self.clear_envelopes();
+            let enable = self.enable;
+            self.jump_glides();
+            self.enable = enable;
+        }
         self.settings = *s;
     }
 

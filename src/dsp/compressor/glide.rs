@@ -3,7 +3,7 @@
 /// A value that moves linearly to its target in a fixed number of samples.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Glide {
-    value: f64,
+    pub(super) value: f64,
     target: f64,
     step: f64,
     remaining: u32,
