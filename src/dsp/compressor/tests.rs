@@ -615,3 +615,81 @@ fn returned_and_metered_reduction_agree() {
     assert!((max - want).abs() < 0.01, "{max}");
     assert!((c.gain_reduction_db() - want).abs() < 0.01);
 }
+
+mod any_settings {
+    use super::*;
+    use crate::dsp::ranges;
+    use proptest::prelude::*;
+
+    fn within(r: crate::dsp::Range) -> impl Strategy<Value = f32> {
+        r.min..=r.max
+    }
+
+    prop_compose! {
+        fn arb_settings()(
+            enabled in any::<bool>(),
+            threshold_db in within(ranges::THRESHOLD_DB),
+            ratio in prop_oneof![within(ranges::RATIO), Just(f32::INFINITY)],
+            knee_db in within(ranges::KNEE_DB),
+            attack_ms in within(ranges::ATTACK_MS),
+            release_ms in within(ranges::RELEASE_MS),
+            makeup_db in within(ranges::MAKEUP_DB),
+            auto_makeup in any::<bool>(),
+            rms in any::<bool>(),
+            sidechain_hpf in any::<bool>(),
+            sidechain_hpf_hz in within(ranges::SIDECHAIN_HPF_HZ),
+            stereo_link_pct in within(ranges::STEREO_LINK_PCT),
+            mix_pct in within(ranges::MIX_PCT),
+        ) -> CompressorSettings {
+            CompressorSettings {
+                enabled, threshold_db, ratio, knee_db, attack_ms, release_ms, makeup_db,
+                auto_makeup, detector: if rms { Detector::Rms } else { Detector::Peak },
+                sidechain_hpf, sidechain_hpf_hz, stereo_link_pct, mix_pct,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any settings, any rate, a settings jump mid-stream, input up to +40 dBFS with
+        /// NaN/Inf in it: the output is finite (but where the input was not) and never
+        /// subnormal, the state stays finite.
+        #[test]
+        fn output_is_finite_and_normal(
+            first in arb_settings(),
+            next in arb_settings(),
+            fs in prop::sample::select(vec![22_050.0, 44_100.0, 48_000.0, 96_000.0, 192_000.0]),
+            block in 1usize..700,
+            gain in 0.0f32..100.0,
+        ) {
+            let mut c = compressor(&first, fs);
+            let n = 3000;
+            let mut x = vec![beat(31, fs, n), noise(32, n)];
+            for v in x.iter_mut().flatten() {
+                *v *= gain;
+            }
+            x[0][500] = f32::NAN;
+            x[1][1700] = f32::INFINITY;
+            let input = x.clone();
+            let (a, b) = x.split_at_mut(1);
+            let mut start = 0;
+            while start < n {
+                let end = (start + block).min(n);
+                if start >= n / 2 && start - block < n / 2 {
+                    c.set_settings(&next);
+                }
+                let r = c.process(&mut [&mut a[0][start..end], &mut b[0][start..end]]);
+                prop_assert!(r.is_finite() && r >= 0.0);
+                start = end;
+            }
+            for (ch, inp) in x.iter().zip(&input) {
+                for (y, v) in ch.iter().zip(inp) {
+                    prop_assert!(y.is_finite() || !v.is_finite(), "{y} from {v}");
+                    prop_assert!(!y.is_subnormal());
+                }
+            }
+            prop_assert!(c.state_for_tests().iter().all(|v| v.is_finite()));
+        }
+    }
+}
