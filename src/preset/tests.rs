@@ -120,7 +120,10 @@ fn infinite_ratio_is_written_inf() {
     let p = parse("beat.json", &text).unwrap();
     assert_eq!(p.settings.compressor.ratio, f32::INFINITY);
     let e = err(&doc("1000", "").replace(r#""ratio": 4"#, r#""ratio": "lots""#));
-    assert!(e.starts_with("beat.json: settings.compressor.ratio: "), "{e}");
+    assert!(
+        e.starts_with("beat.json: settings.compressor.ratio: "),
+        "{e}"
+    );
 }
 
 #[test]
@@ -190,12 +193,20 @@ fn missing_file_names_it() {
     let e = load(std::path::Path::new("/nonexistent/beat.json"))
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("/nonexistent/beat.json: cannot read: "), "{e}");
+    assert!(
+        e.starts_with("/nonexistent/beat.json: cannot read: "),
+        "{e}"
+    );
 }
 
 #[test]
 fn factory_names_resolve_in_any_case_and_as_slugs() {
-    for query in ["Beatbox Punch", "beatbox punch", "BEATBOX-PUNCH", "beatbox-punch"] {
+    for query in [
+        "Beatbox Punch",
+        "beatbox punch",
+        "BEATBOX-PUNCH",
+        "beatbox-punch",
+    ] {
         assert_eq!(resolve(query).unwrap().name, "Beatbox Punch", "{query}");
     }
     let e = resolve("Kazoo").unwrap_err().to_string();
@@ -216,5 +227,8 @@ fn a_json_path_that_does_not_exist_is_a_file_error_not_a_name() {
 #[test]
 fn slugs() {
     assert_eq!(factory::slug("Beatbox Punch"), "beatbox-punch");
-    assert_eq!(factory::slug("  Live  Safety--Limiter "), "live-safety-limiter");
+    assert_eq!(
+        factory::slug("  Live  Safety--Limiter "),
+        "live-safety-limiter"
+    );
 }
