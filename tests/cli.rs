@@ -359,10 +359,14 @@ fn bench_prints_a_line_per_block_size() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().filter(|l| l.contains("block=")).collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    for (line, block) in lines.iter().zip(["64", "512"]) {
+    assert_eq!(lines.len(), 3, "{out}");
+    for (line, prefix) in lines.iter().zip([
+        "matchbox block=64: ",
+        "matchbox block=512: ",
+        "matchbox silence-after-burst block=512: ",
+    ]) {
         let rest = line
-            .strip_prefix(&format!("matchbox block={block}: "))
+            .strip_prefix(prefix)
             .unwrap_or_else(|| panic!("{line}"));
         let (ns, rest) = rest.split_once(" ns/sample/ch, ").unwrap();
         let ns: f64 = ns.parse().unwrap();
