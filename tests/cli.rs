@@ -324,6 +324,24 @@ fn check_names_each_bad_file_field_and_problem() {
 }
 
 #[test]
+fn check_migrates_a_version_0_file_and_refuses_a_newer_one() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let o = matchbox(&["check", "preset-v0.json"], &data);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ok: preset-v0.json\n");
+    let dir = tempfile::tempdir().unwrap();
+    let v0 = std::fs::read_to_string(data.join("preset-v0.json")).unwrap();
+    let v9 = v0.replace("\"version\": 0", "\"version\": 9");
+    std::fs::write(dir.path().join("future.json"), v9).unwrap();
+    let o = matchbox(&["check", "future.json"], dir.path());
+    assert_eq!(code(&o), 3);
+    assert_eq!(
+        stderr(&o),
+        "future.json: version: was written by a newer Matchbox (version 9; this one reads up to 1)\n"
+    );
+}
+
+#[test]
 fn presets_lists_every_factory_preset_with_a_description() {
     let dir = tempfile::tempdir().unwrap();
     let o = matchbox(&["presets"], dir.path());
