@@ -60,7 +60,7 @@ pub fn run(args: &LiveArgs) -> Result<(), CliError> {
     // Load the preset first: a typo in its name is worth reporting whatever the devices.
     let preset = preset::resolve(&args.preset)?;
     if args.fallback {
-        println!("fallback requested (--fallback)");
+        say!("fallback requested (--fallback)");
         return write_fallback(args, &preset);
     }
     if !cfg!(target_os = "linux") {
@@ -87,7 +87,7 @@ pub fn run(args: &LiveArgs) -> Result<(), CliError> {
     } else {
         "does not exist (no ALSA driver loaded)"
     };
-    println!(
+    say!(
         "no sound card found: {} {cards}, and no JACK server is running",
         cards_file.display()
     );
@@ -98,7 +98,7 @@ pub fn run(args: &LiveArgs) -> Result<(), CliError> {
 fn write_fallback(args: &LiveArgs, preset: &preset::Preset) -> Result<(), CliError> {
     let audio = render_loop(&preset.settings);
     write_wav_f32(&args.output, &audio)?;
-    println!(
+    say!(
         "falling back: rendered {FALLBACK_SECONDS} s of a built-in beatbox loop through \"{}\" \
          to {} ({FALLBACK_SAMPLE_RATE_HZ} Hz, stereo, 32-bit float); play it with any audio player",
         preset.name,
