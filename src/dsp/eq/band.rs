@@ -239,8 +239,12 @@ impl Band {
 
     /// Direct-form sections of a steady band (none when it is off) and their states.
     pub(super) fn direct_parts(&mut self) -> (&[Tdf2], &mut [Sections<[f64; 2]>; MAX_CHANNELS]) {
-        debug_assert!(self.direct);
-        let n = if self.shape.enabled { self.sections } else { 0 };
+        let n = if self.shape.enabled && self.is_active() {
+            debug_assert!(self.direct);
+            self.sections
+        } else {
+            0
+        };
         (&self.tdf[..n], &mut self.state)
     }
 

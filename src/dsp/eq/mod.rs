@@ -123,19 +123,21 @@ impl Eq {
         let mut start = 0;
         while start < frames {
             let end = (start + band::FLUSH_EVERY).min(frames);
-            for band in &mut self.bands {
+            for band in self.bands.iter_mut().filter(|b| b.is_active()) {
                 band.settle_structure();
             }
-            // Gliding bands run one by one; each run of steady bands runs fused.
+            // Gliding bands run one by one; each run of steady bands runs fused. Bands that
+            // are off (and done fading) are skipped.
+            let gliding = |b: &Band| b.is_active() && b.is_gliding();
             let mut i = 0;
             while i < NUM_BANDS {
-                if self.bands[i].is_gliding() {
+                if gliding(&self.bands[i]) {
                     self.bands[i].process_gliding::<N>(&mut ch, start, end);
                     self.bands[i].flush_states();
                     i += 1;
                 } else {
                     let j = (i..NUM_BANDS)
-                        .find(|&j| self.bands[j].is_gliding())
+                        .find(|&j| gliding(&self.bands[j]))
                         .unwrap_or(NUM_BANDS);
                     self.run_steady::<N>(i, j, &mut ch, start, end);
                     i = j;
