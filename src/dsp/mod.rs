@@ -14,6 +14,7 @@ pub mod chain;
 mod chain_tests;
 pub mod compressor;
 pub mod eq;
+pub mod fastmath;
 pub mod settings;
 pub mod smoother;
 
