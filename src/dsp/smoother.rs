@@ -90,7 +90,7 @@ impl Ramp {
 
     /// Advance one sample and return the new value.
     #[inline]
-    pub fn next(&mut self) -> f64 {
+    pub fn tick(&mut self) -> f64 {
         if self.remaining > 0 {
             self.remaining -= 1;
             self.value = if self.remaining == 0 {
@@ -115,14 +115,14 @@ mod tests {
         let mut n = 0;
         let mut last = 0.0;
         while r.is_moving() {
-            let v = r.next();
+            let v = r.tick();
             assert!(v < last && v >= -24.0, "monotonic, no overshoot");
             last = v;
             n += 1;
         }
         assert_eq!(n, 480, "10 ms at 48 kHz");
         assert_eq!(r.value(), -24.0);
-        assert!((r.next() - -24.0).abs() == 0.0);
+        assert!((r.tick() - -24.0).abs() == 0.0);
     }
 
     #[test]
@@ -131,12 +131,12 @@ mod tests {
         r.set_time(1.0, 1000.0 * 100.0); // 100 samples
         r.set_target(100.0);
         for _ in 0..50 {
-            r.next();
+            r.tick();
         }
         let mid = r.value();
         assert!((mid - 50.0).abs() < 1e-9);
         r.set_target(0.0);
-        let first = r.next();
+        let first = r.tick();
         assert!(
             (first - (mid - 0.5)).abs() < 1e-9,
             "no jump on retarget: {first}"
