@@ -29,18 +29,18 @@
 use super::chain::MAX_CHANNELS;
 use super::fastmath::{self, DB_PER_LOG2_POWER, LOG2_AMPLITUDE_PER_DB};
 use super::settings::{CompressorSettings, Detector, ranges};
+use super::smoother::Ramp;
 use ballistics::Ballistics;
 use curve::{Curve, Knee, makeup_total_db};
 pub use curve::{auto_makeup_db, static_curve_db};
 use detector::Highpass;
-use glide::Glide;
 
 /// RMS detector window (one-pole mean square time constant), ms.
 pub const RMS_WINDOW_MS: f64 = 5.0;
 /// Auto make-up makes a steady level of this many dBFS come out unchanged.
 pub const AUTO_MAKEUP_REF_DB: f64 = -10.0;
-/// Glide time of threshold, make-up, stereo link and mix, and of the on/off cross-fade, ms.
-pub const GLIDE_MS: f64 = 10.0;
+/// Ramp time of threshold, make-up, stereo link and mix, and of the on/off cross-fade, ms.
+pub const GLIDE_MS: f64 = super::smoother::SMOOTHING_MS;
 /// Knees narrower than this, dB, are treated as hard (avoids dividing by a vanishing width).
 pub const MIN_KNEE_DB: f64 = 0.01;
 
@@ -68,7 +68,6 @@ struct Scratch {
 pub struct Compressor {
     sample_rate: f64,
     settings: CompressorSettings,
-    glide_samples: u32,
     /// One-pole coefficients `α = exp(−1/(τ·fs))` of attack and release.
     attack_coef: f64,
     release_coef: f64,
@@ -76,14 +75,14 @@ pub struct Compressor {
     rms_coef: f64,
     highpass: Highpass,
     knee: Knee,
-    threshold_db: Glide,
-    makeup_db: Glide,
+    threshold_db: Ramp,
+    makeup_db: Ramp,
     /// Stereo link, 0…1.
-    link: Glide,
+    link: Ramp,
     /// Dry/wet mix, 0…1.
-    mix: Glide,
+    mix: Ramp,
     /// On/off cross-fade, 0…1 (multiplies the mix).
-    enable: Glide,
+    enable: Ramp,
     highpass_state: [[f64; 2]; MAX_CHANNELS],
     mean_square: [f64; MAX_CHANNELS],
     /// Smoothed gain reduction per channel, dB (≥ 0).
@@ -104,17 +103,16 @@ impl Compressor {
         let mut c = Self {
             sample_rate: 48_000.0,
             settings,
-            glide_samples: 1,
             attack_coef: 0.0,
             release_coef: 0.0,
             rms_coef: 1.0,
             highpass: Highpass::default(),
             knee: Knee::new(&Curve::new(&settings)),
-            threshold_db: Glide::at(0.0),
-            makeup_db: Glide::at(0.0),
-            link: Glide::at(1.0),
-            mix: Glide::at(1.0),
-            enable: Glide::at(0.0),
+            threshold_db: Ramp::new(0.0),
+            makeup_db: Ramp::new(0.0),
+            link: Ramp::new(1.0),
+            mix: Ramp::new(1.0),
+            enable: Ramp::new(0.0),
             highpass_state: [[0.0; 2]; MAX_CHANNELS],
             mean_square: [0.0; MAX_CHANNELS],
             reduction_db: [0.0; MAX_CHANNELS],
@@ -133,7 +131,9 @@ impl Compressor {
     /// Set the sample rate (Hz), recompute coefficients, then [`reset`](Self::reset).
     pub fn prepare(&mut self, sample_rate: f64) {
         self.sample_rate = sample_rate;
-        self.glide_samples = ((GLIDE_MS * 1e-3 * sample_rate).round() as u32).max(1);
+        for g in self.ramps() {
+            g.set_time(GLIDE_MS, sample_rate);
+        }
         let s = self.settings;
         self.set_settings(&s);
         self.reset();
@@ -142,15 +142,19 @@ impl Compressor {
     /// Clear envelopes and filters; smoothed parameters jump to their targets.
     pub fn reset(&mut self) {
         self.clear_envelopes();
-        for g in [
+        for g in self.ramps() {
+            g.snap();
+        }
+    }
+
+    fn ramps(&mut self) -> [&mut Ramp; 5] {
+        [
             &mut self.threshold_db,
             &mut self.makeup_db,
             &mut self.link,
             &mut self.mix,
             &mut self.enable,
-        ] {
-            g.jump();
-        }
+        ]
     }
 
     fn clear_envelopes(&mut self) {
@@ -164,7 +168,6 @@ impl Compressor {
     /// once; switching on or off cross-fades through the mix in [`GLIDE_MS`].
     pub fn set_settings(&mut self, s: &CompressorSettings) {
         let fs = self.sample_rate;
-        let n = self.glide_samples;
         let one_pole = |ms: f32| (-1.0 / (ms as f64 * 1e-3 * fs)).exp();
         self.attack_coef = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
         self.release_coef = one_pole(ranges::RELEASE_MS.clamp(s.release_ms));
@@ -179,19 +182,17 @@ impl Compressor {
         }
         let curve = Curve::new(s);
         self.knee = Knee::new(&curve);
-        self.threshold_db.set(curve.threshold_db, n);
-        self.makeup_db.set(makeup_total_db(s), n);
-        self.link.set(
-            ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0,
-            n,
-        );
+        self.threshold_db.set_target(curve.threshold_db);
+        self.makeup_db.set_target(makeup_total_db(s));
+        self.link
+            .set_target(ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0);
         self.mix
-            .set(ranges::MIX_PCT.clamp(s.mix_pct) as f64 / 100.0, n);
+            .set_target(ranges::MIX_PCT.clamp(s.mix_pct) as f64 / 100.0);
         if s.enabled && self.enable.is_steady_at(0.0) {
             // Coming back from bypass: start from rest, not from the envelope of long ago.
             self.clear_envelopes();
         }
-        self.enable.set(if s.enabled { 1.0 } else { 0.0 }, n);
+        self.enable.set_target(if s.enabled { 1.0 } else { 0.0 });
         self.settings = *s;
     }
 
@@ -330,7 +331,7 @@ impl Compressor {
         self.mix.fill(&mut s.mix[..n]);
         if !self.enable.is_steady_at(1.0) {
             for m in &mut s.mix[..n] {
-                *m *= self.enable.next() as f32;
+                *m *= self.enable.tick() as f32;
             }
         }
     }
@@ -356,6 +357,5 @@ impl Compressor {
 mod ballistics;
 mod curve;
 mod detector;
-mod glide;
 #[cfg(test)]
 mod tests;
