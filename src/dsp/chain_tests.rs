@@ -269,7 +269,7 @@ fn arb_settings() -> impl Strategy<Value = ChainSettings> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn any_settings_at_any_rate_give_finite_output(

@@ -47,15 +47,15 @@ use crate::dsp::compressor::{
     ballistics::Ballistics,
     curve::{Curve, Knee, makeup_total_db},
     detector::Highpass,
-    glide::Glide,
 };
+use crate::dsp::smoother::Ramp;
 
 /// RMS detector window (one-pole mean square time constant), ms.
 pub const RMS_WINDOW_MS: f64 = 5.0;
 /// Auto make-up makes a steady level of this many dBFS come out unchanged.
 pub const AUTO_MAKEUP_REF_DB: f64 = -10.0;
-/// Glide time of threshold, make-up, stereo link and mix, and of the on/off cross-fade, ms.
-pub const GLIDE_MS: f64 = 10.0;
+/// Ramp time of threshold, make-up, stereo link and mix, and of the on/off cross-fade, ms.
+pub const GLIDE_MS: f64 = crate::dsp::smoother::SMOOTHING_MS;
 /// Knees narrower than this, dB, are treated as hard (avoids dividing by a vanishing width).
 pub const MIN_KNEE_DB: f64 = 0.01;
 
@@ -85,7 +85,6 @@ pub struct Compressor {
     fma: bool,
     sample_rate: f64,
     settings: CompressorSettings,
-    glide_samples: u32,
     /// One-pole coefficients `α = exp(−1/(τ·fs))` of attack and release.
     attack_coef: f64,
     release_coef: f64,
@@ -93,14 +92,14 @@ pub struct Compressor {
     rms_coef: f64,
     highpass: Highpass,
     knee: Knee,
-    threshold_db: Glide,
-    makeup_db: Glide,
+    threshold_db: Ramp,
+    makeup_db: Ramp,
     /// Stereo link, 0…1.
-    link: Glide,
+    link: Ramp,
     /// Dry/wet mix, 0…1.
-    mix: Glide,
+    mix: Ramp,
     /// On/off cross-fade, 0…1 (multiplies the mix).
-    enable: Glide,
+    enable: Ramp,
     highpass_state: [[f64; 2]; MAX_CHANNELS],
     mean_square: [f64; MAX_CHANNELS],
     /// Smoothed gain reduction per channel, dB (≥ 0).
@@ -127,17 +126,16 @@ impl Compressor {
             fma,
             sample_rate: 48_000.0,
             settings,
-            glide_samples: 1,
             attack_coef: 0.0,
             release_coef: 0.0,
             rms_coef: 1.0,
             highpass: Highpass::default(),
             knee: Knee::new(&Curve::new(&settings)),
-            threshold_db: Glide::at(0.0),
-            makeup_db: Glide::at(0.0),
-            link: Glide::at(1.0),
-            mix: Glide::at(1.0),
-            enable: Glide::at(0.0),
+            threshold_db: Ramp::new(0.0),
+            makeup_db: Ramp::new(0.0),
+            link: Ramp::new(1.0),
+            mix: Ramp::new(1.0),
+            enable: Ramp::new(0.0),
             highpass_state: [[0.0; 2]; MAX_CHANNELS],
             mean_square: [0.0; MAX_CHANNELS],
             reduction_db: [0.0; MAX_CHANNELS],
@@ -156,7 +154,9 @@ impl Compressor {
     /// Set the sample rate (Hz), recompute coefficients, then [`reset`](Self::reset).
     pub fn prepare(&mut self, sample_rate: f64) {
         self.sample_rate = sample_rate;
-        self.glide_samples = ((GLIDE_MS * 1e-3 * sample_rate).round() as u32).max(1);
+        for r in self.ramps() {
+            r.set_time(GLIDE_MS, sample_rate);
+        }
         self.rms_coef = 1.0 - (-1.0 / (RMS_WINDOW_MS * 1e-3 * sample_rate)).exp();
         let s = self.settings;
         self.apply(&s, true);
@@ -175,15 +175,19 @@ impl Compressor {
         self.reduction_db = [0.0; MAX_CHANNELS];
     }
 
-    fn jump_glides(&mut self) {
-        for g in [
+    fn ramps(&mut self) -> [&mut Ramp; 5] {
+        [
             &mut self.threshold_db,
             &mut self.makeup_db,
             &mut self.link,
             &mut self.mix,
             &mut self.enable,
-        ] {
-            g.jump();
+        ]
+    }
+
+    fn jump_glides(&mut self) {
+        for r in self.ramps() {
+            r.snap();
         }
     }
 
@@ -198,7 +202,6 @@ impl Compressor {
     fn apply(&mut self, s: &CompressorSettings, everything: bool) {
         let old = self.settings;
         let fs = self.sample_rate;
-        let n = self.glide_samples;
         let one_pole = |ms: f32| (-1.0 / (ms as f64 * 1e-3 * fs)).exp();
         if everything || s.attack_ms != old.attack_ms {
             self.attack_coef = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
@@ -216,14 +219,14 @@ impl Compressor {
         }
         let curve = Curve::new(s);
         self.knee = Knee::new(&curve);
-        self.threshold_db.set(curve.threshold_db, n);
-        self.makeup_db.set(makeup_total_db(s), n);
+        self.threshold_db.set_target(curve.threshold_db);
+        self.makeup_db.set_target(makeup_total_db(s));
         let link = ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0;
-        self.link.set(link, n);
+        self.link.set_target(link);
         self.mix
-            .set(ranges::MIX_PCT.clamp(s.mix_pct) as f64 / 100.0, n);
-        self.enable.set(if s.enabled { 1.0 } else { 0.0 }, n);
-        if s.enabled && self.enable.value == 0.0 {
+            .set_target(ranges::MIX_PCT.clamp(s.mix_pct) as f64 / 100.0);
+        self.enable.set_target(if s.enabled { 1.0 } else { 0.0 });
+        if s.enabled && self.enable.value() == 0.0 {
             // Coming back from bypass: start from rest, not from the envelope and parameters
             // of long ago (the fade-in hides the jump).
             self.clear_envelopes();
@@ -394,7 +397,7 @@ impl Compressor {
         self.mix.fill(&mut s.mix[..n]);
         if !self.enable.is_steady_at(1.0) {
             for m in &mut s.mix[..n] {
-                *m *= self.enable.next() as f32;
+                *m *= self.enable.tick() as f32;
             }
         }
     }
@@ -436,6 +439,5 @@ impl Compressor {
 mod ballistics;
 mod curve;
 mod detector;
-mod glide;
 #[cfg(test)]
 mod tests;

@@ -88,6 +88,23 @@ impl Ramp {
         }
     }
 
+    /// Resting (not moving) exactly at `v`.
+    #[inline]
+    pub fn is_steady_at(&self, v: f64) -> bool {
+        self.remaining == 0 && self.value == v
+    }
+
+    /// Fill `out` with the next `out.len()` values.
+    pub fn fill(&mut self, out: &mut [f32]) {
+        if self.remaining == 0 {
+            out.fill(self.value as f32);
+        } else {
+            for o in out {
+                *o = self.tick() as f32;
+            }
+        }
+    }
+
     /// Advance one sample and return the new value.
     #[inline]
     pub fn tick(&mut self) -> f64 {

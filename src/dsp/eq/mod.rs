@@ -73,6 +73,8 @@ pub struct Eq {
     bands: [Band; NUM_BANDS],
     /// The CPU has fused multiply-add (checked once, at construction).
     fma: bool,
+    /// The CPU has AVX-512 (F and VL): twice the vector registers.
+    avx512: bool,
 }
 
 impl Eq {
@@ -81,9 +83,16 @@ impl Eq {
         let fma = std::arch::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         let fma = false;
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = fma
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
         Self {
             bands: std::array::from_fn(|_| Band::new(sample_rate)),
             fma,
+            avx512,
         }
     }
 
@@ -123,19 +132,21 @@ impl Eq {
         let mut start = 0;
         while start < frames {
             let end = (start + band::FLUSH_EVERY).min(frames);
-            for band in &mut self.bands {
+            for band in self.bands.iter_mut().filter(|b| b.is_active()) {
                 band.settle_structure();
             }
-            // Gliding bands run one by one; each run of steady bands runs fused.
+            // Gliding bands run one by one; each run of steady bands runs fused. Bands that
+            // are off (and done fading) are skipped.
+            let gliding = |b: &Band| b.is_active() && b.is_gliding();
             let mut i = 0;
             while i < NUM_BANDS {
-                if self.bands[i].is_gliding() {
+                if gliding(&self.bands[i]) {
                     self.bands[i].process_gliding::<N>(&mut ch, start, end);
                     self.bands[i].flush_states();
                     i += 1;
                 } else {
                     let j = (i..NUM_BANDS)
-                        .find(|&j| self.bands[j].is_gliding())
+                        .find(|&j| gliding(&self.bands[j]))
                         .unwrap_or(NUM_BANDS);
                     self.run_steady::<N>(i, j, &mut ch, start, end);
                     i = j;
@@ -219,7 +230,12 @@ impl Eq {
             // FMA is true only when the CPU has FMA.
             unsafe {
                 let st = std::slice::from_raw_parts_mut(state.as_mut_ptr().cast(), state.len());
-                simd::run_stereo_fma(sections, st, &mut left[start..end], &mut right[start..end]);
+                let (l, r) = (&mut left[start..end], &mut right[start..end]);
+                if self.avx512 {
+                    simd::run_stereo_avx512(sections, st, l, r);
+                } else {
+                    simd::run_stereo_fma(sections, st, l, r);
+                }
             }
         } else {
             Self::kernel::<N, FMA>(sections, state, ch, start, end);
