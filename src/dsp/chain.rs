@@ -203,7 +203,8 @@ impl Chain {
 
     /// Process one block in place. `channels` holds 1 or 2 slices of equal length (any length,
     /// including 0); further channels are left alone. Real-time safe: no allocation, locks or
-    /// I/O. Non-finite input samples are treated as silence, so they cannot poison the state.
+    /// I/O. Non-finite and subnormal input samples are treated as silence, so they cannot
+    /// poison the state, and no output sample is ever subnormal.
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
         let n = channels.len().min(MAX_CHANNELS);
         let channels = &mut channels[..n];
@@ -218,6 +219,9 @@ impl Chain {
         let gain_reduction_db = self.compressor.process(channels);
         self.output_gain.process(channels);
         self.ceiling.process(channels);
+        // Gains below 1 can turn the tiniest normal numbers subnormal; hosts (and
+        // clap-validator's fuzzer) must never receive one.
+        flush_subnormal(channels);
         if self.metering {
             let output_peak = peak(channels);
             self.meters
@@ -226,11 +230,26 @@ impl Chain {
     }
 }
 
-/// Replace NaN/±inf samples by 0 (branch-free, so it vectorises).
+/// Replace NaN/±inf and subnormal samples (below −758 dBFS) by 0, branch-free so it
+/// vectorises: nothing unusual enters the state.
 fn sanitize(channels: &mut [&mut [f32]]) {
     for ch in channels.iter_mut() {
         for x in ch.iter_mut() {
-            *x = if x.is_finite() { *x } else { 0.0 };
+            let a = x.abs();
+            *x = if (f32::MIN_POSITIVE..=f32::MAX).contains(&a) {
+                *x
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
+/// Replace subnormal samples by 0.
+fn flush_subnormal(channels: &mut [&mut [f32]]) {
+    for ch in channels.iter_mut() {
+        for x in ch.iter_mut() {
+            *x = if x.abs() < f32::MIN_POSITIVE { 0.0 } else { *x };
         }
     }
 }

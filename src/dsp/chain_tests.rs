@@ -152,6 +152,30 @@ fn non_finite_input_does_not_poison_the_state() {
 }
 
 #[test]
+fn subnormal_input_never_comes_out_subnormal() {
+    // clap-validator's fuzzer feeds subnormals; whatever the settings, none may come out.
+    let all_off = ChainSettings {
+        ceiling: CeilingSettings {
+            enabled: false,
+            ..CeilingSettings::default()
+        },
+        ..ChainSettings::default()
+    };
+    for settings in [ChainSettings::default(), all_off, busy_settings()] {
+        let mut chain = Chain::new(&settings, 48_000.0);
+        let mut l: Vec<f32> = (0..1024)
+            .map(|i| if i % 2 == 0 { 1e-39 } else { -3e-42 })
+            .collect();
+        let mut r: Vec<f32> = (0..1024)
+            .map(|i| f32::MIN_POSITIVE * (1.0 + i as f32 / 1024.0))
+            .collect();
+        assert!(l[0].is_subnormal() && !r[0].is_subnormal());
+        chain.process(&mut [&mut l, &mut r]);
+        assert!(l.iter().chain(&r).all(|v| !v.is_subnormal()));
+    }
+}
+
+#[test]
 fn silence_after_a_burst_leaves_no_subnormal_output() {
     let fs = 48_000.0;
     let mut s = busy_settings();

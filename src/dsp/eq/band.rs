@@ -17,7 +17,7 @@ use std::f64::consts::PI;
 
 /// States below this are flushed to zero: far under audibility (−300 dB), far above the
 /// subnormal range, so silence never costs denormal arithmetic.
-const FLUSH_BELOW: f64 = 1e-15;
+pub(super) const FLUSH_BELOW: f64 = 1e-15;
 /// Samples between denormal flushes; short enough that no state decays from
 /// [`FLUSH_BELOW`] into the subnormal range in between.
 pub(super) const FLUSH_EVERY: usize = 64;

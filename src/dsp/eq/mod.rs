@@ -71,28 +71,48 @@ impl EqBandSettings {
 #[derive(Debug, Clone)]
 pub struct Eq {
     bands: [Band; NUM_BANDS],
-    /// The CPU has fused multiply-add (checked once, at construction).
-    fma: bool,
-    /// The CPU has AVX-512 (F and VL): twice the vector registers.
-    avx512: bool,
+    /// The fastest steady loop this CPU can run (checked once, at construction).
+    kernel: Kernel,
+}
+
+/// Which steady loop runs; each computes the same filter (tested), faster ones first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kernel {
+    /// Plain arithmetic, any CPU.
+    Portable,
+    /// Fused multiply-add, two channels per 128-bit vector.
+    Fma,
+    /// Two sections × two channels per 256-bit vector, pipelined.
+    Avx2,
+    /// The AVX2 loop with AVX-512's 32 registers.
+    Avx512,
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if !has!("fma") {
+                Kernel::Portable
+            } else if !has!("avx2") {
+                Kernel::Fma
+            } else if !(has!("avx512f") && has!("avx512vl")) {
+                Kernel::Avx2
+            } else {
+                Kernel::Avx512
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Kernel::Portable
+    }
 }
 
 impl Eq {
     pub fn new(sample_rate: f64) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        let fma = std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let fma = false;
-        #[cfg(target_arch = "x86_64")]
-        let avx512 = fma
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx512 = false;
         Self {
             bands: std::array::from_fn(|_| Band::new(sample_rate)),
-            fma,
-            avx512,
+            kernel: Kernel::detect(),
         }
     }
 
@@ -129,6 +149,14 @@ impl Eq {
 
     fn process_n<const N: usize>(&mut self, mut ch: [&mut [f32]; N]) {
         let frames = ch[0].len();
+        for band in self.bands.iter_mut().filter(|b| b.is_active()) {
+            band.settle_structure();
+        }
+        if !self.bands.iter().any(|b| b.is_active() && b.is_gliding()) {
+            // Nothing moves: one pass over the whole block (the kernels flush denormals
+            // themselves every FLUSH_EVERY samples).
+            return self.run_steady::<N>(0, NUM_BANDS, &mut ch, 0, frames);
+        }
         let mut start = 0;
         while start < frames {
             let end = (start + band::FLUSH_EVERY).min(frames);
@@ -167,8 +195,8 @@ impl Eq {
         end: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if self.fma {
-            // SAFETY: `fma` is set only when the CPU reports the FMA feature.
+        if self.kernel >= Kernel::Fma {
+            // SAFETY: the kernel is at least Fma only when the CPU reports FMA.
             return unsafe { self.run_steady_fma::<N>(first, last, ch, start, end) };
         }
         #[cfg(target_arch = "aarch64")]
@@ -227,14 +255,14 @@ impl Eq {
                 unreachable!()
             };
             // SAFETY: N == 2, so `[[f64; N]; 2]` and `[[f64; 2]; 2]` are the same type layout;
-            // FMA is true only when the CPU has FMA.
+            // FMA is true only when the CPU has FMA, and each kernel only where detected.
             unsafe {
                 let st = std::slice::from_raw_parts_mut(state.as_mut_ptr().cast(), state.len());
                 let (l, r) = (&mut left[start..end], &mut right[start..end]);
-                if self.avx512 {
-                    simd::run_stereo_avx512(sections, st, l, r);
-                } else {
-                    simd::run_stereo_fma(sections, st, l, r);
+                match self.kernel {
+                    Kernel::Avx512 => simd::run_stereo_avx2_512(sections, st, l, r),
+                    Kernel::Avx2 => simd::run_stereo_avx2(sections, st, l, r),
+                    _ => simd::run_stereo_fma(sections, st, l, r),
                 }
             }
         } else {
@@ -254,6 +282,9 @@ impl Eq {
         end: usize,
     ) {
         for i in start..end {
+            if (i - start) % band::FLUSH_EVERY == band::FLUSH_EVERY - 1 {
+                state.iter_mut().flatten().flatten().for_each(band::flush);
+            }
             let mut x = [0.0f64; N];
             for lane in 0..N {
                 x[lane] = ch[lane][i] as f64;

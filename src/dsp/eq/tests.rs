@@ -384,9 +384,9 @@ fn every_kernel_computes_the_same_filter() {
     let input: Vec<f32> = (0..5000)
         .map(|i| ((i * 7919 % 257) as f32 / 128.0 - 1.0) * 0.5)
         .collect();
-    let run = |fma: bool, avx512: bool, channels: usize| {
+    let run = |kernel: Kernel, channels: usize| {
         let mut eq = Eq::new(fs);
-        (eq.fma, eq.avx512) = (fma, avx512);
+        eq.kernel = kernel;
         eq.set_settings(&settings);
         eq.reset();
         let mut chans = vec![input.clone(); channels];
@@ -394,23 +394,18 @@ fn every_kernel_computes_the_same_filter() {
         eq.process(&mut views);
         chans
     };
-    let reference = run(false, false, 2);
-    let available = Eq::new(fs);
-    let variants = [(true, false), (true, true)]
-        .into_iter()
-        .filter(|&(f, a)| (!f || available.fma) && (!a || available.avx512));
-    for (fma, avx512) in variants {
+    let reference = run(Kernel::Portable, 2);
+    let best = Kernel::detect();
+    let variants = [Kernel::Fma, Kernel::Avx2, Kernel::Avx512];
+    for kernel in variants.into_iter().filter(|&k| k <= best) {
         for channels in [1, 2] {
-            let out = run(fma, avx512, channels);
+            let out = run(kernel, channels);
             let worst = out[0]
                 .iter()
                 .zip(&reference[0])
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
-            assert!(
-                worst < 1e-5,
-                "fma {fma} avx512 {avx512} ×{channels}: {worst}"
-            );
+            assert!(worst < 1e-5, "{kernel:?} ×{channels}: {worst}");
         }
     }
 }
