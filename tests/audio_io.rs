@@ -91,7 +91,7 @@ fn float_wav_round_trips_bit_exactly() {
         sample_rate: 48_000,
         channels: vec![
             sine(300.0, 48_000, 1000, 0.9),
-            vec![-1.5, 0.0, 1e-30, 2.0].repeat(250),
+            [-1.5, 0.0, 1e-30, 2.0].repeat(250),
         ],
     };
     write_wav_f32(&path, &audio).unwrap();

@@ -13,6 +13,11 @@ pub enum PresetError {
         file: String,
         source: std::io::Error,
     },
+    #[error("{file}: cannot write: {source}")]
+    Write {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}:{line}:{column}: not valid JSON: {message}")]
     Syntax {
         file: String,

@@ -31,6 +31,16 @@ pub fn load(path: &Path) -> Result<Preset, PresetError> {
     parse(&file, &text)
 }
 
+/// Check `preset` and write it to `path` as pretty JSON. An invalid preset is refused before
+/// anything is written, so a file on disk always loads.
+pub fn save(path: &Path, preset: &Preset) -> Result<(), PresetError> {
+    let file = path.display().to_string();
+    let text = preset.to_json_pretty();
+    // The same checks as loading, on exactly the text that would be written.
+    parse(&file, &text)?;
+    std::fs::write(path, text).map_err(|source| PresetError::Write { file, source })
+}
+
 /// `arg` as the command line's `--preset <FILE|NAME>`: a file when it exists or ends in
 /// `.json`, otherwise a factory preset name (case-insensitive, or its slug).
 pub fn resolve(arg: &str) -> Result<Preset, PresetError> {

@@ -232,3 +232,24 @@ fn slugs() {
         "live-safety-limiter"
     );
 }
+
+#[test]
+fn save_writes_what_load_reads_and_refuses_invalid_presets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.json");
+    let mut p = Preset::new(
+        "Mine",
+        "for the test",
+        crate::preset::bench::bench_settings(),
+    );
+    save(&path, &p).unwrap();
+    assert_eq!(load(&path).unwrap(), p);
+    p.settings.compressor.release_ms = 9000.0;
+    let bad = dir.path().join("bad.json");
+    let e = save(&bad, &p).unwrap_err().to_string();
+    assert!(
+        e.ends_with("bad.json: settings.compressor.release_ms: 9000 is above 2500"),
+        "{e}"
+    );
+    assert!(!bad.exists());
+}
