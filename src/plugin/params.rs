@@ -491,8 +491,10 @@ mod tests {
 
     #[test]
     fn settings_round_trip_through_normalized_values() {
-        let mut s = ChainSettings::default();
-        s.input_gain_db = -6.5;
+        let mut s = ChainSettings {
+            input_gain_db: -6.5,
+            ..ChainSettings::default()
+        };
         s.eq.bands[2].enabled = true;
         s.eq.bands[2].kind = FilterKind::LowCut;
         s.eq.bands[2].freq_hz = 3_200.0;

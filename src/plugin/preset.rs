@@ -171,8 +171,10 @@ mod tests {
     #[test]
     fn invalid_settings_change_nothing() {
         let (host, params) = (RecordingHost::default(), MatchboxParams::default());
-        let mut s = ChainSettings::default();
-        s.input_gain_db = 6.0;
+        let mut s = ChainSettings {
+            input_gain_db: 6.0,
+            ..ChainSettings::default()
+        };
         s.compressor.attack_ms = 0.0;
         let errors = apply_settings(&ParamSetter::new(&host), &params, &s).unwrap_err();
         assert_eq!(errors[0].path, "compressor.attack_ms");
