@@ -64,6 +64,8 @@ fn clap_id(id: &str) -> ClapId {
 #[derive(Debug)]
 struct HostParam {
     name: String,
+    /// Group path ("Band 3", "Compressor"; "" at the top).
+    module: String,
     min: f64,
     max: f64,
     default: f64,
@@ -114,6 +116,7 @@ impl Loaded {
                 let info = ext.get_info(&mut handle, i, &mut buffer).unwrap();
                 let param = HostParam {
                     name: String::from_utf8_lossy(info.name).into_owned(),
+                    module: String::from_utf8_lossy(info.module).into_owned(),
                     min: info.min_value,
                     max: info.max_value,
                     default: info.default_value,
@@ -448,6 +451,9 @@ fn parameters_are_listed_with_ranges_and_readable_text() {
             p.default
         );
     }
+    assert_eq!(host[&clap_id("freq_3")].module, "Band 3");
+    assert_eq!(host[&clap_id("thresh")].module, "Compressor");
+    assert_eq!(host[&clap_id("ingain")].module, "");
     let thr = params.compressor.threshold_db.preview_normalized(-18.0) as f64;
     assert_eq!(plugin.text("thresh", thr), "-18.0 dB");
     assert_eq!(plugin.text("ratio", 1.0), "∞:1");

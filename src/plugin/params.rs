@@ -482,6 +482,27 @@ mod tests {
     }
 
     #[test]
+    fn ids_never_change() {
+        // Saved projects and automation refer to these; changing one needs a state migration.
+        let mut want = vec!["ingain"];
+        let band_ids = ["on", "type", "freq", "gain", "q", "slp"];
+        let bands: Vec<String> = (1..=NUM_BANDS)
+            .flat_map(|n| band_ids.iter().map(move |id| format!("{id}_{n}")))
+            .collect();
+        want.extend(bands.iter().map(String::as_str));
+        want.extend([
+            "comp", "thresh", "ratio", "knee", "attack", "releas", "makeup", "automk", "detect",
+            "schpf", "schz", "link", "mix", "outgn", "ceil", "ceildb",
+        ]);
+        let got: Vec<String> = MatchboxParams::default()
+            .param_map()
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn defaults_describe_the_default_chain() {
         assert_eq!(
             MatchboxParams::default().to_settings(),
