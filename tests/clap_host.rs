@@ -541,7 +541,8 @@ fn automation_event_takes_effect_at_its_sample() {
             ]);
             let untouched = run(&[warm_up.clone(), (512, Vec::new())]);
             let first = first_difference(&one_block, &untouched);
-            println!("{id} event at offset {k}: output changes from sample {first:?} of the block");
+            let offset = first.map(|n| n as i64 - 512);
+            println!("{id} event at offset {k}: output changes from offset {offset:?}");
             assert_eq!(first, Some(512 + k as usize), "{id} at {k}");
             let diff = max_difference(&one_block, &split_blocks);
             assert!(
