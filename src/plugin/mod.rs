@@ -29,6 +29,10 @@ pub struct Matchbox {
     chain: Chain,
     /// The settings last handed to `chain`, to skip unchanged ones.
     applied: ChainSettings,
+    /// Waiting for a preset's values to arrive ([`preset::PresetGate`]).
+    preset_wait: preset::PresetWait,
+    /// [`preset::PRESET_TIMEOUT_MS`] at the current sample rate, samples.
+    preset_timeout_frames: u64,
     /// Whether an editor is open, so the chain publishes meters. The GUI issue sets it from the
     /// editor's lifetime; until then it stays false and metering costs nothing.
     editor_open: Arc<AtomicBool>,
@@ -42,9 +46,15 @@ impl Default for Matchbox {
             chain: Chain::new(&applied, DEFAULT_SAMPLE_RATE_HZ),
             params,
             applied,
+            preset_wait: Default::default(),
+            preset_timeout_frames: frames_for_ms(preset::PRESET_TIMEOUT_MS, DEFAULT_SAMPLE_RATE_HZ),
             editor_open: Arc::new(AtomicBool::new(false)),
         }
     }
+}
+
+fn frames_for_ms(ms: f64, sample_rate: f32) -> u64 {
+    (ms * 1e-3 * sample_rate as f64).round() as u64
 }
 
 impl Matchbox {
@@ -97,6 +107,8 @@ impl Plugin for Matchbox {
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
         context.set_latency_samples(LATENCY_SAMPLES);
+        self.preset_timeout_frames =
+            frames_for_ms(preset::PRESET_TIMEOUT_MS, buffer_config.sample_rate);
         self.applied = self.params.to_settings();
         self.chain.set_settings(&self.applied);
         // `prepare` resets, so the chain starts at these settings without a glide.
@@ -118,7 +130,12 @@ impl Plugin for Matchbox {
             .set_metering(self.editor_open.load(Ordering::Relaxed));
         // Called once per sample-accurate piece: a change at sample k starts here, at k.
         let settings = self.params.to_settings();
-        if settings != self.applied {
+        let admitted = self.params.preset_gate.admits(
+            buffer.samples(),
+            self.preset_timeout_frames,
+            &mut self.preset_wait,
+        );
+        if admitted && settings != self.applied {
             self.chain.set_settings(&settings);
             self.applied = settings;
         }

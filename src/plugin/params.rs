@@ -39,6 +39,9 @@ pub struct MatchboxParams {
     pub ceiling_enabled: BoolParam,
     #[id = "ceildb"]
     pub ceiling_db: FloatParam,
+
+    /// Holds the audio thread on the old settings while a preset's values arrive.
+    pub preset_gate: super::preset::PresetGate,
 }
 
 /// One EQ band. IDs are suffixed with the band number by `#[nested(array)]` (`freq_3`).
@@ -327,6 +330,7 @@ impl Default for MatchboxParams {
             output_gain_db: db_param("Output Gain".into(), d.output_gain_db, &ranges::OUT_GAIN_DB),
             ceiling_enabled: BoolParam::new("Ceiling On", d.ceiling.enabled),
             ceiling_db: db_param("Ceiling".into(), d.ceiling.ceiling_db, &ranges::CEILING_DB),
+            preset_gate: Default::default(),
         }
     }
 }

@@ -2,13 +2,80 @@
 //! parameter through the host so the change is recorded (automation, undo, project).
 //!
 //! The editor (GUI issue) calls [`apply_preset`] with its [`ParamSetter`]. A preset that fails to
-//! load or validate returns the error before a single parameter is touched.
+//! load or validate returns the error before a single parameter is touched. Hosts deliver the
+//! new values one parameter at a time, possibly spread over processing cycles; the
+//! [`PresetGate`] keeps the audio thread on the old settings until all of them have arrived, so
+//! the sound switches from one preset to the next in one step.
 
 use super::params::{MatchboxParams, ParamChange};
 use crate::dsp::{ChainSettings, FieldError};
 use crate::preset::{self, Preset, PresetError};
+use atomic_refcell::AtomicRefCell;
 use nice_plug::prelude::*;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Longest wait for a preset's values before the audio thread follows the parameters anyway
+/// (a host that drops or reorders edits must not freeze the sound), ms.
+pub const PRESET_TIMEOUT_MS: f64 = 100.0;
+
+/// The values a preset is moving the parameters to, shared by the editor thread (writer) and
+/// the audio thread (reader, never blocks).
+#[derive(Default)]
+pub struct PresetGate {
+    pending: AtomicBool,
+    /// Each changed parameter with the plain value the host's echo of it will set.
+    target: AtomicRefCell<Vec<(ParamPtr, f32)>>,
+}
+
+/// The audio thread's side of a [`PresetGate`]: how long it has waited.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PresetWait {
+    waited_frames: u64,
+}
+
+impl PresetGate {
+    /// Editor thread: the parameters are about to receive `changes`.
+    fn expect(&self, changes: &[ParamChange]) {
+        // SAFETY: the pointers point into the parameters that own this gate.
+        let target = changes
+            .iter()
+            .map(|c| (c.param, unsafe { c.param.preview_plain(c.normalized) }))
+            .collect();
+        loop {
+            // The audio thread holds the borrow only while it compares; never for long.
+            if let Ok(mut slot) = self.target.try_borrow_mut() {
+                // The old list is dropped here, on the editor thread.
+                *slot = target;
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// Audio thread: whether the parameters may reach the chain now, before processing
+    /// `frames` samples. While a preset is arriving this says no, until every value has arrived
+    /// or `timeout_frames` have passed. Never blocks or allocates.
+    pub fn admits(&self, frames: usize, timeout_frames: u64, wait: &mut PresetWait) -> bool {
+        if !self.pending.load(Ordering::Acquire) {
+            return true;
+        }
+        let arrived = self.target.try_borrow().is_ok_and(|target| {
+            target
+                .iter()
+                // SAFETY: the pointers point into the parameters that own this gate.
+                .all(|(param, plain)| unsafe { param.unmodulated_plain_value() } == *plain)
+        });
+        if arrived || wait.waited_frames >= timeout_frames {
+            self.pending.store(false, Ordering::Release);
+            wait.waited_frames = 0;
+            return true;
+        }
+        wait.waited_frames += frames as u64;
+        false
+    }
+}
 
 /// Where a preset comes from.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +126,10 @@ pub fn apply_settings(
         // SAFETY (here and below): every pointer points into `params`, which the caller holds.
         .filter(|c| unsafe { c.param.unmodulated_normalized_value() } != c.normalized)
         .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    params.preset_gate.expect(&changes);
     let context = setter.raw_context;
     unsafe {
         for c in &changes {
@@ -80,10 +151,30 @@ mod tests {
     use nice_plug::context::PluginApi;
     use std::sync::Mutex;
 
-    /// A host stand-in: records the calls and sets the values as a host's echo would.
+    /// A host stand-in: records the calls and, unless `deferred`, sets the values at once as
+    /// a host's echo would.
     #[derive(Default)]
     struct RecordingHost {
         calls: Mutex<Vec<(&'static str, ParamPtr)>>,
+        deferred: Option<Mutex<Vec<(ParamPtr, f32)>>>,
+    }
+
+    impl RecordingHost {
+        fn deferred() -> Self {
+            Self {
+                deferred: Some(Mutex::default()),
+                ..Self::default()
+            }
+        }
+
+        /// Delivers the first `n` deferred values.
+        fn deliver(&self, n: usize) {
+            let mut values = self.deferred.as_ref().unwrap().lock().unwrap();
+            let n = n.min(values.len());
+            for (param, normalized) in values.drain(..n) {
+                unsafe { param._internal_set_normalized_value(normalized) };
+            }
+        }
     }
 
     impl GuiContextInner for RecordingHost {
@@ -95,7 +186,12 @@ mod tests {
         }
         unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
             self.calls.lock().unwrap().push(("set", param));
-            unsafe { param._internal_set_normalized_value(normalized) };
+            match &self.deferred {
+                Some(values) => values.lock().unwrap().push((param, normalized)),
+                None => {
+                    unsafe { param._internal_set_normalized_value(normalized) };
+                }
+            }
         }
         unsafe fn raw_end_set_parameter(&self, param: ParamPtr) {
             self.calls.lock().unwrap().push(("end", param));
@@ -146,6 +242,36 @@ mod tests {
         assert!(calls[..n].iter().all(|c| *c == "begin"));
         assert!(calls[n..2 * n].iter().all(|c| *c == "set"));
         assert!(calls[2 * n..].iter().all(|c| *c == "end"));
+    }
+
+    #[test]
+    fn gate_holds_the_old_settings_until_the_whole_preset_has_arrived() {
+        let (host, params) = (RecordingHost::deferred(), MatchboxParams::default());
+        let (_, preset) = preset::find_factory("Vocal Warm").unwrap();
+        apply_settings(&ParamSetter::new(&host), &params, &preset.settings).unwrap();
+        let (block, timeout) = (64, 4_800);
+        let mut wait = PresetWait::default();
+        assert!(!params.preset_gate.admits(block, timeout, &mut wait));
+        host.deliver(3);
+        assert_ne!(params.to_settings(), ChainSettings::default());
+        assert!(!params.preset_gate.admits(block, timeout, &mut wait));
+        host.deliver(usize::MAX);
+        assert!(params.preset_gate.admits(block, timeout, &mut wait));
+        // Once through, the gate stays open.
+        assert!(params.preset_gate.admits(block, timeout, &mut wait));
+    }
+
+    #[test]
+    fn gate_gives_up_after_its_timeout() {
+        let (host, params) = (RecordingHost::deferred(), MatchboxParams::default());
+        let (_, preset) = preset::find_factory("Telephone").unwrap();
+        apply_settings(&ParamSetter::new(&host), &params, &preset.settings).unwrap();
+        let mut wait = PresetWait::default();
+        let held = (0..100)
+            .take_while(|_| !params.preset_gate.admits(64, 4_800, &mut wait))
+            .count();
+        // 4 800 samples of 64-sample blocks: held for 75 blocks, released on the 76th.
+        assert_eq!(held, 75);
     }
 
     #[test]
