@@ -1,14 +1,361 @@
-//! Feed-forward compressor. STUB: being implemented; the public API below is the contract.
+//! Feed-forward compressor with a log-domain gain computer and smoothing of the gain
+//! reduction in dB.
+//!
+//! Signal flow per channel (Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor
+//! Design — A Tutorial and Analysis", JAES 60(6), 2012, Fig. 7c):
+//!
+//! ```text
+//! x ─┬──────────────────────────────────────────────────────────────(× gain, mix)──→ y
+//!    └→ sidechain HPF → |s|² or mean square → dB → stereo link → gain computer (soft knee)
+//!       → attack/release smoothing of the reduction (dB) → make-up → gain
+//! ```
+//!
+//! **Time-constant convention**: attack is the time for the gain change in dB to reach 63 %
+//! (1 − 1/e) of a step's final value; release likewise for the recovery. Each is a one-pole
+//! with `α = exp(−1/(τ·fs))` on the gain reduction in dB, switched per sample by whether the
+//! reduction is rising (attack) or falling (release) — "smooth branching", eq. 17 of the paper.
+//! Because the smoothing sits after the gain computer, attack and release do not depend on how
+//! far the signal is above the threshold.
+//!
+//! **Auto make-up** adds the static gain reduction at [`AUTO_MAKEUP_REF_DB`] (−10 dBFS), so a
+//! steady signal at that level comes out at that level; louder signals come out quieter, quieter
+//! ones unchanged (below the knee) or louder (inside it). The same idea as x42-darc's "unity at
+//! −10 dBFS", which keeps loudness roughly constant while ratio and threshold are tweaked.
+//!
+//! Work is done in chunks of [`CHUNK`] frames, stage by stage (detector, dB, gain computer,
+//! smoothing, gain), so the stages without feedback vectorise. Every stage is per sample, so
+//! the result does not depend on the host's block size.
 
-use super::settings::CompressorSettings;
+use super::chain::MAX_CHANNELS;
+use super::fastmath::{self, DB_PER_LOG2_POWER, LOG2_AMPLITUDE_PER_DB};
+use super::settings::{CompressorSettings, Detector, ranges};
+use super::smoother::Ramp;
+use ballistics::Ballistics;
+use curve::{Curve, Knee, makeup_total_db};
+pub use curve::{auto_makeup_db, static_curve_db};
+use detector::Highpass;
 
 /// RMS detector window (one-pole mean square time constant), ms.
 pub const RMS_WINDOW_MS: f64 = 5.0;
 /// Auto make-up makes a steady level of this many dBFS come out unchanged.
 pub const AUTO_MAKEUP_REF_DB: f64 = -10.0;
+/// Ramp time of threshold, make-up, stereo link and mix, and of the on/off cross-fade, ms.
+pub const GLIDE_MS: f64 = super::smoother::SMOOTHING_MS;
+/// Knees narrower than this, dB, are treated as hard (avoids dividing by a vanishing width).
+pub const MIN_KNEE_DB: f64 = 0.01;
 
-/// Static curve: output level (dB) for a steady input level (dB), including make-up.
-pub fn static_curve_db(c: &CompressorSettings, input_db: f64) -> f64 {
-    let _ = c;
-    input_db
+/// Frames processed per stage pass.
+const CHUNK: usize = 64;
+/// Envelope and filter states below this are set to 0 so they never go subnormal.
+const STATE_FLOOR: f64 = 1e-15;
+/// Gain reductions below this, dB, are 0 (keeps the f32 scratch data normal).
+const GR_FLOOR_DB: f32 = 1e-12;
+
+/// Per-chunk working data, kept in the struct so nothing is allocated or zeroed per call.
+#[derive(Clone)]
+struct Scratch {
+    /// Detector power, then level (dB), then gain reduction (dB), then smoothed reduction
+    /// (dB), then gain factor: each stage overwrites the previous one in place.
+    work: [[f32; CHUNK]; MAX_CHANNELS],
+    threshold_db: [f32; CHUNK],
+    makeup_db: [f32; CHUNK],
+    link: [f32; CHUNK],
+    mix: [f32; CHUNK],
 }
+
+/// The compressor. Fixed-size state for up to [`MAX_CHANNELS`] channels; no heap.
+#[derive(Clone)]
+pub struct Compressor {
+    sample_rate: f64,
+    settings: CompressorSettings,
+    /// One-pole coefficients `α = exp(−1/(τ·fs))` of attack and release.
+    attack_coef: f64,
+    release_coef: f64,
+    /// `1 − α` of the RMS mean-square one-pole.
+    rms_coef: f64,
+    highpass: Highpass,
+    knee: Knee,
+    threshold_db: Ramp,
+    makeup_db: Ramp,
+    /// Stereo link, 0…1.
+    link: Ramp,
+    /// Dry/wet mix, 0…1.
+    mix: Ramp,
+    /// On/off cross-fade, 0…1 (multiplies the mix).
+    enable: Ramp,
+    highpass_state: [[f64; 2]; MAX_CHANNELS],
+    mean_square: [f64; MAX_CHANNELS],
+    /// Smoothed gain reduction per channel, dB (≥ 0).
+    reduction_db: [f64; MAX_CHANNELS],
+    scratch: Scratch,
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Compressor {
+    /// A compressor with default settings, prepared for 48 kHz.
+    pub fn new() -> Self {
+        let settings = CompressorSettings::default();
+        let mut c = Self {
+            sample_rate: 48_000.0,
+            settings,
+            attack_coef: 0.0,
+            release_coef: 0.0,
+            rms_coef: 1.0,
+            highpass: Highpass::default(),
+            knee: Knee::new(&Curve::new(&settings)),
+            threshold_db: Ramp::new(0.0),
+            makeup_db: Ramp::new(0.0),
+            link: Ramp::new(1.0),
+            mix: Ramp::new(1.0),
+            enable: Ramp::new(0.0),
+            highpass_state: [[0.0; 2]; MAX_CHANNELS],
+            mean_square: [0.0; MAX_CHANNELS],
+            reduction_db: [0.0; MAX_CHANNELS],
+            scratch: Scratch {
+                work: [[0.0; CHUNK]; MAX_CHANNELS],
+                threshold_db: [0.0; CHUNK],
+                makeup_db: [0.0; CHUNK],
+                link: [0.0; CHUNK],
+                mix: [0.0; CHUNK],
+            },
+        };
+        c.prepare(48_000.0);
+        c
+    }
+
+    /// Set the sample rate (Hz), recompute coefficients, then [`reset`](Self::reset).
+    pub fn prepare(&mut self, sample_rate: f64) {
+        self.sample_rate = sample_rate;
+        for g in self.ramps() {
+            g.set_time(GLIDE_MS, sample_rate);
+        }
+        let s = self.settings;
+        self.set_settings(&s);
+        self.reset();
+    }
+
+    /// Clear envelopes and filters; smoothed parameters jump to their targets.
+    pub fn reset(&mut self) {
+        self.clear_envelopes();
+        for g in self.ramps() {
+            g.snap();
+        }
+    }
+
+    fn ramps(&mut self) -> [&mut Ramp; 5] {
+        [
+            &mut self.threshold_db,
+            &mut self.makeup_db,
+            &mut self.link,
+            &mut self.mix,
+            &mut self.enable,
+        ]
+    }
+
+    fn clear_envelopes(&mut self) {
+        self.highpass_state = [[0.0; 2]; MAX_CHANNELS];
+        self.mean_square = [0.0; MAX_CHANNELS];
+        self.reduction_db = [0.0; MAX_CHANNELS];
+    }
+
+    /// New settings (clamped into range). Cheap and real-time safe. Threshold, make-up, link
+    /// and mix glide there in [`GLIDE_MS`]; ratio, knee, times, detector and sidechain apply at
+    /// once; switching on or off cross-fades through the mix in [`GLIDE_MS`].
+    pub fn set_settings(&mut self, s: &CompressorSettings) {
+        let fs = self.sample_rate;
+        let one_pole = |ms: f32| (-1.0 / (ms as f64 * 1e-3 * fs)).exp();
+        self.attack_coef = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
+        self.release_coef = one_pole(ranges::RELEASE_MS.clamp(s.release_ms));
+        self.rms_coef = 1.0 - (-1.0 / (RMS_WINDOW_MS * 1e-3 * fs)).exp();
+        self.highpass = Highpass::new(
+            ranges::SIDECHAIN_HPF_HZ.clamp(s.sidechain_hpf_hz) as f64,
+            fs,
+        );
+        if !s.sidechain_hpf {
+            // Re-enabling then starts from rest instead of from stale state.
+            self.highpass_state = [[0.0; 2]; MAX_CHANNELS];
+        }
+        let curve = Curve::new(s);
+        self.knee = Knee::new(&curve);
+        self.threshold_db.set_target(curve.threshold_db);
+        self.makeup_db.set_target(makeup_total_db(s));
+        self.link
+            .set_target(ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0);
+        self.mix
+            .set_target(ranges::MIX_PCT.clamp(s.mix_pct) as f64 / 100.0);
+        if s.enabled && self.enable.is_steady_at(0.0) {
+            // Coming back from bypass: start from rest, not from the envelope of long ago.
+            self.clear_envelopes();
+        }
+        self.enable.set_target(if s.enabled { 1.0 } else { 0.0 });
+        self.settings = *s;
+    }
+
+    /// Current smoothed gain reduction, dB (≥ 0; 0 while bypassed), for meters.
+    pub fn gain_reduction_db(&self) -> f32 {
+        if self.enable.is_steady_at(0.0) {
+            0.0
+        } else {
+            self.reduction_db.iter().fold(0.0f64, |a, &b| a.max(b)) as f32
+        }
+    }
+
+    /// Process one block in place: 1 or 2 slices (extra slices are left alone), of equal length
+    /// (the shortest counts), any length including 0. Returns the largest smoothed gain
+    /// reduction in the block, dB (≥ 0). Real-time safe. When off (and the fade-out is over)
+    /// the samples are not touched.
+    pub fn process(&mut self, channels: &mut [&mut [f32]]) -> f32 {
+        let num_channels = channels.len().min(MAX_CHANNELS);
+        if num_channels == 0 || self.enable.is_steady_at(0.0) {
+            return 0.0;
+        }
+        let len = channels[..num_channels]
+            .iter()
+            .map(|c| c.len())
+            .min()
+            .unwrap_or(0);
+        let mut max_reduction = 0.0f32;
+        let mut start = 0;
+        while start < len {
+            let n = (len - start).min(CHUNK);
+            let r = if num_channels == 2 {
+                let (left, right) = channels.split_at_mut(1);
+                self.process_chunk::<2>(
+                    [
+                        &mut left[0][start..start + n],
+                        &mut right[0][start..start + n],
+                    ],
+                    n,
+                )
+            } else {
+                self.process_chunk::<1>([&mut channels[0][start..start + n]], n)
+            };
+            max_reduction = max_reduction.max(r);
+            start += n;
+        }
+        max_reduction
+    }
+
+    fn process_chunk<const N: usize>(&mut self, x: [&mut [f32]; N], n: usize) -> f32 {
+        self.fill_parameters(n);
+        {
+            let inputs: [&[f32]; N] = std::array::from_fn(|c| &*x[c]);
+            match (
+                self.settings.sidechain_hpf,
+                self.settings.detector == Detector::Rms,
+            ) {
+                (false, false) => self.detect::<N, false, false>(inputs, n),
+                (false, true) => self.detect::<N, false, true>(inputs, n),
+                (true, false) => self.detect::<N, true, false>(inputs, n),
+                (true, true) => self.detect::<N, true, true>(inputs, n),
+            }
+        }
+        let s = &mut self.scratch;
+        for w in &mut s.work[..N] {
+            for v in &mut w[..n] {
+                *v = DB_PER_LOG2_POWER * fastmath::log2(*v);
+            }
+        }
+
+        // With full link and equal envelopes both channels get the same gain: compute it once.
+        // The per-channel path gives bit-identical numbers, so switching paths is seamless.
+        let shared =
+            N == 1 || (self.link.is_steady_at(1.0) && self.reduction_db[0] == self.reduction_db[1]);
+        let knee = self.knee;
+        let [w0, w1] = s.work.each_mut();
+        if shared {
+            for i in 0..n {
+                let level = if N == 2 { w0[i].max(w1[i]) } else { w0[i] };
+                w0[i] = knee.reduction_db(level - s.threshold_db[i]);
+            }
+        } else {
+            for i in 0..n {
+                let linked = w0[i].max(w1[i]);
+                // Written so that link = 1 gives exactly `linked`, as the shared path does.
+                let unlink = 1.0 - s.link[i];
+                let own0 = linked - unlink * (linked - w0[i]);
+                let own1 = linked - unlink * (linked - w1[i]);
+                w0[i] = knee.reduction_db(own0 - s.threshold_db[i]);
+                w1[i] = knee.reduction_db(own1 - s.threshold_db[i]);
+            }
+        }
+
+        let ballistics = Ballistics {
+            attack: self.attack_coef,
+            release: self.release_coef,
+        };
+        let max_reduction_db = if shared {
+            let r = ballistics.run([&mut w0[..n]], [&mut self.reduction_db[0]]);
+            self.reduction_db[N - 1] = self.reduction_db[0];
+            r
+        } else {
+            let [r0, r1] = self.reduction_db.each_mut();
+            ballistics.run([&mut w0[..n], &mut w1[..n]], [r0, r1])
+        };
+
+        let gains: &mut [[f32; CHUNK]] = if shared {
+            &mut s.work[..1]
+        } else {
+            &mut s.work[..N]
+        };
+        for g in gains {
+            for ((g, &m), &makeup_db) in g[..n].iter_mut().zip(&s.mix).zip(&s.makeup_db) {
+                let wet = fastmath::exp2((makeup_db - *g) * LOG2_AMPLITUDE_PER_DB);
+                *g = (1.0 - m) + m * wet;
+            }
+        }
+        for (c, xc) in x.into_iter().enumerate() {
+            let g = &s.work[if shared { 0 } else { c }];
+            for (v, &g) in xc.iter_mut().zip(&g[..n]) {
+                let y = *v * g;
+                // Tiny inputs times a gain below 1 could otherwise leave subnormal samples.
+                *v = if y.abs() < f32::MIN_POSITIVE { 0.0 } else { y };
+            }
+        }
+        for r in &mut self.reduction_db {
+            *r = flush(*r);
+        }
+        max_reduction_db
+    }
+
+    fn fill_parameters(&mut self, n: usize) {
+        let s = &mut self.scratch;
+        self.threshold_db.fill(&mut s.threshold_db[..n]);
+        self.makeup_db.fill(&mut s.makeup_db[..n]);
+        self.link.fill(&mut s.link[..n]);
+        self.mix.fill(&mut s.mix[..n]);
+        if !self.enable.is_steady_at(1.0) {
+            for m in &mut s.mix[..n] {
+                *m *= self.enable.tick() as f32;
+            }
+        }
+    }
+}
+
+/// `v`, or 0 when it is too small to matter (so it never becomes subnormal).
+#[inline]
+fn flush(v: f64) -> f64 {
+    if v.abs() < STATE_FLOOR { 0.0 } else { v }
+}
+
+#[cfg(test)]
+impl Compressor {
+    /// Every envelope and filter state, for tests that look for subnormals or NaN.
+    fn state_for_tests(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.highpass_state.iter().flatten().copied().collect();
+        v.extend(self.mean_square);
+        v.extend(self.reduction_db);
+        v
+    }
+}
+
+mod ballistics;
+mod curve;
+mod detector;
+#[cfg(test)]
+mod tests;

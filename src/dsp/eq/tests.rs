@@ -279,7 +279,13 @@ fn per_sample_automation_is_finite_and_click_free() {
     eq.set_settings(&s);
     eq.reset();
     let mut y = sine.clone();
-    let gain_db = |i: usize| if (i / 1000) % 2 == 0 { 12.0 } else { -12.0 };
+    let gain_db = |i: usize| {
+        if (i / 1000).is_multiple_of(2) {
+            12.0
+        } else {
+            -12.0
+        }
+    };
     for i in 0..n {
         let b = &mut s.bands[0];
         b.gain_db = gain_db(i);
@@ -330,4 +336,35 @@ fn a_parameter_change_never_resets_the_filter_state() {
         after > 0.5 * before,
         "ringing went from {before} to {after}"
     );
+}
+
+#[test]
+fn every_corner_of_the_parameter_space_designs_a_stable_filter() {
+    // Found by the chain's property test: a deep, resonant low shelf near Nyquist.
+    let mut checked = 0;
+    for fs in [22_050.0, 44_100.0, 88_200.0, 192_000.0] {
+        let grid = design::FitGrid::new(fs);
+        for kind in FilterKind::ALL {
+            for f0 in [20.0, 200.0, 2_000.0, 9_000.0, 18_057.713, 20_000.0] {
+                for gain in [-24.0, -23.534185, -6.0, 0.0, 0.01, 6.0, 24.0] {
+                    for q in [0.1, 0.707, 3.0, 9.420925, 18.0] {
+                        let b = band(kind, f0, gain, q);
+                        let mut sections = [design::Biquad::IDENTITY; design::MAX_SECTIONS];
+                        let n = design::design_band(&b, fs, &grid, &mut sections);
+                        for s in &sections[..n] {
+                            assert!(s.is_stable(), "{b:?} at {fs}: {s:?}");
+                            let svf = svf::SvfParams::from_biquad(s);
+                            assert!(
+                                svf.g.is_finite()
+                                    && svf.k.is_finite()
+                                    && svf.m.iter().all(|m| m.is_finite())
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 5_000);
 }
