@@ -518,22 +518,33 @@ fn automation_event_takes_effect_at_its_sample() {
     let rate = 48_000.0;
     let params = MatchboxParams::default();
     let input = signal(2, 1024, rate);
+    // Every stage active, so each kind of parameter has something to change.
+    let state = clap_state(&state_for(&busy_settings()));
     let warm_up = (512, Vec::new());
+    let comp = &params.compressor;
+    let band = &params.bands[1];
+    let cases = [
+        ("outgn", params.output_gain_db.preview_normalized(-12.0)),
+        ("ingain", params.input_gain_db.preview_normalized(9.0)),
+        ("gain_2", band.gain_db.preview_normalized(-9.0)),
+        ("freq_2", band.freq_hz.preview_normalized(700.0)),
+        ("q_2", band.q.preview_normalized(5.0)),
+        ("on_3", 0.0),
+        ("thresh", comp.threshold_db.preview_normalized(-40.0)),
+        ("ratio", 1.0),
+        ("mix", comp.mix_pct.preview_normalized(40.0)),
+        ("comp", 0.0),
+    ];
     for k in [1u32, 200, 511] {
-        for (id, value) in [
-            (
-                "outgn",
-                params.output_gain_db.preview_normalized(-12.0) as f64,
-            ),
-            (
-                "ingain",
-                params.input_gain_db.preview_normalized(9.0) as f64,
-            ),
-        ] {
-            let event = vec![(k, id.to_owned(), value)];
+        for (id, value) in cases {
+            let value = value as f64;
             // A fresh instance for each run: an event changes the parameter for good.
-            let run = |blocks: &[(usize, Events)]| Loaded::new().run(rate, &input, blocks).0;
-            let one_block = run(&[warm_up.clone(), (512, event)]);
+            let run = |blocks: &[(usize, Events)]| {
+                let mut plugin = Loaded::new();
+                assert!(plugin.load(&state));
+                plugin.run(rate, &input, blocks).0
+            };
+            let one_block = run(&[warm_up.clone(), (512, vec![(k, id.to_owned(), value)])]);
             let split_blocks = run(&[
                 warm_up.clone(),
                 (k as usize, Vec::new()),
@@ -542,9 +553,12 @@ fn automation_event_takes_effect_at_its_sample() {
             let untouched = run(&[warm_up.clone(), (512, Vec::new())]);
             let first = first_difference(&one_block, &untouched);
             let offset = first.map(|n| n as i64 - 512);
-            println!("{id} event at offset {k}: output changes from offset {offset:?}");
-            assert_eq!(first, Some(512 + k as usize), "{id} at {k}");
             let diff = max_difference(&one_block, &split_blocks);
+            println!(
+                "{id} event at offset {k}: output changes from offset {offset:?}; \
+                 |event - split block| = {diff:e}"
+            );
+            assert_eq!(first, Some(512 + k as usize), "{id} at {k}");
             assert!(
                 diff <= 1e-6,
                 "{id} at {k}: event vs split block differ by {diff}"
