@@ -53,12 +53,14 @@ pub fn db_from_text() -> FromText {
     Arc::new(leading_number)
 }
 
-/// Milliseconds with two significant decimals below 10 ms: "0.50", "4.2", "12", "250".
+/// Milliseconds, finer below 10 ms: "0.50", "4.2", "12", "250".
 pub fn ms_to_text() -> ToText {
+    // The cut-offs sit where rounding would carry into the next decade ("9.96" shows as "10"),
+    // so text → value → text gives the same text.
     Arc::new(|ms| {
-        let decimals = if ms < 1.0 {
+        let decimals = if ms < 0.995 {
             2
-        } else if ms < 10.0 {
+        } else if ms < 9.95 {
             1
         } else {
             0
@@ -78,6 +80,7 @@ pub fn ms_from_text() -> FromText {
 
 /// Frequency with its unit, switching to kHz at 1 kHz: "45.0 Hz", "120 Hz", "3.20 kHz".
 pub fn hz_to_text() -> ToText {
+    // As in `ms_to_text`, the cut-offs are where rounding carries into the next decade.
     Arc::new(|hz| {
         if hz >= 999.5 {
             format!(

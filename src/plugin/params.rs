@@ -544,6 +544,27 @@ mod tests {
     }
 
     #[test]
+    fn text_round_trips_are_stable_over_every_range() {
+        // Hosts (and clap-validator's fuzzer) turn a value into text, the text back into a
+        // value, and expect that value to show the same text.
+        let params = MatchboxParams::default();
+        for (id, ptr, _) in params.param_map() {
+            for i in 0..=2_000 {
+                let normalized = i as f32 / 2_000.0;
+                // SAFETY: `ptr` points into `params`, alive here.
+                let (text, again) = unsafe {
+                    let text = ptr.normalized_value_to_string(normalized, true);
+                    let back = ptr
+                        .string_to_normalized_value(&text)
+                        .unwrap_or_else(|| panic!("{id}: {text:?} does not parse"));
+                    (text, ptr.normalized_value_to_string(back, true))
+                };
+                assert_eq!(text, again, "{id} at {normalized}");
+            }
+        }
+    }
+
+    #[test]
     fn ranges_come_from_the_shared_declarations() {
         let params = MatchboxParams::default();
         let freq = &params.bands[0].freq_hz;
