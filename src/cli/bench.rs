@@ -70,26 +70,31 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         eprintln!("note: this is a debug build; build with --release for meaningful timings");
     }
     let frames = (args.seconds * f64::from(BENCH_SAMPLE_RATE_HZ)).round() as usize;
-    println!(
+    say!(
         "matchbox bench: {name}, {:.1} s of stereo noise beats at {} Hz, best of {BENCH_RUNS} runs",
-        args.seconds, BENCH_SAMPLE_RATE_HZ
+        args.seconds,
+        BENCH_SAMPLE_RATE_HZ
     );
     let input = bench_signal(BENCH_SAMPLE_RATE_HZ, frames.max(1));
     let mut chain = Chain::new(&settings, BENCH_SAMPLE_RATE_HZ);
     for &block in &args.blocks {
         let r = time_block_size(&mut chain, &input, block as usize);
-        println!(
+        say!(
             "matchbox block={}: {:.1} ns/sample/ch, {:.0}x realtime",
-            r.block, r.ns_per_sample_per_channel, r.times_real_time
+            r.block,
+            r.ns_per_sample_per_channel,
+            r.times_real_time
         );
     }
     // Denormals: if filter or envelope state decays into subnormal numbers, silence after a
     // loud burst costs far more than signal does. This line makes that visible.
     let block = args.blocks.last().copied().unwrap_or(512) as usize;
     let r = time_silence_after_burst(&mut chain, frames.max(1), block);
-    println!(
+    say!(
         "matchbox silence-after-burst block={}: {:.1} ns/sample/ch, {:.0}x realtime",
-        r.block, r.ns_per_sample_per_channel, r.times_real_time
+        r.block,
+        r.ns_per_sample_per_channel,
+        r.times_real_time
     );
     Ok(())
 }

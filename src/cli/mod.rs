@@ -1,6 +1,15 @@
 //! The `matchbox` command line: argument parsing, exit codes, and the dispatch to one file
 //! per subcommand.
 
+/// `println!` that ignores a closed stdout (`matchbox presets | head -1`) instead of
+/// panicking: the work is done, only its report has nowhere to go.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod bench;
 pub mod check;
 pub mod live;
