@@ -1,9 +1,9 @@
 //! Matchbox.clap inside a real CLAP host (clack-host): parameters, latency, sound against the
 //! DSP chain, sample-accurate automation, state save/restore, odd block sizes and rates.
 //!
-//! Needs the bundle first: `cargo xtask bundle matchbox` (a debug bundle: its audio thread runs
-//! under nice-plug's `assert_process_allocs`, so any allocation there aborts this test run).
-//! `MATCHBOX_CLAP=<path>` points the tests at another bundle.
+//! Builds the debug bundle first (`cargo xtask bundle matchbox`): its audio thread runs under
+//! nice-plug's `assert_process_allocs`, so any allocation there aborts this test run.
+//! `MATCHBOX_CLAP=<path>` points the tests at another bundle instead.
 
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::latency::PluginLatency;
@@ -33,21 +33,29 @@ impl HostHandlers for Handlers {
     type AudioProcessor<'a> = ();
 }
 
-/// The bundle under test: `$MATCHBOX_CLAP`, or `<target dir>/bundled/Matchbox.clap`.
+/// The bundle under test: `$MATCHBOX_CLAP`, or a fresh debug bundle that this test builds
+/// (`cargo xtask bundle matchbox`, once per run; quick when nothing changed) in its own target
+/// directory, so `cargo test` never tests a stale bundle.
 fn bundle() -> PathBuf {
-    if let Some(path) = std::env::var_os("MATCHBOX_CLAP") {
-        return path.into();
-    }
-    // This test runs as <target dir>/<profile>/deps/clap_host-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().nth(3).unwrap();
-    let path = target.join("bundled/Matchbox.clap");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask bundle matchbox` first",
-        path.display()
-    );
-    path
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("MATCHBOX_CLAP") {
+                return path.into();
+            }
+            // This test runs as <target dir>/<profile>/deps/clap_host-<hash>.
+            let exe = std::env::current_exe().unwrap();
+            let target = exe.ancestors().nth(3).unwrap();
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["xtask", "bundle", "matchbox"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("CARGO_TARGET_DIR", target)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "`cargo xtask bundle matchbox` failed");
+            target.join("bundled/Matchbox.clap")
+        })
+        .clone()
 }
 
 /// CLAP parameter ID nice-plug gives a string ID (its `hash_param_id`, a Rabin fingerprint;

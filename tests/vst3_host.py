@@ -4,7 +4,8 @@ and check the output against `matchbox render` with the same settings.
 The settings are read back from the plugin's own saved state (exact plain values), written as
 a preset file, and rendered by the `matchbox` binary; both outputs must agree within 1e-6.
 
-Run by .ci/plugin-tests:  python tests/vst3_host.py <Matchbox.vst3> <matchbox binary>
+Run by .ci/plugin-tests (which bundles first):
+    python tests/vst3_host.py <Matchbox.vst3> <matchbox binary>
 Ends with a cargo-style "test result:" line so .ci/test counts it.
 """
 
