@@ -1,8 +1,9 @@
 //! Matchbox.clap inside a real CLAP host (clack-host): parameters, latency, sound against the
 //! DSP chain, sample-accurate automation, state save/restore, odd block sizes and rates.
 //!
-//! Builds the debug bundle first (`cargo xtask bundle matchbox`): its audio thread runs under
-//! nice-plug's `assert_process_allocs`, so any allocation there aborts this test run.
+//! Builds the debug bundle first (`cargo xtask bundle matchbox --features
+//! assert_process_allocs`): its audio thread runs under nice-plug's allocation checker, so any
+//! allocation there aborts this test run.
 //! `MATCHBOX_CLAP=<path>` points the tests at another bundle instead.
 
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
@@ -33,9 +34,10 @@ impl HostHandlers for Handlers {
     type AudioProcessor<'a> = ();
 }
 
-/// The bundle under test: `$MATCHBOX_CLAP`, or a fresh debug bundle that this test builds
-/// (`cargo xtask bundle matchbox`, once per run; quick when nothing changed) in its own target
-/// directory, so `cargo test` never tests a stale bundle.
+/// The bundle under test: `$MATCHBOX_CLAP`, or a fresh debug bundle with allocation checks that
+/// this test builds (`cargo xtask bundle matchbox --features assert_process_allocs`, once per
+/// run; quick when nothing changed) in its own target directory, so `cargo test` never tests a
+/// stale bundle.
 fn bundle() -> PathBuf {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
     BUNDLE
@@ -47,7 +49,13 @@ fn bundle() -> PathBuf {
             let exe = std::env::current_exe().unwrap();
             let target = exe.ancestors().nth(3).unwrap();
             let status = std::process::Command::new(env!("CARGO"))
-                .args(["xtask", "bundle", "matchbox"])
+                .args([
+                    "xtask",
+                    "bundle",
+                    "matchbox",
+                    "--features",
+                    "assert_process_allocs",
+                ])
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .env("CARGO_TARGET_DIR", target)
                 .status()
@@ -117,11 +125,11 @@ impl Loaded {
 
     fn params(&mut self) -> HashMap<ClapId, HostParam> {
         let ext = self.params_ext();
-        let mut handle = self.instance.plugin_handle();
+        let handle = self.instance.plugin_handle();
         let mut buffer = ParamInfoBuffer::new();
         (0..ext.count(&handle))
             .map(|i| {
-                let info = ext.get_info(&mut handle, i, &mut buffer).unwrap();
+                let info = ext.get_info(&handle, i, &mut buffer).unwrap();
                 let param = HostParam {
                     name: String::from_utf8_lossy(info.name).into_owned(),
                     module: String::from_utf8_lossy(info.module).into_owned(),
@@ -248,7 +256,7 @@ impl Loaded {
                         let in_audio = ins.with_input_buffers([AudioPortBuffer {
                             latency: 0,
                             channels: AudioPortBufferType::f32_input_only(
-                                in_bufs.iter_mut().map(|b| InputChannel::variable(b)),
+                                in_bufs.iter_mut().map(InputChannel::variable),
                             ),
                         }]);
                         let mut out_audio = outs.with_output_buffers([AudioPortBuffer {
@@ -667,19 +675,12 @@ fn random_blocks_rates_and_automation_give_finite_output() {
         let mut run: Vec<(usize, Events)> = Vec::new();
         for _ in 0..24 {
             let frames = 1 + next(4096) as usize;
-            let events = (0..next(4))
+            let mut events = (0..next(4))
                 .map(|_| {
                     let id = ids[next(ids.len() as u32) as usize].clone();
-                    let steps = match params
-                        .param_map()
-                        .into_iter()
-                        .find(|p| p.0 == id)
-                        .unwrap()
-                        .1
-                    {
-                        // SAFETY: points into `params`, alive here.
-                        ptr => unsafe { ptr.step_count() },
-                    };
+                    let (_, ptr, _) = params.param_map().into_iter().find(|p| p.0 == id).unwrap();
+                    // SAFETY: points into `params`, alive here.
+                    let steps = unsafe { ptr.step_count() };
                     let value = match steps {
                         Some(n) => next(n as u32 + 1) as f64,
                         None => next(1001) as f64 / 1000.0,
@@ -687,7 +688,6 @@ fn random_blocks_rates_and_automation_give_finite_output() {
                     (next(frames as u32), id, value)
                 })
                 .collect::<Vec<_>>();
-            let mut events = events;
             events.sort_by_key(|e| e.0);
             run.push((frames, events));
         }
@@ -718,7 +718,8 @@ fn bundle_checks_the_audio_thread_for_allocations() {
     let marker = b"bytes failed from:";
     assert!(
         bytes.windows(marker.len()).any(|w| w == marker),
-        "{} is not a debug bundle with allocation checks: bundle without --release",
+        "{} is not a debug bundle with allocation checks: \
+         `cargo xtask bundle matchbox --features assert_process_allocs`",
         bundle().display()
     );
 }
