@@ -5,6 +5,7 @@
 //! piece starts by handing the current settings to the chain, which glides to them from that
 //! sample on (the chain smooths internally, so the parameters themselves are not smoothed).
 
+pub mod choices;
 pub mod format;
 pub mod params;
 pub mod preset;
