@@ -76,6 +76,16 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        // Silence after a loud burst: must cost no more than music (no subnormal slow-down).
+        let mut comp = Compressor::new();
+        comp.set_settings(&cases[0].1);
+        comp.reset();
+        let [mut l, mut r] = input.clone();
+        comp.process(&mut [&mut l[..24_000], &mut r[..24_000]]);
+        let (mut l, mut r) = (vec![0.0f32; block], vec![0.0f32; block]);
+        group.bench_function("rms_hpf_link100_silence_after_burst", |b| {
+            b.iter(|| black_box(comp.process(&mut [&mut l, &mut r])))
+        });
         group.finish();
 
         let mut group = c.benchmark_group(format!("ceiling/{block}"));

@@ -1,7 +1,10 @@
 //! Attack and release.
 
-/// Attack/release smoothing of the gain reduction in dB ("smooth branching", Giannoulis et
-/// al. eq. 17): attack while the reduction rises, release while it falls.
+use super::madd;
+
+/// Attack/release smoothing of the gain reduction in dB: the "smooth branching" peak detector
+/// of Giannoulis et al. 2012 (research/dsp.md §4.2), attack while the reduction rises, release
+/// while it falls.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ballistics {
     pub(super) attack: f64,
@@ -17,7 +20,7 @@ impl Ballistics {
     /// `x1 > y1` with `y1 = α·y + β·x0`, is the same as `y < (x1 − β·x0)/α` — a comparison
     /// against a bound known before `y` is.
     #[inline(always)]
-    pub(super) fn run<const N: usize>(
+    pub(super) fn run<const N: usize, const FMA: bool>(
         &self,
         reduction_db: [&mut [f32]; N],
         state: [&mut f64; N],
@@ -44,10 +47,10 @@ impl Ballistics {
                 // are computed from y0 in parallel; the compares pick one at the end.
                 let up1_after_up = y0 < (x1 - ba * x0) * inv_aa;
                 let up1_after_down = y0 < (x1 - br * x0) * inv_ar;
-                let uu = aa2 * y0 + (aa * ba * x0 + ba * x1);
-                let ud = aar * y0 + (ar * ba * x0 + br * x1);
-                let du = aar * y0 + (aa * br * x0 + ba * x1);
-                let dd = ar2 * y0 + (ar * br * x0 + br * x1);
+                let uu = madd::<FMA>(aa2, y0, aa * ba * x0 + ba * x1);
+                let ud = madd::<FMA>(aar, y0, ar * ba * x0 + br * x1);
+                let du = madd::<FMA>(aar, y0, aa * br * x0 + ba * x1);
+                let dd = madd::<FMA>(ar2, y0, ar * br * x0 + br * x1);
                 let after_up = if up1_after_up { uu } else { ud };
                 let after_down = if up1_after_down { du } else { dd };
                 let two = if up0 { after_up } else { after_down };

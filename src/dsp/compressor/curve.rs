@@ -1,4 +1,5 @@
-//! The static curve: Giannoulis, Massberg & Reiss 2012, eq. 4 (soft knee), with make-up.
+//! The static curve: the soft-knee gain computer of Giannoulis, Massberg & Reiss 2012
+//! (research/dsp.md §4.1), with make-up.
 
 use super::{AUTO_MAKEUP_REF_DB, GR_FLOOR_DB, MIN_KNEE_DB};
 use crate::dsp::settings::{CompressorSettings, ranges};
@@ -27,7 +28,7 @@ impl Curve {
         }
     }
 
-    /// Gain reduction x_G − y_G (dB, ≥ 0) of the static curve, eq. 4 of Giannoulis et al.
+    /// Gain reduction x_G − y_G (dB, ≥ 0) of the static curve (Giannoulis et al.'s soft knee).
     pub(super) fn reduction_db(&self, input_db: f64) -> f64 {
         let over = input_db - self.threshold_db;
         let w = self.knee_db;
@@ -59,7 +60,7 @@ pub fn auto_makeup_db(c: &CompressorSettings) -> f64 {
 
 /// Static curve: output level (dB) for a steady input level (dB), including make-up,
 /// auto make-up and the dry/wet mix (`y = x·(1 − m + m·g)`). Describes the settings whether or
-/// not `enabled` is set. With mix 100 % this is eq. 4 of Giannoulis et al. plus make-up.
+/// not `enabled` is set. With mix 100 % this is Giannoulis et al.'s soft-knee curve plus make-up.
 pub fn static_curve_db(c: &CompressorSettings, input_db: f64) -> f64 {
     let gain_db = makeup_total_db(c) - Curve::new(c).reduction_db(input_db);
     let mix = ranges::MIX_PCT.clamp(c.mix_pct) as f64 / 100.0;

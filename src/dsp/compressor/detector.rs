@@ -1,6 +1,6 @@
 //! The level detector: sidechain high-pass, then instantaneous power or RMS.
 
-use super::{Compressor, flush};
+use super::{Compressor, flush, madd};
 
 /// 2nd-order Butterworth high-pass as a TPT state-variable filter (Simper,
 /// "SvfLinearTrapOptimised2", research/dsp.md §4.6), rewritten in state-space form
@@ -73,12 +73,16 @@ impl Highpass {
 
     /// Two samples in one step.
     #[inline(always)]
-    pub(super) fn tick2(&self, s: &mut [f64; 2], x0: f64, x1: f64) -> (f64, f64) {
+    pub(super) fn tick2<const FMA: bool>(&self, s: &mut [f64; 2], x0: f64, x1: f64) -> (f64, f64) {
         let [s0, s1] = *s;
         let y0 = self.c[0] * s0 + self.c[1] * s1 + self.d * x0;
         let y1 = self.ca[0] * s0 + self.ca[1] * s1 + (self.cb * x0 + self.d * x1);
-        s[0] = (self.a2[0][0] * s0 + self.a2[0][1] * s1) + (self.ab[0] * x0 + self.b[0] * x1);
-        s[1] = (self.a2[1][0] * s0 + self.a2[1][1] * s1) + (self.ab[1] * x0 + self.b[1] * x1);
+        // The drive terms do not depend on the state: only two multiply-adds are on the
+        // loop-carried path.
+        let drive0 = self.ab[0] * x0 + self.b[0] * x1;
+        let drive1 = self.ab[1] * x0 + self.b[1] * x1;
+        s[0] = madd::<FMA>(self.a2[0][0], s0, madd::<FMA>(self.a2[0][1], s1, drive0));
+        s[1] = madd::<FMA>(self.a2[1][1], s1, madd::<FMA>(self.a2[1][0], s0, drive1));
         (y0, y1)
     }
 }
@@ -86,7 +90,8 @@ impl Highpass {
 impl Compressor {
     /// Sidechain high-pass, then power (|s|²) or mean square, into `scratch.work`. Pairs of
     /// samples go through the recursive filters in one step (shorter dependency chains).
-    pub(super) fn detect<const N: usize, const HPF: bool, const RMS: bool>(
+    #[inline(always)]
+    pub(super) fn detect<const N: usize, const HPF: bool, const RMS: bool, const FMA: bool>(
         &mut self,
         inputs: [&[f32]; N],
         n: usize,
@@ -106,7 +111,7 @@ impl Compressor {
             for c in 0..N {
                 let (x0, x1) = (clean(inputs[c][i]), clean(inputs[c][i + 1]));
                 let (s0, s1) = if HPF {
-                    hp.tick2(&mut hs[c], x0, x1)
+                    hp.tick2::<FMA>(&mut hs[c], x0, x1)
                 } else {
                     (x0, x1)
                 };
@@ -114,8 +119,8 @@ impl Compressor {
                 if RMS {
                     // Mean square m' = a·m + k·p, two samples at a time.
                     let m = ms[c];
-                    p0 = a * m + k * p0;
-                    p1 = a2 * m + (ak * (s0 * s0) + k * p1);
+                    p0 = madd::<FMA>(a, m, k * p0);
+                    p1 = madd::<FMA>(a2, m, ak * (s0 * s0) + k * p1);
                 }
                 ms[c] = p1;
                 out[c][i] = limit(p0);
@@ -154,7 +159,7 @@ mod tests {
         let x = |i: usize| (TAU * freq_hz * i as f64 / fs).sin();
         let mut peak = 0.0f64;
         for i in (0..n).step_by(2) {
-            let (y0, y1) = h.tick2(&mut s, x(i), x(i + 1));
+            let (y0, y1) = h.tick2::<false>(&mut s, x(i), x(i + 1));
             if i > n / 2 {
                 peak = peak.max(y0.abs()).max(y1.abs());
             }
@@ -183,7 +188,7 @@ mod tests {
         let (mut a, mut b) = ([0.3, -0.2], [0.3, -0.2]);
         for i in 0..1000 {
             let (x0, x1) = ((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos());
-            let (p0, p1) = h.tick2(&mut a, x0, x1);
+            let (p0, p1) = h.tick2::<false>(&mut a, x0, x1);
             let (q0, q1) = (h.tick(&mut b, x0), h.tick(&mut b, x1));
             assert!((p0 - q0).abs() < 1e-12 && (p1 - q1).abs() < 1e-12);
             assert!((a[0] - b[0]).abs() < 1e-12 && (a[1] - b[1]).abs() < 1e-12);

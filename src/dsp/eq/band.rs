@@ -53,6 +53,8 @@ pub struct Band {
     params_to: Sections<SvfParams>,
     /// Samples left in the control interval (0: start a new one before the next sample).
     interval_left: u32,
+    /// `params == params_to`: the interpolation has arrived.
+    settled: bool,
     coeffs: Sections<SvfCoeffs>,
     /// The same sections in direct form, valid while `direct`.
     tdf: Sections<Tdf2>,
@@ -88,6 +90,7 @@ impl Band {
             params_from: [rest; MAX_SECTIONS],
             params_to: [rest; MAX_SECTIONS],
             interval_left: 0,
+            settled: true,
             coeffs: [SvfCoeffs::IDENTITY; MAX_SECTIONS],
             tdf: [Tdf2::IDENTITY; MAX_SECTIONS],
             direct: false,
@@ -159,7 +162,7 @@ impl Band {
             || self.q_log2.is_moving()
             || self.mix.is_moving()
             || self.interval_left > 0
-            || self.params != self.params_to
+            || !self.settled
     }
 
     /// The band is silent (mix 0): take the target shape and start it from rest.
@@ -183,6 +186,7 @@ impl Band {
         self.params_from = params;
         self.params_to = params;
         self.interval_left = 0;
+        self.settled = true;
         self.update_coeffs();
     }
 
@@ -268,6 +272,8 @@ impl Band {
             for s in 0..self.sections {
                 self.params[s] = self.params_from[s].lerp(&self.params_to[s], t);
             }
+            // lerp returns `params_to` exactly at t = 1.
+            self.settled = self.interval_left == 0;
             self.update_coeffs();
             self.freq_log2.tick();
             self.gain_db.tick();

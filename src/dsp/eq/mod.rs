@@ -73,6 +73,8 @@ pub struct Eq {
     bands: [Band; NUM_BANDS],
     /// The CPU has fused multiply-add (checked once, at construction).
     fma: bool,
+    /// The CPU has AVX-512 (F and VL): twice the vector registers.
+    avx512: bool,
 }
 
 impl Eq {
@@ -81,9 +83,16 @@ impl Eq {
         let fma = std::arch::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         let fma = false;
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = fma
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = false;
         Self {
             bands: std::array::from_fn(|_| Band::new(sample_rate)),
             fma,
+            avx512,
         }
     }
 
@@ -221,7 +230,12 @@ impl Eq {
             // FMA is true only when the CPU has FMA.
             unsafe {
                 let st = std::slice::from_raw_parts_mut(state.as_mut_ptr().cast(), state.len());
-                simd::run_stereo_fma(sections, st, &mut left[start..end], &mut right[start..end]);
+                let (l, r) = (&mut left[start..end], &mut right[start..end]);
+                if self.avx512 {
+                    simd::run_stereo_avx512(sections, st, l, r);
+                } else {
+                    simd::run_stereo_fma(sections, st, l, r);
+                }
             }
         } else {
             Self::kernel::<N, FMA>(sections, state, ch, start, end);
