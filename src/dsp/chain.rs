@@ -211,7 +211,8 @@ impl Chain {
         if frames == 0 || channels.iter().any(|c| c.len() != frames) {
             return;
         }
-        let input_peak = sanitize(channels);
+        sanitize(channels);
+        let input_peak = if self.metering { peak(channels) } else { 0.0 };
         self.input_gain.process(channels);
         self.eq.process(channels);
         let gain_reduction_db = self.compressor.process(channels);
@@ -225,23 +226,25 @@ impl Chain {
     }
 }
 
-/// Replace NaN/±inf samples by 0; return the peak |x| of what remains.
-fn sanitize(channels: &mut [&mut [f32]]) -> f32 {
-    let mut peak = 0.0f32;
+/// Replace NaN/±inf samples by 0 (branch-free, so it vectorises).
+fn sanitize(channels: &mut [&mut [f32]]) {
     for ch in channels.iter_mut() {
         for x in ch.iter_mut() {
-            if !x.is_finite() {
-                *x = 0.0;
-            }
-            peak = peak.max(x.abs());
+            *x = if x.is_finite() { *x } else { 0.0 };
+        }
+    }
+}
+
+/// Largest |x| over all channels.
+fn peak(channels: &[&mut [f32]]) -> f32 {
+    let mut peak = 0.0f32;
+    for ch in channels {
+        for x in ch.iter() {
+            // A plain comparison (not f32::max, whose NaN rule blocks vectorising); the
+            // samples are finite here.
+            let a = x.abs();
+            peak = if a > peak { a } else { peak };
         }
     }
     peak
-}
-
-fn peak(channels: &[&mut [f32]]) -> f32 {
-    channels
-        .iter()
-        .flat_map(|c| c.iter())
-        .fold(0.0f32, |m, x| m.max(x.abs()))
 }
