@@ -76,6 +76,7 @@ def settings_from_state(state):
         }
         for n in range(1, 9)
     ]
+    # Plain ratios above ranges::RATIO.max (20) stand for ∞ (params.rs RATIO_INFINITE_PLAIN).
     ratio = params["ratio"]
     return {
         "input_gain_db": params["ingain"],
