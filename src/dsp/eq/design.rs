@@ -242,9 +242,9 @@ pub struct FitGrid {
 const FIT_POINTS: usize = 32;
 /// Weight of fit points below fs/4 relative to those above: the response there must be
 /// exact to a tenth of a dB, while near Nyquist one dB is the goal.
-const FIT_WEIGHT_LOW: f64 = 100.0;
+const FIT_WEIGHT_LOW: f64 = 120.0;
 /// Weight of the top points (above 0.4·fs), so the top octave is not given up entirely.
-const FIT_WEIGHT_TOP: f64 = 7.0;
+const FIT_WEIGHT_TOP: f64 = 8.0;
 
 impl FitGrid {
     pub fn new(sample_rate: f64) -> FitGrid {
