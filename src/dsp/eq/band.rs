@@ -9,6 +9,7 @@
 //! faded out starts its next shape from rest.
 
 use super::design::{self, Analog, FitGrid, MAX_SECTIONS};
+use super::refine::Polisher;
 use super::svf::{SvfCoeffs, SvfParams, Tdf2};
 use crate::dsp::chain::MAX_CHANNELS;
 use crate::dsp::settings::{EqBandSettings, FilterKind};
@@ -23,6 +24,9 @@ pub(super) const FLUSH_BELOW: f64 = 1e-15;
 pub(super) const FLUSH_EVERY: usize = 64;
 /// Samples between redesigns while parameters glide.
 pub const CONTROL_INTERVAL: u32 = 8;
+/// Samples per polishing step once a band has settled (a full polish is ~70 steps, about
+/// 25 ms at 48 kHz, at a cost of a few percent of one core while it runs).
+const POLISH_EVERY: usize = 16;
 
 /// What a band is running now (its shape; continuous values live in ramps).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,6 +59,12 @@ pub struct Band {
     interval_left: u32,
     /// `params == params_to`: the interpolation has arrived.
     settled: bool,
+    /// The polish of the settled design, under way (bells, shelves and tilts).
+    polisher: Option<Polisher>,
+    /// Samples of polishing credit not yet spent.
+    polish_credit: usize,
+    /// The polished design for the current targets, once done.
+    polished: Option<SvfParams>,
     coeffs: Sections<SvfCoeffs>,
     /// The same sections in direct form, valid while `direct`.
     tdf: Sections<Tdf2>,
@@ -91,6 +101,9 @@ impl Band {
             params_to: [rest; MAX_SECTIONS],
             interval_left: 0,
             settled: true,
+            polisher: None,
+            polish_credit: 0,
+            polished: None,
             coeffs: [SvfCoeffs::IDENTITY; MAX_SECTIONS],
             tdf: [Tdf2::IDENTITY; MAX_SECTIONS],
             direct: false,
@@ -122,12 +135,18 @@ impl Band {
         self.shape = self.target;
         self.mix
             .reset_to(if self.shape.enabled { 1.0 } else { 0.0 });
-        self.start_from_rest();
+        self.start_from_rest(true);
     }
 
     /// Aim at `settings` (clamped into range). Real-time safe.
     pub fn set_settings(&mut self, settings: &EqBandSettings) {
         let s = settings.clamped_for_dsp();
+        let before = (
+            self.freq_log2.target(),
+            self.gain_db.target(),
+            self.q_log2.target(),
+            self.target,
+        );
         let freq = design::effective_freq_hz(s.freq_hz as f64, self.sample_rate);
         self.freq_log2.set_target(freq.log2());
         self.gain_db.set_target(s.gain_db as f64);
@@ -146,6 +165,16 @@ impl Band {
         } else {
             self.mix
                 .set_target(if self.shape.enabled { 1.0 } else { 0.0 });
+        }
+        let after = (
+            self.freq_log2.target(),
+            self.gain_db.target(),
+            self.q_log2.target(),
+            self.target,
+        );
+        if after != before {
+            self.polisher = None;
+            self.polished = None;
         }
         // Whatever moved starts a fresh control interval at this very sample.
         self.interval_left = 0;
@@ -170,15 +199,22 @@ impl Band {
         self.shape = self.target;
         self.mix
             .set_target(if self.shape.enabled { 1.0 } else { 0.0 });
-        self.start_from_rest();
+        self.start_from_rest(false);
     }
 
-    fn start_from_rest(&mut self) {
+    /// Start the current shape from rest at the targets, with the polished design at once
+    /// (`polish_now`, off the beat: reset) or the quick one polished over the next blocks.
+    fn start_from_rest(&mut self, polish_now: bool) {
         // Zero is zero in either structure; the next settle_structure() picks the form.
         self.state = [[[0.0; 2]; MAX_SECTIONS]; MAX_CHANNELS];
         self.direct = false;
         for ramp in [&mut self.freq_log2, &mut self.gain_db, &mut self.q_log2] {
             ramp.snap();
+        }
+        self.polished = None;
+        self.start_polish();
+        if polish_now && let Some(polisher) = self.polisher.take() {
+            self.polished = Some(SvfParams::from_biquad(&polisher.finish()));
         }
         let mut params = self.params;
         self.sections = self.design(0, &mut params);
@@ -191,7 +227,7 @@ impl Band {
     }
 
     /// Design the sections for the glide values `ahead` samples from now: the quick closed
-    /// form while still on the way, the polished design once the glides arrive there.
+    /// form, or the polished design once the glides arrive there and it is ready.
     fn design(&self, ahead: u32, out: &mut Sections<SvfParams>) -> usize {
         let arrives = [&self.freq_log2, &self.gain_db, &self.q_log2]
             .iter()
@@ -209,11 +245,11 @@ impl Band {
         );
         let w0 = 2.0 * PI * self.freq_log2.value_after(ahead).exp2() / self.sample_rate;
         for i in 0..n {
-            let bq = if arrives {
-                design::matched_precise(self.shape.kind, &analog[i], w0, &self.grid)
-            } else {
-                design::matched(self.shape.kind, &analog[i], w0, &self.grid)
-            };
+            if let (true, Some(polished)) = (arrives, self.polished) {
+                out[i] = polished;
+                continue;
+            }
+            let bq = design::matched(self.shape.kind, &analog[i], w0, &self.grid);
             out[i] = SvfParams::from_biquad(&bq);
         }
         n
@@ -271,6 +307,12 @@ impl Band {
             if self.interval_left == 0 {
                 let mut to = self.params_to;
                 self.design(CONTROL_INTERVAL, &mut to);
+                let arriving = [&self.freq_log2, &self.gain_db, &self.q_log2]
+                    .iter()
+                    .all(|r| r.value_after(CONTROL_INTERVAL) == r.target());
+                if arriving && self.polished.is_none() && self.polisher.is_none() {
+                    self.start_polish();
+                }
                 self.params_from = self.params;
                 self.params_to = to;
                 self.interval_left = CONTROL_INTERVAL;
@@ -301,8 +343,73 @@ impl Band {
         }
     }
 
+    /// Begin polishing the design at the targets (single-section shapes only).
+    fn start_polish(&mut self) {
+        let kind = self.shape.kind;
+        if !self.shape.enabled
+            || !matches!(
+                kind,
+                FilterKind::Bell | FilterKind::LowShelf | FilterKind::HighShelf | FilterKind::Tilt
+            )
+        {
+            return;
+        }
+        let mut analog = [Analog {
+            n: [0.0; 3],
+            d: [1.0; 3],
+        }; MAX_SECTIONS];
+        design::analog_sections_raw(
+            kind,
+            self.gain_db.target(),
+            self.q_log2.target().exp2(),
+            self.shape.slope_db_per_oct,
+            &mut analog,
+        );
+        let w0 = 2.0 * PI * self.freq_log2.target().exp2() / self.sample_rate;
+        let start = design::matched(kind, &analog[0], w0, &self.grid);
+        self.polisher = Some(Polisher::new(&start, &analog[0], w0, &self.grid));
+        self.polish_credit = 0;
+    }
+
+    /// Spend `frames` samples' worth of polishing: one step per [`POLISH_EVERY`] samples.
+    /// When the polish is done, the band glides onto it within one control interval.
+    pub(super) fn advance_polish(&mut self, frames: usize) {
+        let Some(polisher) = &mut self.polisher else {
+            return;
+        };
+        self.polish_credit += frames;
+        while self.polish_credit >= POLISH_EVERY {
+            self.polish_credit -= POLISH_EVERY;
+            if polisher.step() {
+                self.polished = Some(SvfParams::from_biquad(&polisher.result()));
+                self.polisher = None;
+                // Not settled on the polished design yet: glide there.
+                self.settled = false;
+                self.interval_left = 0;
+                return;
+            }
+        }
+    }
+
     pub(super) fn flush_states(&mut self) {
         self.state.iter_mut().flatten().flatten().for_each(flush);
+    }
+
+    /// Magnitude of what the band runs right now, dB (for tests).
+    #[cfg(test)]
+    pub(super) fn running_magnitude_db(&self, freq_hz: f64) -> f64 {
+        let w = 2.0 * PI * freq_hz / self.sample_rate;
+        self.coeffs[..self.sections]
+            .iter()
+            .map(|k| {
+                let t = Tdf2::from_svf(k);
+                let bq = design::Biquad {
+                    b: [t.b0, t.b1, t.b2],
+                    a: [-t.na1, -t.na2],
+                };
+                10.0 * bq.magnitude_sq(w).log10()
+            })
+            .sum()
     }
 
     /// The settings this band is heading to (frequency as limited for this sample rate).

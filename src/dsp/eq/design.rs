@@ -306,7 +306,7 @@ pub fn matched_precise(kind: FilterKind, analog: &Analog, w0: f64, grid: &FitGri
     let start = matched(kind, analog, w0, grid);
     match kind {
         FilterKind::Bell | FilterKind::LowShelf | FilterKind::HighShelf | FilterKind::Tilt => {
-            super::refine::refine(&start, analog, w0, grid)
+            super::refine::Polisher::new(&start, analog, w0, grid).finish()
         }
         _ => start,
     }

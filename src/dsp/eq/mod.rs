@@ -6,7 +6,7 @@
 
 pub mod band;
 pub mod design;
-mod refine;
+pub mod refine;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 pub mod svf;
@@ -177,6 +177,9 @@ impl Eq {
 
     fn process_n<const N: usize>(&mut self, mut ch: [&mut [f32]; N]) {
         let frames = ch[0].len();
+        for band in &mut self.bands {
+            band.advance_polish(frames);
+        }
         for band in self.bands.iter_mut().filter(|b| b.is_active()) {
             band.settle_structure();
         }

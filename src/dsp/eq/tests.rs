@@ -412,3 +412,31 @@ fn every_kernel_computes_the_same_filter() {
         }
     }
 }
+
+#[test]
+fn a_changed_band_settles_on_the_polished_design_without_a_click() {
+    // After a change the band runs the quick design, polishes it over the next blocks and
+    // glides onto the result: it ends exactly where a fresh EQ starts.
+    let fs = 44_100.0;
+    let before = band(FilterKind::Bell, 16_000.0, 24.0, 1.0);
+    let after = band(FilterKind::Bell, 14_000.0, -24.0, 0.707);
+    let mut eq = Eq::new(fs);
+    let mut settings = EqSettings::default();
+    settings.bands[0] = before;
+    eq.set_settings(&settings);
+    eq.reset();
+    settings.bands[0] = after;
+    eq.set_settings(&settings);
+    let mut y: Vec<f32> = (0..44_100).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect();
+    for block in y.chunks_mut(64) {
+        eq.process(&mut [block]);
+    }
+    let curve = BandCurve::new(&after, fs);
+    let mut worst = 0.0f64;
+    for f in freqs(20.0, 20_000.0, 200) {
+        worst = worst.max((eq.bands()[0].running_magnitude_db(f) - curve.magnitude_db(f)).abs());
+    }
+    assert!(worst < 1e-6, "running vs polished design: {worst} dB");
+    assert!(y.iter().all(|v| v.is_finite()));
+    assert!(click_level_db(&y[..22_050], fs) < -40.0);
+}
