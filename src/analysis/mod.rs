@@ -1,0 +1,6 @@
+//! Learn an EQ + compressor preset from a reference recording (issue 4).
+
+pub mod eq_fit;
+pub mod loudness;
+pub mod metrics;
+pub mod spectrum;
