@@ -8,6 +8,7 @@ pub mod chain;
 pub mod compressor;
 pub mod eq;
 pub mod settings;
+pub mod smoother;
 
 pub use chain::{Chain, ChainMeters, MAX_CHANNELS};
 pub use settings::{
