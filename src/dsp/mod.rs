@@ -4,9 +4,11 @@
 //! I/O in here, and no allocation after construction. Every processor follows one lifecycle:
 //! construct (may allocate) → `prepare(sample_rate)` → cheap setters → `process` → `reset()`.
 
+pub mod ceiling;
 pub mod chain;
 pub mod compressor;
 pub mod eq;
+pub mod fastmath;
 pub mod settings;
 pub mod smoother;
 
