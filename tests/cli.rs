@@ -1,0 +1,464 @@
+//! The `matchbox` binary end to end: render, check, presets, bench, live, help and the
+//! documented exit codes (0 ok, 2 usage, 3 preset, 4 audio file, 5 not in this build).
+
+use std::f32::consts::TAU;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn matchbox(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_matchbox"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run matchbox")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn presets_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")
+}
+
+fn write_f32_wav(path: &Path, sample_rate: u32, channels: &[Vec<f32>]) {
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..channels[0].len() {
+        for c in channels {
+            w.write_sample(c[i]).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let n = spec.channels as usize;
+    let samples: Vec<f32> = r.samples::<f32>().map(Result::unwrap).collect();
+    let channels = (0..n)
+        .map(|c| samples.iter().skip(c).step_by(n).copied().collect())
+        .collect();
+    (spec, channels)
+}
+
+fn sine(freq_hz: f32, sample_rate: u32, frames: usize, amplitude: f32) -> Vec<f32> {
+    (0..frames)
+        .map(|i| amplitude * (TAU * freq_hz * i as f32 / sample_rate as f32).sin())
+        .collect()
+}
+
+fn rms_db(x: &[f32]) -> f64 {
+    let ms = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+    10.0 * ms.log10()
+}
+
+/// A signal with everything in it: two sines and a little deterministic noise.
+fn busy(sample_rate: u32, frames: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed;
+    (0..frames)
+        .map(|i| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let t = i as f32 / sample_rate as f32;
+            0.3 * (TAU * 220.0 * t).sin() + 0.2 * (TAU * 5_000.0 * t).sin() + 0.1 * noise
+        })
+        .collect()
+}
+
+fn flat_round_trip(sample_rate: u32, channels: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let input: Vec<Vec<f32>> = (0..channels)
+        .map(|c| busy(sample_rate, sample_rate as usize / 2, c as u32 + 1))
+        .collect();
+    write_f32_wav(&dir.path().join("in.wav"), sample_rate, &input);
+    let o = matchbox(
+        &["render", "--preset", "Flat", "in.wav", "out.wav"],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (spec, output) = read_wav(&dir.path().join("out.wav"));
+    assert_eq!(spec.sample_rate, sample_rate);
+    assert_eq!(spec.channels as usize, channels);
+    assert_eq!(spec.bits_per_sample, 32);
+    assert_eq!(spec.sample_format, hound::SampleFormat::Float);
+    assert_eq!(output.len(), channels);
+    for (x, y) in input.iter().zip(&output) {
+        assert_eq!(x.len(), y.len());
+        let max_diff = x
+            .iter()
+            .zip(y)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(max_diff <= 1e-6, "max difference {max_diff}");
+    }
+}
+
+#[test]
+fn flat_render_reproduces_44k1_mono() {
+    flat_round_trip(44_100, 1);
+}
+
+#[test]
+fn flat_render_reproduces_48k_stereo() {
+    flat_round_trip(48_000, 2);
+}
+
+/// Level change (dB) of a steady sine at `freq_hz`, −20 dBFS, through `preset`, measured
+/// over the second half of one second (after the compressor has settled).
+fn sine_gain_db(preset: &str, freq_hz: f32) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let x = sine(freq_hz, 48_000, 48_000, 0.1);
+    write_f32_wav(&dir.path().join("in.wav"), 48_000, std::slice::from_ref(&x));
+    let o = matchbox(&["render", "-p", preset, "in.wav", "out.wav"], dir.path());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, y) = read_wav(&dir.path().join("out.wav"));
+    rms_db(&y[0][24_000..]) - rms_db(&x[24_000..])
+}
+
+#[test]
+fn telephone_removes_lows_and_highs_but_keeps_the_voice_band() {
+    let at_100 = sine_gain_db("Telephone", 100.0);
+    let at_1k = sine_gain_db("Telephone", 1_000.0);
+    let at_8k = sine_gain_db("Telephone", 8_000.0);
+    assert!(at_100 <= -20.0, "100 Hz: {at_100:.1} dB");
+    assert!(at_8k <= -15.0, "8 kHz: {at_8k:.1} dB");
+    assert!(at_1k.abs() <= 6.0, "1 kHz: {at_1k:.1} dB");
+}
+
+#[test]
+fn three_channel_input_is_an_audio_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ch = vec![0.1f32; 1000];
+    write_f32_wav(
+        &dir.path().join("three.wav"),
+        48_000,
+        &[ch.clone(), ch.clone(), ch],
+    );
+    let o = matchbox(
+        &["render", "-p", "Flat", "three.wav", "out.wav"],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 4);
+    assert_eq!(
+        stderr(&o),
+        "error: three.wav: 3 channels; only mono and stereo are supported\n"
+    );
+    assert!(!dir.path().join("out.wav").exists());
+}
+
+#[test]
+fn missing_and_corrupt_inputs_are_one_line_audio_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.wav"), "not audio\n".repeat(50)).unwrap();
+    let mut truncated = Vec::new();
+    write_f32_wav(&dir.path().join("full.wav"), 48_000, &[vec![0.5; 4800]]);
+    truncated.extend_from_slice(&std::fs::read(dir.path().join("full.wav")).unwrap()[..30]);
+    std::fs::write(dir.path().join("cut.wav"), truncated).unwrap();
+    for (file, expected_start) in [
+        ("gone.wav", "error: gone.wav: cannot open: "),
+        ("notes.wav", "error: notes.wav: "),
+        ("cut.wav", "error: cut.wav: "),
+    ] {
+        let o = matchbox(&["render", "-p", "Flat", file, "out.wav"], dir.path());
+        assert_eq!(code(&o), 4, "{file}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.starts_with(expected_start), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn output_equal_to_input_is_refused_and_input_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    write_f32_wav(&dir.path().join("take.wav"), 48_000, &[vec![0.25; 480]]);
+    let before = std::fs::read(dir.path().join("take.wav")).unwrap();
+    for out in ["take.wav", "./sub/../take.wav"] {
+        let o = matchbox(&["render", "-p", "Telephone", "take.wav", out], dir.path());
+        assert_eq!(code(&o), 2, "{out}");
+        assert!(
+            stderr(&o).contains("is the same file as IN"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(std::fs::read(dir.path().join("take.wav")).unwrap(), before);
+}
+
+#[test]
+fn bad_preset_or_block_size_exit_with_their_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_f32_wav(&dir.path().join("in.wav"), 48_000, &[vec![0.25; 480]]);
+    let o = matchbox(&["render", "-p", "Kazoo", "in.wav", "out.wav"], dir.path());
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("factory presets: Flat, Beatbox Punch"),
+        "{}",
+        stderr(&o)
+    );
+    for block in ["0", "65537", "x"] {
+        let o = matchbox(
+            &[
+                "render", "-p", "Flat", "--block", block, "in.wav", "out.wav",
+            ],
+            dir.path(),
+        );
+        assert_eq!(code(&o), 2, "--block {block}");
+    }
+    // The extremes are allowed and give the same result as the default.
+    for block in ["1", "65536"] {
+        let o = matchbox(
+            &[
+                "render", "-p", "Flat", "--block", block, "in.wav", "out.wav",
+            ],
+            dir.path(),
+        );
+        assert_eq!(code(&o), 0, "--block {block}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn render_reads_a_preset_file_and_reports_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        presets_dir().join("flat.json"),
+        dir.path().join("mine.json"),
+    )
+    .unwrap();
+    write_f32_wav(&dir.path().join("in.wav"), 22_050, &[vec![0.25; 2205]]);
+    let o = matchbox(
+        &["render", "-p", "mine.json", "in.wav", "out.wav"],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "rendered in.wav (22050 Hz, mono, 0.10 s) through \"Flat\" to out.wav\n"
+    );
+}
+
+const BAD_FREQ: &str = r#"{"schema": "matchbox-preset", "version": 1, "name": "Beat",
+ "description": "", "settings": {"input_gain_db": 0, "eq": {"bands": [
+  {"enabled": false, "type": "bell", "freq_hz": 100, "gain_db": 0, "q": 1, "slope_db_per_oct": 12},
+  {"enabled": false, "type": "bell", "freq_hz": 100, "gain_db": 0, "q": 1, "slope_db_per_oct": 12},
+  {"enabled": false, "type": "bell", "freq_hz": 100, "gain_db": 0, "q": 1, "slope_db_per_oct": 12},
+  {"enabled": true, "type": "bell", "freq_hz": 30000, "gain_db": 3, "q": 1, "slope_db_per_oct": 12}]},
+ "compressor": {"enabled": false, "threshold_db": -20, "ratio": 4, "knee_db": 6, "attack_ms": 5,
+  "release_ms": 80, "makeup_db": 0, "auto_makeup": false, "detector": "peak", "sidechain_hpf": false,
+  "sidechain_hpf_hz": 100, "stereo_link_pct": 100, "mix_pct": 100},
+ "output_gain_db": 0, "ceiling": {"enabled": true, "ceiling_db": -1}}}"#;
+
+#[test]
+fn check_accepts_every_factory_file() {
+    let dir = presets_dir();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let args: Vec<&str> = std::iter::once("check")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = matchbox(&args, &dir);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let expected: String = files.iter().map(|f| format!("ok: {f}\n")).collect();
+    assert_eq!(stdout(&o), expected);
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn check_names_each_bad_file_field_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("beat.json"), BAD_FREQ).unwrap();
+    std::fs::write(
+        dir.path().join("typo.json"),
+        BAD_FREQ
+            .replace("30000", "1000")
+            .replace(r#""knee_db": 6"#, r#""knee_db": "soft""#),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("good.json"),
+        BAD_FREQ.replace("30000", "1000"),
+    )
+    .unwrap();
+    let o = matchbox(
+        &[
+            "check",
+            "beat.json",
+            "good.json",
+            "typo.json",
+            "absent.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 3);
+    assert_eq!(stdout(&o), "ok: good.json\n");
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(
+        lines[0],
+        "beat.json: settings.eq.bands[3].freq_hz: 30000 is above 20000"
+    );
+    assert_eq!(
+        lines[1],
+        "typo.json: settings.compressor.knee_db: invalid type: string \"soft\", expected f32"
+    );
+    assert!(lines[2].starts_with("absent.json: cannot read: "), "{err}");
+}
+
+#[test]
+fn presets_lists_every_factory_preset_with_a_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = matchbox(&["presets"], dir.path());
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    let names: Vec<String> = matchbox::preset::factory_names();
+    assert_eq!(out.lines().count(), names.len());
+    for (line, name) in out.lines().zip(&names) {
+        assert!(line.starts_with(name.as_str()), "{line}");
+        assert!(line.len() > name.len() + 20, "no description: {line}");
+    }
+    assert_eq!(stdout(&matchbox(&["presets", "list"], dir.path())), out);
+}
+
+#[test]
+fn presets_show_prints_the_shipped_json() {
+    let dir = tempfile::tempdir().unwrap();
+    for query in ["Beatbox Punch", "beatbox-punch"] {
+        let o = matchbox(&["presets", "show", query], dir.path());
+        assert_eq!(code(&o), 0);
+        let shipped = std::fs::read_to_string(presets_dir().join("beatbox-punch.json")).unwrap();
+        assert_eq!(stdout(&o), shipped);
+    }
+    let o = matchbox(&["presets", "show", "Kazoo"], dir.path());
+    assert_eq!(code(&o), 3);
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn bench_prints_a_line_per_block_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = matchbox(&["bench", "--seconds", "0.2"], dir.path());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("block=")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (line, block) in lines.iter().zip(["64", "512"]) {
+        let rest = line
+            .strip_prefix(&format!("matchbox block={block}: "))
+            .unwrap_or_else(|| panic!("{line}"));
+        let (ns, rest) = rest.split_once(" ns/sample/ch, ").unwrap();
+        let ns: f64 = ns.parse().unwrap();
+        assert!(ns.is_finite() && ns >= 0.0, "{line}");
+        assert!(rest.ends_with("x realtime"), "{line}");
+    }
+    let o = matchbox(
+        &[
+            "bench",
+            "-p",
+            "Telephone",
+            "--seconds",
+            "0.1",
+            "--block",
+            "7",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("preset \"Telephone\""));
+    assert!(stdout(&o).contains("matchbox block=7: "));
+    assert_eq!(code(&matchbox(&["bench", "--seconds", "0"], dir.path())), 2);
+}
+
+#[test]
+fn help_works_everywhere_and_lists_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["render", "--help"],
+        vec!["check", "--help"],
+        vec!["presets", "--help"],
+        vec!["presets", "list", "--help"],
+        vec!["presets", "show", "--help"],
+        vec!["bench", "--help"],
+        vec!["live", "--help"],
+        vec!["help", "render"],
+    ] {
+        let o = matchbox(&args, dir.path());
+        assert_eq!(code(&o), 0, "{args:?}");
+        let out = stdout(&o);
+        assert!(out.contains("Usage: matchbox"), "{args:?}: {out}");
+        assert!(
+            out.contains("Exit codes:\n  0  success\n"),
+            "{args:?}: {out}"
+        );
+        assert!(out.contains("  4  audio file"), "{args:?}");
+    }
+    assert_eq!(code(&matchbox(&["render"], dir.path())), 2);
+    assert_eq!(code(&matchbox(&["frobnicate"], dir.path())), 2);
+}
+
+fn check_fallback_render(path: &Path) {
+    let (spec, y) = read_wav(path);
+    assert_eq!((spec.sample_rate, spec.channels), (48_000, 2));
+    assert_eq!(y[0].len(), 460_800); // 9.6 s
+    let level = rms_db(&y[0]);
+    assert!(level > -40.0 && level < 0.0, "{level} dBFS");
+}
+
+#[test]
+fn live_falls_back_to_a_render_without_a_sound_card() {
+    // With no arguments `matchbox` runs `live`. What it does depends on this machine: with no
+    // sound card it must render the loop and say so; with one it must say live monitoring is
+    // not in this build and exit 5.
+    let dir = tempfile::tempdir().unwrap();
+    let o = matchbox(&[], dir.path());
+    let file = dir.path().join("matchbox-live-fallback.wav");
+    match code(&o) {
+        0 => {
+            assert!(
+                stdout(&o).starts_with("no sound card found: "),
+                "{}",
+                stdout(&o)
+            );
+            assert!(stdout(&o).contains("through \"Beatbox Punch\""));
+            check_fallback_render(&file);
+        }
+        5 => {
+            assert!(stderr(&o).contains("live monitoring is not implemented in this build"));
+            assert!(!file.exists());
+        }
+        other => panic!("exit {other}: {}", stderr(&o)),
+    }
+}
+
+#[test]
+fn live_fallback_can_be_forced_with_any_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = matchbox(
+        &["live", "--fallback", "-p", "telephone", "-o", "phone.wav"],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("through \"Telephone\" to phone.wav"));
+    check_fallback_render(&dir.path().join("phone.wav"));
+    let o = matchbox(&["live", "-p", "Kazoo"], dir.path());
+    assert_eq!(code(&o), 3);
+}
