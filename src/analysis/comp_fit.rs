@@ -120,15 +120,46 @@ pub fn simulate_gain_db(level_db: &[f32], model: &CompModel, sample_rate: f64, o
     }
 }
 
-/// The audio both fits work on: the whole source when it is short, else [`SEGMENTS`] evenly
-/// spaced segments totalling [`EXCERPT_S`] seconds (so quiet and loud passages are both
-/// represented), with per-sample energy (summed over channels) and scored 1 ms blocks. The
-/// first [`WARMUP_S`] of each segment is simulated but not scored.
+/// Segments (start, length in samples) of a `total_len`-sample recording that the fits work
+/// on: the whole recording when it is short, else [`SEGMENTS`] evenly spaced segments totalling
+/// [`EXCERPT_S`] seconds, so quiet and loud passages are both represented.
+pub fn excerpt_segments(total_len: usize, sample_rate: f64) -> Vec<(usize, usize)> {
+    let max_len = (EXCERPT_S * sample_rate) as usize;
+    if total_len <= max_len {
+        vec![(0, total_len)]
+    } else {
+        let seg = max_len / SEGMENTS;
+        (0..SEGMENTS)
+            .map(|i| ((total_len - seg) * i / (SEGMENTS - 1), seg))
+            .collect()
+    }
+}
+
+/// Copy `segments` of `channels` out: one `Vec` of channels per segment.
+pub fn gather(channels: &[&[f32]], segments: &[(usize, usize)]) -> Vec<Vec<Vec<f32>>> {
+    segments
+        .iter()
+        .map(|&(s, l)| {
+            channels
+                .iter()
+                .map(|c| {
+                    (s..s + l)
+                        .map(|n| c.get(n).copied().unwrap_or(0.0))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Segments concatenated, with per-sample energy (summed over channels) and the scored 1 ms
+/// blocks. The first [`WARMUP_S`] of each segment is simulated but not scored, so envelopes
+/// that start from rest do not count.
 struct Excerpt {
-    /// (start, length) of each segment in the source, samples.
-    segments: Vec<(usize, usize)>,
     len: usize,
-    /// Per-sample energy of the source, segments concatenated.
+    /// Channels, segments concatenated.
+    channels: Vec<Vec<f32>>,
+    /// Per-sample energy, segments concatenated.
     energy: Vec<f32>,
     /// Block boundaries (start, end) in the concatenated excerpt, scored blocks only.
     blocks: Vec<(usize, usize)>,
@@ -139,26 +170,20 @@ struct Excerpt {
 const SEGMENTS: usize = 4;
 
 impl Excerpt {
-    fn new(source: &[&[f32]], sample_rate: f64) -> Self {
-        let total = source.iter().map(|c| c.len()).min().unwrap_or(0);
-        let max_len = (EXCERPT_S * sample_rate) as usize;
-        let segments: Vec<(usize, usize)> = if total <= max_len {
-            vec![(0, total)]
-        } else {
-            let seg = max_len / SEGMENTS;
-            (0..SEGMENTS)
-                .map(|i| ((total - seg) * i / (SEGMENTS - 1), seg))
-                .collect()
-        };
+    fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
+        let num_channels = segments.first().map_or(0, Vec::len);
+        let mut channels = vec![Vec::new(); num_channels];
         let block = ((BLOCK_S * sample_rate) as usize).max(1);
-        let mut energy = Vec::new();
+        let mut energy: Vec<f32> = Vec::new();
         let mut blocks = Vec::new();
         let mut block_energy = Vec::new();
-        for &(start, len) in &segments {
+        for seg in segments {
+            let len = seg.iter().map(Vec::len).min().unwrap_or(0);
             let offset = energy.len();
-            energy.extend(
-                (start..start + len).map(|n| source.iter().map(|c| c[n] * c[n]).sum::<f32>()),
-            );
+            for (dst, src) in channels.iter_mut().zip(seg) {
+                dst.extend_from_slice(&src[..len]);
+            }
+            energy.extend((0..len).map(|n| seg.iter().map(|c| c[n] * c[n]).sum::<f32>()));
             let warmup = ((WARMUP_S * sample_rate) as usize).min(len / 4);
             let mut b = warmup;
             while b + block <= len {
@@ -170,24 +195,15 @@ impl Excerpt {
         }
         Self {
             len: energy.len(),
-            segments,
+            channels,
             energy,
             blocks,
             block_energy,
         }
     }
 
-    /// The excerpt of each of `channels` (segments concatenated).
-    fn gather(&self, channels: &[&[f32]]) -> Vec<Vec<f32>> {
-        channels
-            .iter()
-            .map(|c| {
-                self.segments
-                    .iter()
-                    .flat_map(|&(s, l)| (s..s + l).map(|n| c.get(n).copied().unwrap_or(0.0)))
-                    .collect()
-            })
-            .collect()
+    fn channel_refs(&self) -> Vec<&[f32]> {
+        self.channels.iter().map(Vec::as_slice).collect()
     }
 
     /// Energy-weighted mean of `gain_db` over each block, dB.
@@ -218,16 +234,18 @@ pub struct CompFit {
     pub error_without_db: f64,
 }
 
-/// Paired identification: `source_eq` (the source after the fitted EQ) and `reference`, the
-/// same performance, aligned sample for sample, at `sample_rate`.
-pub fn fit_paired(source_eq: &[&[f32]], reference: &[&[f32]], sample_rate: f64) -> CompFit {
+/// Paired identification from segments of `source_eq` (the source after the fitted EQ) and
+/// the same segments of `reference` (the same performance, aligned sample for sample), at
+/// `sample_rate`. Segments are lists of channels.
+pub fn fit_paired(
+    source_eq: &[Vec<Vec<f32>>],
+    reference: &[Vec<Vec<f32>>],
+    sample_rate: f64,
+) -> CompFit {
     let ex = Excerpt::new(source_eq, sample_rate);
-    let ref_excerpt = ex.gather(reference);
-    let ref_energy: Vec<f32> = (0..ex.len)
-        .map(|n| ref_excerpt.iter().map(|c| c[n] * c[n]).sum())
-        .collect();
-    let src_excerpt = ex.gather(source_eq);
-    let channels: Vec<&[f32]> = src_excerpt.iter().map(Vec::as_slice).collect();
+    let ref_ex = Excerpt::new(reference, sample_rate);
+    let ref_energy = &ref_ex.energy;
+    let channels = ex.channel_refs();
     let loudest = ex.block_energy.iter().fold(0.0f64, |m, &e| m.max(e));
     let floor = loudest * 10f64.powf(-BLOCK_RANGE_DB / 10.0);
     // Observed gain per block, and a weight: √energy favours the loud blocks that dominate the
@@ -534,14 +552,13 @@ pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
     w1 + (a.crest_400_db - b.crest_400_db).abs()
 }
 
-/// Unpaired identification: make the level distribution and crest factor of `source_eq`
-/// after the compressor match `reference` (different content). Make-up is left at 0: the
-/// caller matches integrated loudness afterwards.
-pub fn fit_unpaired(source_eq: &[&[f32]], reference: &[&[f32]], sample_rate: f64) -> CompFit {
-    let target = measure_stats(reference, sample_rate);
+/// Unpaired identification: make the level distribution and crest factor of segments of
+/// `source_eq` after the compressor match `target` (the reference's [`measure_stats`]).
+/// Make-up is left at 0: the caller matches integrated loudness afterwards.
+pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rate: f64) -> CompFit {
+    let target = target.clone();
     let ex = Excerpt::new(source_eq, sample_rate);
-    let src_excerpt = ex.gather(source_eq);
-    let channels: Vec<&[f32]> = src_excerpt.iter().map(Vec::as_slice).collect();
+    let channels = ex.channel_refs();
     let block = ((BLOCK_S * sample_rate) as usize).max(1);
     let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak);
     let rms_levels = detector_levels_db(&channels, sample_rate, Detector::Rms);
@@ -660,7 +677,7 @@ mod tests {
             detector: Detector::Peak,
         };
         let wet = compress(&dry, &truth, 3.0, fs);
-        let fit = fit_paired(&[&dry], &[&wet], fs);
+        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs);
         let m = fit.model.expect("compression detected");
         assert!(fit.error_db < 0.3, "{fit:?}");
         assert!((m.threshold_db - truth.threshold_db).abs() < 3.0, "{m:?}");
@@ -680,7 +697,7 @@ mod tests {
         let fs = 44_100.0;
         let dry = bursts(6.0, fs, 9);
         let wet: Vec<f32> = dry.iter().map(|v| v * 0.5).collect();
-        let fit = fit_paired(&[&dry], &[&wet], fs);
+        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs);
         assert!(fit.model.is_none(), "{fit:?}");
         assert!((fit.makeup_db + 6.02).abs() < 0.01, "{fit:?}");
     }
@@ -698,7 +715,8 @@ mod tests {
         };
         let reference = compress(&bursts(20.0, fs, 11), &truth, 0.0, fs);
         let source = bursts(20.0, fs, 12);
-        let fit = fit_unpaired(&[&source], &[&reference], fs);
+        let segments = gather(&[&source], &excerpt_segments(source.len(), fs));
+        let fit = fit_unpaired(&segments, &measure_stats(&[&reference], fs), fs);
         let m = fit.model.expect("compression detected");
         let out = compress(&source, &m, 0.0, fs);
         let spread = |x: &[f32]| super::super::metrics::level_spread_db(x, fs);

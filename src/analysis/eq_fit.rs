@@ -126,12 +126,47 @@ impl Param {
     }
 }
 
-/// Fit at most `max_bands` bands to `target`, each band's magnitude given by
-/// `response(band, freq_hz)` in dB. Deterministic. `top_hz` caps band centres (use 0.45·fs).
-pub fn fit_eq<R>(target: &FitTarget, max_bands: usize, top_hz: f64, response: &R) -> EqFit
-where
-    R: Fn(&EqBandSettings, f64) -> f64,
-{
+/// A band's magnitude in dB at each of `freqs_hz`, written to `out`.
+pub trait BandResponse: Fn(&EqBandSettings, &[f64], &mut [f64]) {}
+impl<F: Fn(&EqBandSettings, &[f64], &mut [f64])> BandResponse for F {}
+
+/// [`analog_band_db`] as a [`BandResponse`].
+pub fn analog_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
+    for (o, &f) in out.iter_mut().zip(freqs_hz) {
+        *o = analog_band_db(band, f);
+    }
+}
+
+/// The band exactly as the DSP runs it at `sample_rate` (`dsp::eq::design`), designed once
+/// per call and evaluated at every frequency.
+pub fn digital_curve(sample_rate: f64) -> impl BandResponse {
+    use crate::dsp::eq::design::{Biquad, FitGrid, MAX_SECTIONS, design_band};
+    let grid = FitGrid::new(sample_rate);
+    move |band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]| {
+        let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
+        let n = if band.enabled {
+            design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections)
+        } else {
+            0
+        };
+        for (o, &f) in out.iter_mut().zip(freqs_hz) {
+            let w = std::f64::consts::TAU * f / sample_rate;
+            *o = sections[..n]
+                .iter()
+                .map(|s| 10.0 * s.magnitude_sq(w).max(1e-30).log10())
+                .sum();
+        }
+    }
+}
+
+/// Fit at most `max_bands` bands to `target`, each band's magnitude given by `response`.
+/// Deterministic. `top_hz` caps band centres (use 0.45·fs).
+pub fn fit_eq<R: BandResponse>(
+    target: &FitTarget,
+    max_bands: usize,
+    top_hz: f64,
+    response: &R,
+) -> EqFit {
     let n = target.freqs_hz.len();
     let dictionary = Dictionary::new(&target.freqs_hz, top_hz, response);
     let mut params: Vec<Param> = Vec::new();
@@ -186,16 +221,13 @@ where
     }
 }
 
-fn total_curve<R: Fn(&EqBandSettings, f64) -> f64>(
-    params: &[Param],
-    freqs_hz: &[f64],
-    response: &R,
-) -> Vec<f64> {
+fn total_curve<R: BandResponse>(params: &[Param], freqs_hz: &[f64], response: &R) -> Vec<f64> {
     let mut curve = vec![0.0; freqs_hz.len()];
+    let mut one = vec![0.0; freqs_hz.len()];
     for p in params {
-        let band = p.band();
-        for (c, &f) in curve.iter_mut().zip(freqs_hz) {
-            *c += response(&band, f);
+        response(&p.band(), freqs_hz, &mut one);
+        for (c, o) in curve.iter_mut().zip(&one) {
+            *c += o;
         }
     }
     curve
@@ -217,11 +249,7 @@ struct Dictionary {
 }
 
 impl Dictionary {
-    fn new<R: Fn(&EqBandSettings, f64) -> f64>(
-        freqs_hz: &[f64],
-        top_hz: f64,
-        response: &R,
-    ) -> Self {
+    fn new<R: BandResponse>(freqs_hz: &[f64], top_hz: f64, response: &R) -> Self {
         let mut atoms = Vec::new();
         let kinds: [(FilterKind, &[f64]); 3] = [
             (FilterKind::Bell, &[0.5, 0.8, 1.2, 1.8, 2.7, 4.0]),
@@ -239,8 +267,9 @@ impl Dictionary {
                         x: [u, 6.0, f64::ln(q)],
                     };
                     let band = param.band();
-                    let shape: Vec<f64> =
-                        freqs_hz.iter().map(|&f| response(&band, f) / 6.0).collect();
+                    let mut shape = vec![0.0; freqs_hz.len()];
+                    response(&band, freqs_hz, &mut shape);
+                    shape.iter_mut().for_each(|v| *v /= 6.0);
                     atoms.push((param, shape));
                 }
                 u += 1.0 / 6.0;
@@ -286,7 +315,7 @@ const GAIN_RIDGE: f64 = 1e-4;
 
 /// Joint refinement of all bands: Levenberg–Marquardt with forward-difference Jacobian,
 /// Marquardt's diagonal damping, projection onto the bounds after every step.
-fn levenberg_marquardt<R: Fn(&EqBandSettings, f64) -> f64>(
+fn levenberg_marquardt<R: BandResponse>(
     params: &mut [Param],
     target: &FitTarget,
     top_hz: f64,
@@ -312,12 +341,9 @@ fn levenberg_marquardt<R: Fn(&EqBandSettings, f64) -> f64>(
         r
     };
     let band_curve = |p: &Param| -> Vec<f64> {
-        let band = p.band();
-        target
-            .freqs_hz
-            .iter()
-            .map(|&f| response(&band, f))
-            .collect()
+        let mut curve = vec![0.0; n];
+        response(&p.band(), &target.freqs_hz, &mut curve);
+        curve
     };
     let mut per_band: Vec<Vec<f64>> = params.iter().map(band_curve).collect();
     let mut r = residuals(params, &per_band);
@@ -491,7 +517,7 @@ mod tests {
             band(FilterKind::HighShelf, 8000.0, 4.0, 0.707),
         ];
         let target = target_of(&truth, 48_000.0);
-        let fit = fit_eq(&target, 8, 21_600.0, &analog_band_db);
+        let fit = fit_eq(&target, 8, 21_600.0, &analog_curve);
         assert!(
             fit.rms_error_db < 0.1,
             "rms {} bands {:?}",
@@ -509,7 +535,7 @@ mod tests {
             band(FilterKind::HighShelf, 10_000.0, -5.0, 0.707),
         ];
         let target = target_of(&truth, 48_000.0);
-        let fit = fit_eq(&target, 8, 21_600.0, &analog_band_db);
+        let fit = fit_eq(&target, 8, 21_600.0, &analog_curve);
         assert_eq!(fit.bands.len(), 2, "{:?}", fit.bands);
         let bell = fit
             .bands
@@ -532,12 +558,12 @@ mod tests {
             band(FilterKind::Bell, 8000.0, -5.0, 2.0),
         ];
         let target = target_of(&truth, 44_100.0);
-        let two = fit_eq(&target, 2, 19_845.0, &analog_band_db);
+        let two = fit_eq(&target, 2, 19_845.0, &analog_curve);
         assert!(two.bands.len() <= 2);
-        let four = fit_eq(&target, 4, 19_845.0, &analog_band_db);
+        let four = fit_eq(&target, 4, 19_845.0, &analog_curve);
         assert!(four.rms_error_db < two.rms_error_db - 1.0);
         let flat = target_of(&[], 44_100.0);
-        assert!(fit_eq(&flat, 8, 19_845.0, &analog_band_db).bands.is_empty());
+        assert!(fit_eq(&flat, 8, 19_845.0, &analog_curve).bands.is_empty());
     }
 
     #[test]
@@ -555,7 +581,7 @@ mod tests {
                 *w = 0.0;
             }
         }
-        let fit = fit_eq(&target, 8, 21_600.0, &analog_band_db);
+        let fit = fit_eq(&target, 8, 21_600.0, &analog_curve);
         assert!(fit.rms_error_db < 0.1, "{}", fit.rms_error_db);
         assert!(
             fit.bands.iter().all(|b| b.gain_db < 10.0),

@@ -52,12 +52,13 @@ const RELATIVE_GATE_LU: f64 = 10.0;
 pub fn block_powers(channels: &[&[f32]], sample_rate: f64) -> Vec<f64> {
     let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
     let step = (STEP_S * sample_rate).round() as usize;
-    let block = 4 * step;
+    let steps_per_block = (BLOCK_S / STEP_S).round() as usize;
+    let block = steps_per_block * step;
     if len < block || step == 0 {
         return Vec::new();
     }
     let steps = len / step;
-    // Energy per 100 ms step, then 4 consecutive steps form a block.
+    // Energy per 100 ms step, then consecutive steps form a 400 ms block.
     let mut step_energy = vec![0.0; steps];
     let filters = k_weighting(sample_rate);
     for channel in channels {
@@ -78,8 +79,8 @@ pub fn block_powers(channels: &[&[f32]], sample_rate: f64) -> Vec<f64> {
             *energy += sum;
         }
     }
-    (0..=steps - 4)
-        .map(|i| step_energy[i..i + 4].iter().sum::<f64>() / block as f64)
+    (0..=steps - steps_per_block)
+        .map(|i| step_energy[i..i + steps_per_block].iter().sum::<f64>() / block as f64)
         .collect()
 }
 
