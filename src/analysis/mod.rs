@@ -1,8 +1,681 @@
-//! Learn an EQ + compressor preset from a reference recording (issue 4).
+//! Learn an EQ + compressor preset from a reference recording (issue 4; method in
+//! research/matching.md §6).
+//!
+//! 1. Check the inputs (length, silence, clipping, channels).
+//! 2. If a source (the user's dry mic) is given, find out by cross-correlation whether it is
+//!    the same performance as the reference ([`align`]).
+//! 3. Long-term spectra of both over active frames ([`spectrum`]); the target EQ curve is
+//!    their difference with the level offset removed, unreliable regions masked, boosts capped.
+//!    Without a source, the reference is compared with [`neutral_source_db`] (low confidence).
+//! 4. Fit up to N bands to it with the DSP's own band responses ([`eq_fit`]).
+//! 5. Identify the compressor on excerpts of the EQ'd source ([`comp_fit`]): from the gain
+//!    trace when paired, from level statistics otherwise. When paired, refit the EQ to what
+//!    the compressor leaves of the spectral difference.
+//! 6. Set the output gain so integrated loudness (BS.1770) matches, render the excerpts with
+//!    the real [`Chain`] and predict the metrics ([`metrics`]).
+//!
+//! Deterministic: no threads, no randomness, fixed iteration orders.
 
 pub mod align;
 pub mod comp_fit;
 pub mod eq_fit;
 pub mod loudness;
 pub mod metrics;
+pub mod report;
 pub mod spectrum;
+
+use crate::audio_io::Audio;
+use crate::dsp::{Chain, ChainSettings, EqBandSettings, NUM_BANDS};
+use align::Alignment;
+use comp_fit::CompFit;
+use eq_fit::{EqFit, FitTarget};
+use metrics::SignalMetrics;
+use spectrum::PowerSpectrum;
+use std::fmt;
+
+/// Shortest usable recording, seconds.
+pub const MIN_DURATION_S: f64 = 2.0;
+/// Largest boost the EQ target may ask for, dB (a dry mic without energy somewhere cannot be
+/// boosted into having it; Matchering has no cap, matching.md §1.5).
+pub const MAX_BOOST_DB: f64 = 12.0;
+/// Boost cap when there is no source recording and the target is a guess, dB.
+pub const MAX_BOOST_LOW_CONFIDENCE_DB: f64 = 6.0;
+/// Deepest cut the EQ target may ask for, dB.
+pub const MAX_CUT_DB: f64 = -24.0;
+/// Welch frames averaged at most per spectrum (strided evenly over the active frames): enough
+/// for a smooth LTAS, and keeps a 3-minute file fast.
+pub const MAX_WELCH_FRAMES: usize = 400;
+/// A sample at or above this magnitude counts as clipped.
+const CLIP_LEVEL: f32 = 0.999;
+/// Runs of this many clipped samples in a row count as clipping (Matchering uses 8 samples).
+const CLIP_RUN: usize = 3;
+/// This many clipped runs trigger the warning.
+const CLIP_RUNS_WARN: usize = 8;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalyzeOptions {
+    /// Most EQ bands to use, 1…[`NUM_BANDS`].
+    pub bands: usize,
+    /// How much of the learned processing to apply, 0…1: scales the EQ curve and sets the
+    /// compressor's dry/wet mix.
+    pub amount: f64,
+    /// Fit a compressor (otherwise EQ and gain only).
+    pub compressor: bool,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self {
+            bands: NUM_BANDS,
+            amount: 1.0,
+            compressor: true,
+        }
+    }
+}
+
+/// Why the inputs cannot be analysed. One line each, naming the input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("{what}: {seconds:.2} s long; at least {MIN_DURATION_S} s are needed")]
+    TooShort { what: String, seconds: f64 },
+    #[error("{what}: silent (nothing above {} dBFS)", metrics::SILENCE_DB)]
+    Silent { what: String },
+    #[error("--bands {0}: allowed 1 to {NUM_BANDS}")]
+    Bands(usize),
+    #[error("--amount {0}: allowed 0 to 1")]
+    Amount(f64),
+}
+
+/// Something the user should know; the result is still usable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalysisWarning {
+    /// The reference has runs of full-scale samples: its spectrum and dynamics include
+    /// clipping distortion.
+    ClippedReference { runs: usize },
+    /// Reference and source have different channel counts; both are analysed as mid.
+    ChannelMismatch { reference: usize, source: usize },
+    /// No source recording: the EQ targets the reference against a neutral spectrum.
+    NoSource,
+    /// Sample rates differ, so the two cannot be compared sample by sample (treated as
+    /// different performances).
+    RateMismatch { reference: u32, source: u32 },
+}
+
+impl fmt::Display for AnalysisWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnalysisWarning::ClippedReference { runs } => write!(
+                f,
+                "reference is clipped ({runs} runs of full-scale samples); the match includes the distortion"
+            ),
+            AnalysisWarning::ChannelMismatch { reference, source } => write!(
+                f,
+                "reference has {reference} channel(s), source {source}; both analysed as mid"
+            ),
+            AnalysisWarning::NoSource => write!(
+                f,
+                "no --source: EQ targets a neutral voice spectrum; low confidence"
+            ),
+            AnalysisWarning::RateMismatch { reference, source } => write!(
+                f,
+                "reference at {reference} Hz, source at {source} Hz; matched as different performances"
+            ),
+        }
+    }
+}
+
+/// Expected differences between the source through the preset and the reference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// 1/3-octave LTAS error (M1), RMS over 50 Hz–16 kHz, dB.
+    pub ltas_error_db: f64,
+    /// |ΔLUFS|, LU.
+    pub loudness_error_lu: f64,
+    /// |Δ(P95 − P10)| of 50 ms levels, dB.
+    pub spread_error_db: f64,
+    /// |Δ crest factor|, dB.
+    pub crest_error_db: f64,
+    /// Waveform SNR against the reference, dB (paired only).
+    pub snr_db: Option<f64>,
+}
+
+/// Everything the analysis found: the settings, and what the report and summary show.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub settings: ChainSettings,
+    pub options: AnalyzeOptions,
+    /// Alignment with the source, when one was given at the same rate.
+    pub alignment: Option<Alignment>,
+    /// Whether the source is the same performance (compressor from the gain trace).
+    pub paired: bool,
+    /// No source: the EQ is a guess against a neutral spectrum.
+    pub low_confidence: bool,
+    /// Frequencies of the curves below, Hz.
+    pub grid_hz: Vec<f64>,
+    /// Smoothed LTAS of the reference and of the source (or the neutral prior), dB/Hz.
+    pub reference_db: Vec<f64>,
+    pub source_db: Vec<f64>,
+    /// The target EQ curve and the weight of each point.
+    pub target: FitTarget,
+    pub eq_fit: EqFit,
+    pub comp_fit: Option<CompFit>,
+    pub reference_metrics: SignalMetrics,
+    pub source_metrics: Option<SignalMetrics>,
+    /// The source through the preset (on the analysed excerpts).
+    pub predicted_metrics: Option<SignalMetrics>,
+    pub prediction: Option<Prediction>,
+    /// Active 50 ms levels (dB) of reference and source, for the report's histograms.
+    pub reference_levels_db: Vec<f64>,
+    pub source_levels_db: Vec<f64>,
+    pub warnings: Vec<AnalysisWarning>,
+}
+
+/// Channel slices of an [`Audio`].
+fn refs(audio: &Audio) -> Vec<&[f32]> {
+    audio.channels.iter().map(Vec::as_slice).collect()
+}
+
+/// Length, silence and clipping checks of one input.
+fn check_input(audio: &Audio, what: &str) -> Result<Vec<f32>, AnalysisError> {
+    let seconds = audio.duration_s();
+    if seconds < MIN_DURATION_S || audio.sample_rate == 0 {
+        return Err(AnalysisError::TooShort {
+            what: what.to_owned(),
+            seconds,
+        });
+    }
+    let mid = metrics::mid(&refs(audio));
+    let levels = metrics::frame_levels_db(&mid, audio.sample_rate as f64, 0.05, 0.01);
+    if levels.iter().all(|&l| l <= metrics::SILENCE_DB) {
+        return Err(AnalysisError::Silent {
+            what: what.to_owned(),
+        });
+    }
+    Ok(mid)
+}
+
+/// Runs of at least [`CLIP_RUN`] samples at full scale, over all channels.
+pub fn clipped_runs(audio: &Audio) -> usize {
+    let mut runs = 0;
+    for c in &audio.channels {
+        let mut run = 0;
+        for &v in c {
+            if v.abs() >= CLIP_LEVEL {
+                run += 1;
+                if run == CLIP_RUN {
+                    runs += 1;
+                }
+            } else {
+                run = 0;
+            }
+        }
+    }
+    runs
+}
+
+/// The documented neutral spectrum used when there is no source recording, dB/Hz up to an
+/// offset: flat 100–500 Hz, falling 12 dB/octave below 60 Hz (mic and voice have little
+/// there), and 5 dB/octave above 500 Hz — the long-term average speech spectrum's slope
+/// (Byrne et al., JASA 96(4), 1994 [mem]), which beatbox shares above the kick region.
+pub fn neutral_source_db(freq_hz: f64) -> f64 {
+    let mut db = 0.0;
+    if freq_hz < 60.0 {
+        db -= 12.0 * (60.0 / freq_hz).log2();
+    }
+    if freq_hz > 500.0 {
+        db -= 5.0 * (freq_hz / 500.0).log2();
+    }
+    db
+}
+
+/// Welch frame starts of `x` (length `fft_len`, hop half a frame) split into active frames
+/// (M0 gate, at most [`MAX_WELCH_FRAMES`], evenly strided) and the quietest 10 % of the
+/// non-silent frames (the noise floor).
+fn frame_starts(x: &[f32], fft_len: usize) -> (Vec<usize>, Vec<usize>) {
+    let hop = fft_len / 2;
+    let energy = metrics::cumulative_energy(x);
+    let starts: Vec<usize> = (0..)
+        .map(|i| i * hop)
+        .take_while(|&s| s + fft_len <= x.len())
+        .collect();
+    let levels: Vec<f64> = starts
+        .iter()
+        .map(|&s| 10.0 * ((energy[s + fft_len] - energy[s]) / fft_len as f64 + 1e-12).log10())
+        .collect();
+    let gate = metrics::activity_gate_db(&levels);
+    let active: Vec<usize> = starts
+        .iter()
+        .zip(&levels)
+        .filter(|(_, l)| **l > gate)
+        .map(|(s, _)| *s)
+        .collect();
+    let mut audible: Vec<(f64, usize)> = levels
+        .iter()
+        .zip(&starts)
+        .filter(|(l, _)| **l > metrics::SILENCE_DB - 30.0)
+        .map(|(l, s)| (*l, *s))
+        .collect();
+    audible.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let quiet: Vec<usize> = audible
+        .iter()
+        .take((audible.len() / 10).max(1))
+        .map(|(_, s)| *s)
+        .collect();
+    (
+        stride(&active, MAX_WELCH_FRAMES),
+        stride(&quiet, MAX_WELCH_FRAMES / 4),
+    )
+}
+
+/// At most `max` items of `v`, evenly spaced.
+fn stride(v: &[usize], max: usize) -> Vec<usize> {
+    if v.len() <= max {
+        v.to_vec()
+    } else {
+        (0..max).map(|i| v[i * v.len() / max]).collect()
+    }
+}
+
+/// Smoothed LTAS of `x` on `grid_hz` over the frames at `starts`.
+fn ltas_db(
+    x: &[f32],
+    sample_rate: f64,
+    starts: &[usize],
+    grid_hz: &[f64],
+) -> (Vec<f64>, PowerSpectrum) {
+    let spectrum =
+        spectrum::welch_power(x, sample_rate, spectrum::fft_len_for(sample_rate), starts);
+    (spectrum::smoothed_db(&spectrum, grid_hz), spectrum)
+}
+
+/// Reliability of each grid point from a spectrum and its noise floor: 0 at ≤ 6 dB above the
+/// floor, 1 at ≥ 18 dB (matching.md §6.1(a)4).
+fn reliability(signal_db: &[f64], floor_db: &[f64]) -> Vec<f64> {
+    signal_db
+        .iter()
+        .zip(floor_db)
+        .map(|(s, n)| ((s - n - 6.0) / 12.0).clamp(0.0, 1.0))
+        .collect()
+}
+
+/// Perceptual weight of a grid point: equal per octave, tapered to 0.3 below 40 Hz and
+/// above 14 kHz, where hearing and playback care less (matching.md §6.1(d)).
+fn perceptual_weight(freq_hz: f64) -> f64 {
+    if freq_hz < 40.0 || freq_hz > 14_000.0 {
+        0.3
+    } else {
+        1.0
+    }
+}
+
+/// Target = reference − source with the weighted mean over 100 Hz–8 kHz removed, clamped to
+/// [`MAX_CUT_DB`]…`max_boost_db`, times `amount`.
+fn target_curve(
+    grid_hz: &[f64],
+    reference_db: &[f64],
+    source_db: &[f64],
+    weights: &[f64],
+    max_boost_db: f64,
+    amount: f64,
+) -> Vec<f64> {
+    let diff: Vec<f64> = reference_db
+        .iter()
+        .zip(source_db)
+        .map(|(r, s)| r - s)
+        .collect();
+    let (mut sum, mut total) = (0.0, 0.0);
+    for ((f, d), w) in grid_hz.iter().zip(&diff).zip(weights) {
+        if (100.0..=8000.0).contains(f) {
+            sum += w * d;
+            total += w;
+        }
+    }
+    let offset = if total > 0.0 { sum / total } else { 0.0 };
+    diff.iter()
+        .map(|d| (d - offset).clamp(MAX_CUT_DB, max_boost_db) * amount)
+        .collect()
+}
+
+/// Render `channels` through `settings` with the real chain (state from rest).
+pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64) -> Vec<Vec<f32>> {
+    let mut out = channels.to_vec();
+    let mut chain = Chain::new(settings, sample_rate as f32);
+    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+    chain.process(&mut slices);
+    out
+}
+
+/// `base` with `bands` in its EQ (the rest off).
+fn with_bands(base: &ChainSettings, bands: &[EqBandSettings]) -> ChainSettings {
+    let mut s = base.clone();
+    s.eq.bands = [EqBandSettings::default(); NUM_BANDS];
+    for (dst, b) in s.eq.bands.iter_mut().zip(bands) {
+        *dst = *b;
+    }
+    s
+}
+
+/// Analyse `reference` (and optionally the user's `source`) into a preset's settings.
+pub fn analyze(
+    reference: &Audio,
+    source: Option<&Audio>,
+    options: &AnalyzeOptions,
+) -> Result<Analysis, AnalysisError> {
+    if options.bands == 0 || options.bands > NUM_BANDS {
+        return Err(AnalysisError::Bands(options.bands));
+    }
+    if !(0.0..=1.0).contains(&options.amount) {
+        return Err(AnalysisError::Amount(options.amount));
+    }
+    let ref_mid = check_input(reference, "reference")?;
+    let src_mid = source.map(|s| check_input(s, "source")).transpose()?;
+    let ref_fs = reference.sample_rate as f64;
+    let mut warnings = Vec::new();
+    let runs = clipped_runs(reference);
+    if runs >= CLIP_RUNS_WARN {
+        warnings.push(AnalysisWarning::ClippedReference { runs });
+    }
+    let Some((source, src_mid)) = source.zip(src_mid) else {
+        warnings.push(AnalysisWarning::NoSource);
+        return Ok(analyze_without_source(
+            reference, &ref_mid, options, warnings,
+        ));
+    };
+    let src_fs = source.sample_rate as f64;
+    if source.channels.len() != reference.channels.len() {
+        warnings.push(AnalysisWarning::ChannelMismatch {
+            reference: reference.channels.len(),
+            source: source.channels.len(),
+        });
+    }
+    let alignment = if source.sample_rate == reference.sample_rate {
+        Some(align::align(&ref_mid, &src_mid, ref_fs))
+    } else {
+        warnings.push(AnalysisWarning::RateMismatch {
+            reference: reference.sample_rate,
+            source: source.sample_rate,
+        });
+        None
+    };
+    let paired = alignment.is_some_and(|a| a.is_paired());
+    let grid_hz = spectrum::log_grid_hz(src_fs.min(ref_fs));
+
+    // Aligned views: when paired, both cover exactly the overlap.
+    let (ref_ch, src_ch): (Vec<Vec<f32>>, Vec<Vec<f32>>) = match alignment {
+        Some(a) if paired => {
+            let lag = a.lag_samples;
+            let start = lag.max(0) as usize;
+            let end = (reference.frames() as i64).min(source.frames() as i64 + lag) as usize;
+            let r = reference
+                .channels
+                .iter()
+                .map(|c| c[start..end].to_vec())
+                .collect();
+            let s = source
+                .channels
+                .iter()
+                .map(|c| c[(start as i64 - lag) as usize..(end as i64 - lag) as usize].to_vec())
+                .collect();
+            (r, s)
+        }
+        _ => (reference.channels.clone(), source.channels.clone()),
+    };
+    let ref_refs: Vec<&[f32]> = ref_ch.iter().map(Vec::as_slice).collect();
+    let src_refs: Vec<&[f32]> = src_ch.iter().map(Vec::as_slice).collect();
+    let (ref_mid, src_mid) = if paired {
+        (metrics::mid(&ref_refs), metrics::mid(&src_refs))
+    } else {
+        (ref_mid, src_mid)
+    };
+
+    // Spectra: when paired, the very same frames of both (the reference's activity decides).
+    let (ref_starts, ref_quiet) = frame_starts(&ref_mid, spectrum::fft_len_for(ref_fs));
+    let (src_starts, src_quiet) = if paired {
+        (ref_starts.clone(), ref_quiet.clone())
+    } else {
+        frame_starts(&src_mid, spectrum::fft_len_for(src_fs))
+    };
+    let (reference_db, _) = ltas_db(&ref_mid, ref_fs, &ref_starts, &grid_hz);
+    let (ref_floor_db, _) = ltas_db(&ref_mid, ref_fs, &ref_quiet, &grid_hz);
+    let (source_db, _) = ltas_db(&src_mid, src_fs, &src_starts, &grid_hz);
+    let (src_floor_db, _) = ltas_db(&src_mid, src_fs, &src_quiet, &grid_hz);
+    let rel_src = reliability(&source_db, &src_floor_db);
+    let rel_ref = reliability(&reference_db, &ref_floor_db);
+    let weights: Vec<f64> = grid_hz
+        .iter()
+        .zip(rel_src.iter().zip(&rel_ref))
+        .map(|(&f, (a, b))| perceptual_weight(f) * a * b)
+        .collect();
+    let target = FitTarget {
+        target_db: target_curve(
+            &grid_hz,
+            &reference_db,
+            &source_db,
+            &weights,
+            MAX_BOOST_DB,
+            options.amount,
+        ),
+        freqs_hz: grid_hz.clone(),
+        weights,
+    };
+    let response = eq_fit::digital_curve(src_fs);
+    let top_hz = 0.45 * src_fs;
+    let mut eq_fit = eq_fit::fit_eq(&target, options.bands, top_hz, &response);
+
+    // Excerpts for the compressor fit and the predictions.
+    let segments = comp_fit::excerpt_segments(src_ch[0].len(), src_fs);
+    let src_segments = comp_fit::gather(&src_refs, &segments);
+    let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
+    settings.compressor.enabled = false;
+    let reference_stats = comp_fit::measure_stats(&ref_refs, ref_fs);
+    let mut comp_fit = None;
+    if options.compressor {
+        let eq_only = {
+            let mut s = settings.clone();
+            s.ceiling.enabled = false;
+            s
+        };
+        let src_eq: Vec<Vec<Vec<f32>>> = src_segments
+            .iter()
+            .map(|seg| render(&eq_only, seg, src_fs))
+            .collect();
+        let fit = if paired {
+            let ref_segments = comp_fit::gather(&ref_refs, &segments);
+            comp_fit::fit_paired(&src_eq, &ref_segments, src_fs)
+        } else {
+            comp_fit::fit_unpaired(&src_eq, &reference_stats, src_fs)
+        };
+        if let Some(model) = fit.model {
+            settings.compressor = model.settings(0.0);
+            settings.compressor.mix_pct = (100.0 * options.amount) as f32;
+        }
+        comp_fit = Some(fit);
+    }
+
+    // Paired: what the compressor does to the spectrum is now known; refit the EQ to the
+    // remaining difference on the excerpts (the very same frames of both).
+    if paired && settings.compressor.enabled {
+        let ref_segments = comp_fit::gather(&ref_refs, &segments);
+        let rendered: Vec<Vec<Vec<f32>>> = src_segments
+            .iter()
+            .map(|seg| render(&settings, seg, src_fs))
+            .collect();
+        let (ref_x, out_x) = (concat_mid(&ref_segments), concat_mid(&rendered));
+        let (starts, _) = frame_starts(&ref_x, spectrum::fft_len_for(ref_fs));
+        let (r_db, _) = ltas_db(&ref_x, ref_fs, &starts, &grid_hz);
+        let (o_db, _) = ltas_db(&out_x, src_fs, &starts, &grid_hz);
+        let residual = target_curve(&grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0);
+        let refined = FitTarget {
+            target_db: eq_fit
+                .curve_db
+                .iter()
+                .zip(&residual)
+                .map(|(c, r)| (c + options.amount * r).clamp(MAX_CUT_DB, MAX_BOOST_DB))
+                .collect(),
+            ..target.clone()
+        };
+        let refit = eq_fit::fit_eq(&refined, options.bands, top_hz, &response);
+        settings = with_bands(&settings, &refit.bands);
+        // Report the error against the original target (what the user asked for).
+        eq_fit = EqFit {
+            rms_error_db: refit.rms_error_db,
+            max_error_db: refit.max_error_db,
+            ..refit
+        };
+    }
+
+    // Loudness: output gain so the source through the chain reads the reference's LUFS. The
+    // excerpts stand for the whole source (offset by how their loudness differs from it).
+    let ref_lufs = loudness::integrated_loudness(&ref_refs, ref_fs).unwrap_or(metrics::SILENCE_DB);
+    let src_lufs = loudness::integrated_loudness(&src_refs, src_fs).unwrap_or(metrics::SILENCE_DB);
+    let src_seg_lufs = segments_loudness(&src_segments, src_fs);
+    let render_all = |s: &ChainSettings| -> Vec<Vec<Vec<f32>>> {
+        src_segments
+            .iter()
+            .map(|seg| render(s, seg, src_fs))
+            .collect()
+    };
+    for _ in 0..3 {
+        let out_lufs =
+            segments_loudness(&render_all(&settings), src_fs) + (src_lufs - src_seg_lufs);
+        let change = ref_lufs - out_lufs;
+        settings.output_gain_db =
+            crate::dsp::ranges::OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
+        if change.abs() < 0.02 {
+            break;
+        }
+    }
+    let rendered = render_all(&settings);
+    let settings = settings.clamped();
+
+    // Predictions on the excerpts: against the same excerpts of the reference when paired,
+    // against the whole reference otherwise.
+    let reference_metrics = SignalMetrics::measure(&ref_refs, ref_fs);
+    let source_metrics = SignalMetrics::measure(&src_refs, src_fs);
+    let out_concat = concat_channels(&rendered);
+    let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
+    let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
+    predicted.loudness_lufs += src_lufs - src_seg_lufs;
+    let (compare_metrics, ltas_error, snr) = if paired {
+        let ref_segments = comp_fit::gather(&ref_refs, &segments);
+        let ref_concat = concat_channels(&ref_segments);
+        let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
+        let mut m = SignalMetrics::measure(&rr, ref_fs);
+        m.loudness_lufs = reference_metrics.loudness_lufs;
+        let (rm, om) = (metrics::mid(&rr), metrics::mid(&out_refs));
+        let (ltas, _) = metrics::ltas_error_db(&om, &rm, ref_fs);
+        (m, ltas, Some(metrics::snr_db(&om, &rm)))
+    } else {
+        let om = metrics::mid(&out_refs);
+        let (ltas, _) = metrics::ltas_error_db(&om, &ref_mid, src_fs.min(ref_fs));
+        (reference_metrics, ltas, None)
+    };
+    let prediction = Prediction {
+        ltas_error_db: ltas_error,
+        loudness_error_lu: (predicted.loudness_lufs - compare_metrics.loudness_lufs).abs(),
+        spread_error_db: (predicted.level_spread_db - compare_metrics.level_spread_db).abs(),
+        crest_error_db: (predicted.crest_factor_db - compare_metrics.crest_factor_db).abs(),
+        snr_db: snr,
+    };
+    Ok(Analysis {
+        settings,
+        options: *options,
+        alignment,
+        paired,
+        low_confidence: false,
+        grid_hz,
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        comp_fit,
+        reference_metrics,
+        source_metrics: Some(source_metrics),
+        predicted_metrics: Some(predicted),
+        prediction: Some(prediction),
+        reference_levels_db: metrics::active_levels_db(&ref_mid, ref_fs),
+        source_levels_db: metrics::active_levels_db(&src_mid, src_fs),
+        warnings,
+    })
+}
+
+/// No source: EQ against the neutral spectrum, no compressor estimate (nothing to compare
+/// dynamics with), gain left at 0 dB.
+fn analyze_without_source(
+    reference: &Audio,
+    ref_mid: &[f32],
+    options: &AnalyzeOptions,
+    warnings: Vec<AnalysisWarning>,
+) -> Analysis {
+    let fs = reference.sample_rate as f64;
+    let grid_hz = spectrum::log_grid_hz(fs);
+    let (starts, quiet) = frame_starts(ref_mid, spectrum::fft_len_for(fs));
+    let (reference_db, _) = ltas_db(ref_mid, fs, &starts, &grid_hz);
+    let (floor_db, _) = ltas_db(ref_mid, fs, &quiet, &grid_hz);
+    let source_db: Vec<f64> = grid_hz.iter().map(|&f| neutral_source_db(f)).collect();
+    let weights: Vec<f64> = grid_hz
+        .iter()
+        .zip(reliability(&reference_db, &floor_db))
+        .map(|(&f, r)| perceptual_weight(f) * r)
+        .collect();
+    let target = FitTarget {
+        target_db: target_curve(
+            &grid_hz,
+            &reference_db,
+            &source_db,
+            &weights,
+            MAX_BOOST_LOW_CONFIDENCE_DB,
+            options.amount,
+        ),
+        freqs_hz: grid_hz.clone(),
+        weights,
+    };
+    let response = eq_fit::digital_curve(fs);
+    let eq_fit = eq_fit::fit_eq(&target, options.bands, 0.45 * fs, &response);
+    let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
+    settings.compressor.enabled = false;
+    let refs = refs(reference);
+    Analysis {
+        settings: settings.clamped(),
+        options: *options,
+        alignment: None,
+        paired: false,
+        low_confidence: true,
+        grid_hz,
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        comp_fit: None,
+        reference_metrics: SignalMetrics::measure(&refs, fs),
+        source_metrics: None,
+        predicted_metrics: None,
+        prediction: None,
+        reference_levels_db: metrics::active_levels_db(ref_mid, fs),
+        source_levels_db: Vec::new(),
+        warnings,
+    }
+}
+
+/// Integrated loudness of segments played one after another, LUFS.
+fn segments_loudness(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> f64 {
+    let all = concat_channels(segments);
+    let r: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
+    loudness::integrated_loudness(&r, sample_rate).unwrap_or(metrics::SILENCE_DB)
+}
+
+/// Segments (each a list of channels) joined channel by channel.
+fn concat_channels(segments: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let n = segments.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|c| segments.iter().flat_map(|s| s[c].iter().copied()).collect())
+        .collect()
+}
+
+/// Mid of segments joined.
+fn concat_mid(segments: &[Vec<Vec<f32>>]) -> Vec<f32> {
+    let all = concat_channels(segments);
+    let r: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
+    metrics::mid(&r)
+}
