@@ -49,6 +49,36 @@ pub const MIN_IMPROVEMENT_DB: f64 = 0.03;
 /// Bands with less gain than this are dropped, dB.
 pub const PRUNE_GAIN_DB: f64 = 0.2;
 
+/// Limits of a fit on top of the kind bounds: how far the result may boost, how narrow a bell
+/// may be, and the highest centre frequency (0.45·fs: bilinear-like cramping above).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitLimits {
+    pub max_gain_db: f64,
+    pub max_bell_q: f64,
+    pub top_hz: f64,
+}
+
+impl FitLimits {
+    /// The kind bounds only, centres up to `top_hz`.
+    pub fn new(top_hz: f64) -> Self {
+        Self {
+            max_gain_db: BELL_BOUNDS.max_gain_db,
+            max_bell_q: BELL_BOUNDS.max_q,
+            top_hz,
+        }
+    }
+
+    fn bounds(&self, kind: FilterKind) -> KindBounds {
+        let mut b = bounds(kind);
+        b.max_gain_db = b.max_gain_db.min(self.max_gain_db);
+        b.max_hz = b.max_hz.min(self.top_hz);
+        if kind == FilterKind::Bell {
+            b.max_q = b.max_q.min(self.max_bell_q);
+        }
+        b
+    }
+}
+
 fn bounds(kind: FilterKind) -> KindBounds {
     match kind {
         FilterKind::LowShelf | FilterKind::HighShelf => SHELF_BOUNDS,
@@ -118,9 +148,9 @@ impl Param {
         }
     }
 
-    fn clamp(&mut self, top_hz: f64) {
-        let b = bounds(self.kind);
-        self.x[0] = self.x[0].clamp(b.min_hz.log2(), b.max_hz.min(top_hz).log2());
+    fn clamp(&mut self, limits: &FitLimits) {
+        let b = limits.bounds(self.kind);
+        self.x[0] = self.x[0].clamp(b.min_hz.log2(), b.max_hz.log2());
         self.x[1] = self.x[1].clamp(b.min_gain_db, b.max_gain_db);
         self.x[2] = self.x[2].clamp(b.min_q.ln(), b.max_q.ln());
     }
@@ -159,16 +189,16 @@ pub fn digital_curve(sample_rate: f64) -> impl BandResponse {
     }
 }
 
-/// Fit at most `max_bands` bands to `target`, each band's magnitude given by `response`.
-/// Deterministic. `top_hz` caps band centres (use 0.45·fs).
+/// Fit at most `max_bands` bands to `target` inside `limits`, each band's magnitude given by
+/// `response`. Deterministic.
 pub fn fit_eq<R: BandResponse>(
     target: &FitTarget,
     max_bands: usize,
-    top_hz: f64,
+    limits: &FitLimits,
     response: &R,
 ) -> EqFit {
     let n = target.freqs_hz.len();
-    let dictionary = Dictionary::new(&target.freqs_hz, top_hz, response);
+    let dictionary = Dictionary::new(&target.freqs_hz, limits, response);
     let mut params: Vec<Param> = Vec::new();
     let mut best_error = weighted_rms(&target.target_db, &vec![0.0; n], &target.weights);
     let mut best = params.clone();
@@ -181,11 +211,11 @@ pub fn fit_eq<R: BandResponse>(
             .zip(&curve)
             .map(|(t, c)| t - c)
             .collect();
-        let Some(atom) = dictionary.best_atom(&residual, &target.weights, &params) else {
+        let Some(atom) = dictionary.best_atom(&residual, &target.weights, &params, limits) else {
             break;
         };
         params.push(atom);
-        levenberg_marquardt(&mut params, target, top_hz, response, 60);
+        levenberg_marquardt(&mut params, target, limits, response, 60);
         let curve = total_curve(&params, &target.freqs_hz, response);
         let error = weighted_rms(&target.target_db, &curve, &target.weights);
         let improvement = best_error - error;
@@ -201,7 +231,7 @@ pub fn fit_eq<R: BandResponse>(
     let before = params.len();
     params.retain(|p| p.x[1].abs() >= PRUNE_GAIN_DB);
     if params.len() != before {
-        levenberg_marquardt(&mut params, target, top_hz, response, 30);
+        levenberg_marquardt(&mut params, target, limits, response, 30);
     }
     // Low to high: the order people read an EQ in.
     params.sort_by(|a, b| a.x[0].total_cmp(&b.x[0]));
@@ -249,7 +279,7 @@ struct Dictionary {
 }
 
 impl Dictionary {
-    fn new<R: BandResponse>(freqs_hz: &[f64], top_hz: f64, response: &R) -> Self {
+    fn new<R: BandResponse>(freqs_hz: &[f64], limits: &FitLimits, response: &R) -> Self {
         let mut atoms = Vec::new();
         let kinds: [(FilterKind, &[f64]); 3] = [
             (FilterKind::Bell, &[0.5, 0.8, 1.2, 1.8, 2.7, 4.0]),
@@ -257,11 +287,11 @@ impl Dictionary {
             (FilterKind::HighShelf, &[0.5, 0.71]),
         ];
         for (kind, qs) in kinds {
-            let b = bounds(kind);
+            let b = limits.bounds(kind);
             // Centres every 1/6 octave inside the kind's bounds.
             let mut u = b.min_hz.max(25.0).log2();
-            while u <= b.max_hz.min(top_hz).log2() {
-                for &q in qs {
+            while u <= b.max_hz.log2() {
+                for &q in qs.iter().filter(|q| **q <= b.max_q) {
                     let param = Param {
                         kind,
                         x: [u, 6.0, f64::ln(q)],
@@ -280,7 +310,13 @@ impl Dictionary {
 
     /// The atom (with its least-squares gain) that removes most weighted residual energy.
     /// A kind already used for a shelf is not offered again (one low and one high shelf).
-    fn best_atom(&self, residual: &[f64], weights: &[f64], used: &[Param]) -> Option<Param> {
+    fn best_atom(
+        &self,
+        residual: &[f64],
+        weights: &[f64],
+        used: &[Param],
+        limits: &FitLimits,
+    ) -> Option<Param> {
         let mut best: Option<(f64, Param)> = None;
         for (param, shape) in &self.atoms {
             if param.kind != FilterKind::Bell && used.iter().any(|p| p.kind == param.kind) {
@@ -303,7 +339,7 @@ impl Dictionary {
             }
         }
         best.map(|(_, mut p)| {
-            p.clamp(f64::INFINITY);
+            p.clamp(limits);
             p
         })
     }
@@ -318,7 +354,7 @@ const GAIN_RIDGE: f64 = 1e-4;
 fn levenberg_marquardt<R: BandResponse>(
     params: &mut [Param],
     target: &FitTarget,
-    top_hz: f64,
+    limits: &FitLimits,
     response: &R,
     max_iterations: usize,
 ) {
@@ -406,7 +442,7 @@ fn levenberg_marquardt<R: BandResponse>(
                 for d in 0..3 {
                     p.x[d] += step[3 * k + d];
                 }
-                p.clamp(top_hz);
+                p.clamp(limits);
             }
             let trial_bands: Vec<Vec<f64>> = trial.iter().map(band_curve).collect();
             let trial_r = residuals(&trial, &trial_bands);
@@ -517,7 +553,7 @@ mod tests {
             band(FilterKind::HighShelf, 8000.0, 4.0, 0.707),
         ];
         let target = target_of(&truth, 48_000.0);
-        let fit = fit_eq(&target, 8, 21_600.0, &analog_curve);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
         assert!(
             fit.rms_error_db < 0.1,
             "rms {} bands {:?}",
@@ -535,7 +571,7 @@ mod tests {
             band(FilterKind::HighShelf, 10_000.0, -5.0, 0.707),
         ];
         let target = target_of(&truth, 48_000.0);
-        let fit = fit_eq(&target, 8, 21_600.0, &analog_curve);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
         assert_eq!(fit.bands.len(), 2, "{:?}", fit.bands);
         let bell = fit
             .bands
@@ -558,12 +594,16 @@ mod tests {
             band(FilterKind::Bell, 8000.0, -5.0, 2.0),
         ];
         let target = target_of(&truth, 44_100.0);
-        let two = fit_eq(&target, 2, 19_845.0, &analog_curve);
+        let two = fit_eq(&target, 2, &FitLimits::new(19_845.0), &analog_curve);
         assert!(two.bands.len() <= 2);
-        let four = fit_eq(&target, 4, 19_845.0, &analog_curve);
+        let four = fit_eq(&target, 4, &FitLimits::new(19_845.0), &analog_curve);
         assert!(four.rms_error_db < two.rms_error_db - 1.0);
         let flat = target_of(&[], 44_100.0);
-        assert!(fit_eq(&flat, 8, 19_845.0, &analog_curve).bands.is_empty());
+        assert!(
+            fit_eq(&flat, 8, &FitLimits::new(19_845.0), &analog_curve)
+                .bands
+                .is_empty()
+        );
     }
 
     #[test]
@@ -581,7 +621,7 @@ mod tests {
                 *w = 0.0;
             }
         }
-        let fit = fit_eq(&target, 8, 21_600.0, &analog_curve);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
         assert!(fit.rms_error_db < 0.1, "{}", fit.rms_error_db);
         assert!(
             fit.bands.iter().all(|b| b.gain_db < 10.0),

@@ -229,9 +229,9 @@ pub fn neutral_source_db(freq_hz: f64) -> f64 {
     db
 }
 
-/// Welch frame starts of `x` (length `fft_len`, hop half a frame) split into active frames
-/// (M0 gate, at most [`MAX_WELCH_FRAMES`], evenly strided) and the quietest 10 % of the
-/// non-silent frames (the noise floor).
+/// Welch frame starts of `x` (length `fft_len`, hop half a frame): the active frames (M0
+/// gate), at most [`MAX_WELCH_FRAMES`], evenly strided; and all non-silent frames, strided the
+/// same way, for the noise floor.
 fn frame_starts(x: &[f32], fft_len: usize) -> (Vec<usize>, Vec<usize>) {
     let hop = fft_len / 2;
     let energy = metrics::cumulative_energy(x);
@@ -244,28 +244,16 @@ fn frame_starts(x: &[f32], fft_len: usize) -> (Vec<usize>, Vec<usize>) {
         .map(|&s| 10.0 * ((energy[s + fft_len] - energy[s]) / fft_len as f64 + 1e-12).log10())
         .collect();
     let gate = metrics::activity_gate_db(&levels);
-    let active: Vec<usize> = starts
-        .iter()
-        .zip(&levels)
-        .filter(|(_, l)| **l > gate)
-        .map(|(s, _)| *s)
-        .collect();
-    let mut audible: Vec<(f64, usize)> = levels
-        .iter()
-        .zip(&starts)
-        .filter(|(l, _)| **l > metrics::SILENCE_DB - 30.0)
-        .map(|(l, s)| (*l, *s))
-        .collect();
-    audible.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let quiet: Vec<usize> = audible
-        .iter()
-        .take((audible.len() / 10).max(1))
-        .map(|(_, s)| *s)
-        .collect();
-    (
-        stride(&active, MAX_WELCH_FRAMES),
-        stride(&quiet, MAX_WELCH_FRAMES / 4),
-    )
+    let pick = |min_db: f64| -> Vec<usize> {
+        let chosen: Vec<usize> = starts
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| **l > min_db)
+            .map(|(s, _)| *s)
+            .collect();
+        stride(&chosen, MAX_WELCH_FRAMES)
+    };
+    (pick(gate), pick(-120.0))
 }
 
 /// At most `max` items of `v`, evenly spaced.
@@ -283,11 +271,21 @@ fn ltas_db(
     sample_rate: f64,
     starts: &[usize],
     grid_hz: &[f64],
-) -> (Vec<f64>, PowerSpectrum) {
-    let spectrum =
+    width_octaves: fn(f64) -> f64,
+) -> Vec<f64> {
+    let spectrum: PowerSpectrum =
         spectrum::welch_power(x, sample_rate, spectrum::fft_len_for(sample_rate), starts);
-    (spectrum::smoothed_db(&spectrum, grid_hz), spectrum)
+    spectrum::smoothed_db(&spectrum, grid_hz, width_octaves)
 }
+
+/// Compressor fit and EQ refit alternate this many times when the source is the same
+/// performance (the second round corrects the EQ for what the compressor does to the
+/// spectrum, and the compressor for the corrected EQ).
+pub const PAIRED_ROUNDS: usize = 3;
+
+/// Most a bell's Q may be when the two recordings are different performances: the
+/// difference of their spectra is content as much as EQ, and narrow bands would chase it.
+pub const MAX_BELL_Q_UNPAIRED: f64 = 2.5;
 
 /// Reliability of each grid point from a spectrum and its noise floor: 0 at ≤ 6 dB above the
 /// floor, 1 at ≥ 18 dB (matching.md §6.1(a)4).
@@ -338,11 +336,41 @@ fn target_curve(
 }
 
 /// Render `channels` through `settings` with the real chain (state from rest).
+// TEMPORARY until `dsp::Chain` lands on main: the chain's own stages in the chain's order
+// (in gain → EQ → compressor → out gain → ceiling), settings applied at once.
 pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64) -> Vec<Vec<f32>> {
+    let _ = Chain::new;
     let mut out = channels.to_vec();
-    let mut chain = Chain::new(settings, sample_rate as f32);
-    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
-    chain.process(&mut slices);
+    let mut eq = crate::dsp::eq::Eq::new(sample_rate);
+    eq.set_settings(&settings.eq);
+    eq.reset();
+    let mut comp = crate::dsp::compressor::Compressor::new();
+    comp.prepare(sample_rate);
+    comp.set_settings(&settings.compressor);
+    comp.reset();
+    let mut ceiling = crate::dsp::ceiling::Ceiling::new();
+    ceiling.prepare(sample_rate);
+    ceiling.set_settings(&settings.ceiling);
+    ceiling.reset();
+    let in_gain = crate::dsp::db_to_gain(settings.input_gain_db as f64) as f32;
+    let out_gain = crate::dsp::db_to_gain(settings.output_gain_db as f64) as f32;
+    let len = out.first().map_or(0, Vec::len);
+    let block = 512;
+    let mut start = 0;
+    while start < len {
+        let end = (start + block).min(len);
+        let mut slices: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
+        for c in slices.iter_mut() {
+            c.iter_mut().for_each(|v| *v *= in_gain);
+        }
+        eq.process(&mut slices);
+        comp.process(&mut slices);
+        for c in slices.iter_mut() {
+            c.iter_mut().for_each(|v| *v *= out_gain);
+        }
+        ceiling.process(&mut slices);
+        start = end;
+    }
     out
 }
 
@@ -436,10 +464,27 @@ pub fn analyze(
     } else {
         frame_starts(&src_mid, spectrum::fft_len_for(src_fs))
     };
-    let (reference_db, _) = ltas_db(&ref_mid, ref_fs, &ref_starts, &grid_hz);
-    let (ref_floor_db, _) = ltas_db(&ref_mid, ref_fs, &ref_quiet, &grid_hz);
-    let (source_db, _) = ltas_db(&src_mid, src_fs, &src_starts, &grid_hz);
-    let (src_floor_db, _) = ltas_db(&src_mid, src_fs, &src_quiet, &grid_hz);
+    let width: fn(f64) -> f64 = if paired {
+        spectrum::smoothing_octaves_paired
+    } else {
+        spectrum::smoothing_octaves_unpaired
+    };
+    let reference_db = ltas_db(&ref_mid, ref_fs, &ref_starts, &grid_hz, width);
+    let ref_floor_db = spectrum::noise_floor_db(
+        &ref_mid,
+        ref_fs,
+        spectrum::fft_len_for(ref_fs),
+        &ref_quiet,
+        &grid_hz,
+    );
+    let source_db = ltas_db(&src_mid, src_fs, &src_starts, &grid_hz, width);
+    let src_floor_db = spectrum::noise_floor_db(
+        &src_mid,
+        src_fs,
+        spectrum::fft_len_for(src_fs),
+        &src_quiet,
+        &grid_hz,
+    );
     let rel_src = reliability(&source_db, &src_floor_db);
     let rel_ref = reliability(&reference_db, &ref_floor_db);
     let weights: Vec<f64> = grid_hz
@@ -461,7 +506,16 @@ pub fn analyze(
     };
     let response = eq_fit::digital_curve(src_fs);
     let top_hz = 0.45 * src_fs;
-    let mut eq_fit = eq_fit::fit_eq(&target, options.bands, top_hz, &response);
+    let limits = eq_fit::FitLimits {
+        max_gain_db: MAX_BOOST_DB,
+        max_bell_q: if paired {
+            eq_fit::BELL_BOUNDS.max_q
+        } else {
+            MAX_BELL_Q_UNPAIRED
+        },
+        top_hz,
+    };
+    let mut eq_fit = eq_fit::fit_eq(&target, options.bands, &limits, &response);
 
     // Excerpts for the compressor fit and the predictions.
     let segments = comp_fit::excerpt_segments(src_ch[0].len(), src_fs);
@@ -470,41 +524,46 @@ pub fn analyze(
     settings.compressor.enabled = false;
     let reference_stats = comp_fit::measure_stats(&ref_refs, ref_fs);
     let mut comp_fit = None;
-    if options.compressor {
-        let eq_only = {
-            let mut s = settings.clone();
-            s.ceiling.enabled = false;
-            s
-        };
-        let src_eq: Vec<Vec<Vec<f32>>> = src_segments
-            .iter()
-            .map(|seg| render(&eq_only, seg, src_fs))
-            .collect();
-        let fit = if paired {
-            let ref_segments = comp_fit::gather(&ref_refs, &segments);
-            comp_fit::fit_paired(&src_eq, &ref_segments, src_fs)
-        } else {
-            comp_fit::fit_unpaired(&src_eq, &reference_stats, src_fs)
-        };
-        if let Some(model) = fit.model {
-            settings.compressor = model.settings(0.0);
-            settings.compressor.mix_pct = (100.0 * options.amount) as f32;
+    let ref_segments = comp_fit::gather(&ref_refs, &segments);
+    // Paired: once the compressor is known, what it does to the spectrum is known too; refit
+    // the EQ to the remaining difference on the excerpts (the very same frames of both), then
+    // the compressor to the new EQ.
+    let rounds = if paired { PAIRED_ROUNDS } else { 1 };
+    for round in 0..rounds {
+        if options.compressor {
+            let eq_only = {
+                let mut s = settings.clone();
+                s.compressor.enabled = false;
+                s.ceiling.enabled = false;
+                s
+            };
+            let src_eq: Vec<Vec<Vec<f32>>> = src_segments
+                .iter()
+                .map(|seg| render(&eq_only, seg, src_fs))
+                .collect();
+            let fit = if paired {
+                comp_fit::fit_paired(&src_eq, &ref_segments, src_fs)
+            } else {
+                comp_fit::fit_unpaired(&src_eq, &reference_stats, src_fs)
+            };
+            settings.compressor.enabled = false;
+            if let Some(model) = fit.model {
+                settings.compressor = model.settings(0.0);
+                settings.compressor.mix_pct = (100.0 * options.amount) as f32;
+            }
+            comp_fit = Some(fit);
         }
-        comp_fit = Some(fit);
-    }
-
-    // Paired: what the compressor does to the spectrum is now known; refit the EQ to the
-    // remaining difference on the excerpts (the very same frames of both).
-    if paired && settings.compressor.enabled {
-        let ref_segments = comp_fit::gather(&ref_refs, &segments);
+        if !paired || round + 1 == rounds && !settings.compressor.enabled {
+            break;
+        }
         let rendered: Vec<Vec<Vec<f32>>> = src_segments
             .iter()
             .map(|seg| render(&settings, seg, src_fs))
             .collect();
         let (ref_x, out_x) = (concat_mid(&ref_segments), concat_mid(&rendered));
         let (starts, _) = frame_starts(&ref_x, spectrum::fft_len_for(ref_fs));
-        let (r_db, _) = ltas_db(&ref_x, ref_fs, &starts, &grid_hz);
-        let (o_db, _) = ltas_db(&out_x, src_fs, &starts, &grid_hz);
+        let r_db = ltas_db(&ref_x, ref_fs, &starts, &grid_hz, width);
+        let o_db = ltas_db(&out_x, src_fs, &starts, &grid_hz, width);
         let residual = target_curve(&grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0);
         let refined = FitTarget {
             target_db: eq_fit
@@ -515,14 +574,8 @@ pub fn analyze(
                 .collect(),
             ..target.clone()
         };
-        let refit = eq_fit::fit_eq(&refined, options.bands, top_hz, &response);
-        settings = with_bands(&settings, &refit.bands);
-        // Report the error against the original target (what the user asked for).
-        eq_fit = EqFit {
-            rms_error_db: refit.rms_error_db,
-            max_error_db: refit.max_error_db,
-            ..refit
-        };
+        eq_fit = eq_fit::fit_eq(&refined, options.bands, &limits, &response);
+        settings = with_bands(&settings, &eq_fit.bands);
     }
 
     // Loudness: output gain so the source through the chain reads the reference's LUFS. The
@@ -536,10 +589,16 @@ pub fn analyze(
             .map(|seg| render(s, seg, src_fs))
             .collect()
     };
+    // Paired: the same excerpts of the reference are the exact goal.
+    let (goal_lufs, correction) = if paired {
+        let ref_segments = comp_fit::gather(&ref_refs, &segments);
+        (segments_loudness(&ref_segments, ref_fs), 0.0)
+    } else {
+        (ref_lufs, src_lufs - src_seg_lufs)
+    };
     for _ in 0..3 {
-        let out_lufs =
-            segments_loudness(&render_all(&settings), src_fs) + (src_lufs - src_seg_lufs);
-        let change = ref_lufs - out_lufs;
+        let out_lufs = segments_loudness(&render_all(&settings), src_fs) + correction;
+        let change = goal_lufs - out_lufs;
         settings.output_gain_db =
             crate::dsp::ranges::OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
         if change.abs() < 0.02 {
@@ -556,13 +615,12 @@ pub fn analyze(
     let out_concat = concat_channels(&rendered);
     let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
     let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
-    predicted.loudness_lufs += src_lufs - src_seg_lufs;
+    predicted.loudness_lufs += correction;
     let (compare_metrics, ltas_error, snr) = if paired {
         let ref_segments = comp_fit::gather(&ref_refs, &segments);
         let ref_concat = concat_channels(&ref_segments);
         let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
-        let mut m = SignalMetrics::measure(&rr, ref_fs);
-        m.loudness_lufs = reference_metrics.loudness_lufs;
+        let m = SignalMetrics::measure(&rr, ref_fs);
         let (rm, om) = (metrics::mid(&rr), metrics::mid(&out_refs));
         let (ltas, _) = metrics::ltas_error_db(&om, &rm, ref_fs);
         (m, ltas, Some(metrics::snr_db(&om, &rm)))
@@ -611,8 +669,10 @@ fn analyze_without_source(
     let fs = reference.sample_rate as f64;
     let grid_hz = spectrum::log_grid_hz(fs);
     let (starts, quiet) = frame_starts(ref_mid, spectrum::fft_len_for(fs));
-    let (reference_db, _) = ltas_db(ref_mid, fs, &starts, &grid_hz);
-    let (floor_db, _) = ltas_db(ref_mid, fs, &quiet, &grid_hz);
+    let width = spectrum::smoothing_octaves_unpaired;
+    let reference_db = ltas_db(ref_mid, fs, &starts, &grid_hz, width);
+    let floor_db =
+        spectrum::noise_floor_db(ref_mid, fs, spectrum::fft_len_for(fs), &quiet, &grid_hz);
     let source_db: Vec<f64> = grid_hz.iter().map(|&f| neutral_source_db(f)).collect();
     let weights: Vec<f64> = grid_hz
         .iter()
@@ -632,7 +692,12 @@ fn analyze_without_source(
         weights,
     };
     let response = eq_fit::digital_curve(fs);
-    let eq_fit = eq_fit::fit_eq(&target, options.bands, 0.45 * fs, &response);
+    let limits = eq_fit::FitLimits {
+        max_gain_db: MAX_BOOST_LOW_CONFIDENCE_DB,
+        max_bell_q: MAX_BELL_Q_UNPAIRED,
+        top_hz: 0.45 * fs,
+    };
+    let eq_fit = eq_fit::fit_eq(&target, options.bands, &limits, &response);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
     let refs = refs(reference);

@@ -117,6 +117,70 @@ pub fn welch_power(
     }
 }
 
+/// Fraction of frames below which the per-frequency noise floor is read (minimum statistics:
+/// a steady hiss is in every frame, the performance is not).
+pub const FLOOR_PERCENTILE: f64 = 0.1;
+
+/// Noise floor of `signal` on `grid_hz`, dB per Hz: at each grid point, the
+/// [`FLOOR_PERCENTILE`] over frames of the frame's power density in a 1/3-octave window.
+pub fn noise_floor_db(
+    signal: &[f32],
+    sample_rate: f64,
+    fft_len: usize,
+    frame_starts: &[usize],
+    grid_hz: &[f64],
+) -> Vec<f64> {
+    let mut planner = RealFftPlanner::<f64>::new();
+    let fft = planner.plan_fft_forward(fft_len);
+    let window = hann(fft_len);
+    let window_power: f64 = window.iter().map(|w| w * w).sum();
+    let mut input = fft.make_input_vec();
+    let mut output = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let bin_hz = sample_rate / fft_len as f64;
+    let edge = 2f64.powf(1.0 / 6.0);
+    // Each grid point's window as bin indices [lo, hi), at least one bin wide.
+    let windows: Vec<(usize, usize)> = grid_hz
+        .iter()
+        .map(|&f| {
+            let lo = ((f / edge / bin_hz).round() as usize).min(fft_len / 2);
+            let hi = ((f * edge / bin_hz).round() as usize).clamp(lo + 1, fft_len / 2 + 1);
+            (lo, hi)
+        })
+        .collect();
+    let mut per_point: Vec<Vec<f64>> = vec![Vec::with_capacity(frame_starts.len()); grid_hz.len()];
+    let mut cumulative = vec![0.0; fft_len / 2 + 2];
+    let scale = 2.0 / (window_power * fft_len as f64);
+    for &start in frame_starts {
+        let Some(frame) = signal.get(start..start + fft_len) else {
+            continue;
+        };
+        for ((dst, &x), w) in input.iter_mut().zip(frame).zip(&window) {
+            *dst = x as f64 * w;
+        }
+        fft.process_with_scratch(&mut input, &mut output, &mut scratch)
+            .expect("buffer sizes come from the same plan");
+        for (k, c) in output.iter().enumerate() {
+            cumulative[k + 1] = cumulative[k] + c.norm_sqr() * scale;
+        }
+        for (values, &(lo, hi)) in per_point.iter_mut().zip(&windows) {
+            let density = (cumulative[hi] - cumulative[lo]) / ((hi - lo) as f64 * bin_hz);
+            values.push(density);
+        }
+    }
+    per_point
+        .into_iter()
+        .map(|mut v| {
+            if v.is_empty() {
+                return -200.0;
+            }
+            v.sort_by(f64::total_cmp);
+            let p = v[((v.len() - 1) as f64 * FLOOR_PERCENTILE).round() as usize];
+            10.0 * p.max(1e-20).log10()
+        })
+        .collect()
+}
+
 /// Periodic Hann window of `len` samples.
 pub fn hann(len: usize) -> Vec<f64> {
     (0..len)
@@ -132,14 +196,31 @@ pub fn smoothing_octaves(freq_hz: f64) -> f64 {
     1.0 / 6.0 + t * (1.0 - 1.0 / 6.0)
 }
 
+/// Smoothing for unrelated recordings: at least 1/3 octave, so the content of two different
+/// takes (which notes, which drum pitches) does not show up as EQ; wider in the treble as
+/// [`smoothing_octaves`].
+pub fn smoothing_octaves_unpaired(freq_hz: f64) -> f64 {
+    smoothing_octaves(freq_hz).max(1.0 / 3.0)
+}
+
+/// Smoothing for the same performance measured on the same frames: the ratio of the two
+/// spectra is the transfer function itself, so a narrow 1/12 octave keeps band shapes sharp.
+pub fn smoothing_octaves_paired(_freq_hz: f64) -> f64 {
+    1.0 / 12.0
+}
+
 /// The spectrum on `grid_hz` in dB (10·log10 of power per Hz), each point the mean power
-/// density over a `smoothing_octaves(f)`-wide window centred on f. Never below −200 dB.
-pub fn smoothed_db(spectrum: &PowerSpectrum, grid_hz: &[f64]) -> Vec<f64> {
+/// density over a `width_octaves(f)`-wide window centred on f. Never below −200 dB.
+pub fn smoothed_db(
+    spectrum: &PowerSpectrum,
+    grid_hz: &[f64],
+    width_octaves: fn(f64) -> f64,
+) -> Vec<f64> {
     let min_width_hz = spectrum.bin_hz();
     grid_hz
         .iter()
         .map(|&f| {
-            let half = 2f64.powf(smoothing_octaves(f) / 2.0);
+            let half = 2f64.powf(width_octaves(f) / 2.0);
             let (mut lo, mut hi) = (f / half, f * half);
             // Below a bin's width the window would read one bin's noise; widen it.
             if hi - lo < min_width_hz {
@@ -189,7 +270,7 @@ mod tests {
         let starts: Vec<usize> = (0..100).map(|i| i * 4096).collect();
         let s = welch_power(&x, fs, 8192, &starts);
         let grid = log_grid_hz(fs);
-        let db = smoothed_db(&s, &grid);
+        let db = smoothed_db(&s, &grid, smoothing_octaves);
         let mean = db.iter().sum::<f64>() / db.len() as f64;
         let worst = db.iter().map(|d| (d - mean).abs()).fold(0.0, f64::max);
         // Uniform noise on ±1 has mean square 1/3: density (1/3)/24 kHz = −48.6 dB/Hz.
