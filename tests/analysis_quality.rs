@@ -292,6 +292,17 @@ fn unpaired_take_is_matched_within_looser_bounds() {
     let f = figures(&out, &ground_truth);
     let before = figures(&dry, &ground_truth);
     let content_floor = figures(&other, &dry).ltas_rms_db;
+    if std::env::var("DEBUG_CURVES").is_ok() {
+        for (name, x) in [
+            ("out", &out),
+            ("truth", &ground_truth),
+            ("reference", &reference),
+            ("dry", &dry),
+        ] {
+            eprintln!("{name}: {:?}", metrics::SignalMetrics::measure(&[x], FS));
+        }
+        eprintln!("comp {:?}", result.comp_fit);
+    }
     eprintln!(
         "unpaired: {f:?}\n  unprocessed: {before:?}\n  take-to-take LTAS: {content_floor:.2} dB\n  settings: {:?}",
         result.settings

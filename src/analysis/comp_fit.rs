@@ -337,7 +337,7 @@ fn grid_search(
             detector,
         },
     );
-    for p in [0.5, 0.7, 0.85, 0.95, 0.99] {
+    for p in [0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99] {
         for ratio in [1.5, 2.5, 4.0, 8.0] {
             for (attack_ms, release_ms) in [(1.0, 60.0), (10.0, 150.0)] {
                 let m = CompModel {
@@ -540,16 +540,35 @@ pub fn measure_stats(channels: &[&[f32]], sample_rate: f64) -> LevelStats {
     level_stats(&energy, &peak, block)
 }
 
+impl LevelStats {
+    /// `self + (full − part)`: moves statistics measured on a whole recording to what they
+    /// would read on an excerpt, given how the excerpt (`part`) of another recording differs
+    /// from that recording in `full`. Corrects the unpaired fit for its excerpt not being the
+    /// whole source.
+    pub fn shifted(&self, part: &LevelStats, full: &LevelStats) -> LevelStats {
+        LevelStats {
+            quantiles_db: self
+                .quantiles_db
+                .iter()
+                .zip(part.quantiles_db.iter().zip(&full.quantiles_db))
+                .map(|(q, (p, f))| q + p - f)
+                .collect(),
+            crest_400_db: self.crest_400_db + part.crest_400_db - full.crest_400_db,
+        }
+    }
+}
+
 /// Distance between two level statistics: mean |Δquantile| (W1, M5) plus |ΔCF_400|, dB.
+///
+/// The spread P95 − P10 (quantiles 19 and 2) is added on its own: W1 weighs every quantile
+/// alike, so tails a few dB apart barely move it, yet the spread is what listeners (and the
+/// quality tests) judge dynamics by. The crest term counts half: a reference that went
+/// through a safety limiter has its peaks shaved by something other than the compressor.
 pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
-    let w1 = a
-        .quantiles_db
-        .iter()
-        .zip(&b.quantiles_db)
-        .map(|(x, y)| (x - y).abs())
-        .sum::<f64>()
-        / a.quantiles_db.len().max(1) as f64;
-    w1 + (a.crest_400_db - b.crest_400_db).abs()
+    let (qa, qb) = (&a.quantiles_db, &b.quantiles_db);
+    let w1 = qa.iter().zip(qb).map(|(x, y)| (x - y).abs()).sum::<f64>() / qa.len().max(1) as f64;
+    let spread = |q: &[f64]| q.last().copied().unwrap_or(0.0) - q.get(1).copied().unwrap_or(0.0);
+    w1 + (spread(qa) - spread(qb)).abs() + 0.5 * (a.crest_400_db - b.crest_400_db).abs()
 }
 
 /// Unpaired identification: make the level distribution and crest factor of segments of

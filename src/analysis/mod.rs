@@ -544,7 +544,17 @@ pub fn analyze(
             let fit = if paired {
                 comp_fit::fit_paired(&src_eq, &ref_segments, src_fs)
             } else {
-                comp_fit::fit_unpaired(&src_eq, &reference_stats, src_fs)
+                // The excerpt is not the whole source: shift the goal by how the excerpt's
+                // statistics differ from the whole source's.
+                let part = comp_fit::measure_stats(
+                    &concat_channels(&src_segments)
+                        .iter()
+                        .map(Vec::as_slice)
+                        .collect::<Vec<_>>(),
+                    src_fs,
+                );
+                let full = comp_fit::measure_stats(&src_refs, src_fs);
+                comp_fit::fit_unpaired(&src_eq, &reference_stats.shifted(&part, &full), src_fs)
             };
             settings.compressor.enabled = false;
             if let Some(model) = fit.model {
