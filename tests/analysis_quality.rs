@@ -403,3 +403,127 @@ fn bad_inputs_give_one_line_errors_or_warnings() {
     );
     assert!(a.settings.validate().is_empty());
 }
+
+fn write_wav(path: &std::path::Path, x: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: FS as u32,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &v in x {
+        w.write_sample(v).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn matchbox(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_matchbox"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_writes_a_checked_preset_report_and_documented_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let dry = dry_take(8.0, 8);
+    let reference = analysis::render(&known_preset(Detector::Peak), &[dry.clone()], FS).remove(0);
+    write_wav(&p("dry.wav"), &dry);
+    write_wav(&p("ref.wav"), &reference);
+    write_wav(&p("short.wav"), &dry[..FS as usize]);
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let run = |extra: &[std::ffi::OsString]| {
+        let mut args = vec![
+            os("analyze"),
+            os("--reference"),
+            p("ref.wav").into_os_string(),
+        ];
+        args.extend_from_slice(extra);
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        matchbox(&refs)
+    };
+    let out = run(&[
+        os("--source"),
+        p("dry.wav").into_os_string(),
+        os("--output"),
+        p("m.json").into_os_string(),
+        os("--report"),
+        p("m.svg").into_os_string(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("same performance") && stdout.contains("expected:"),
+        "{stdout}"
+    );
+    let check = matchbox(&[os("check").as_os_str(), p("m.json").as_os_str()]);
+    assert_eq!(check.status.code(), Some(0));
+    let json = std::fs::read_to_string(p("m.json")).unwrap();
+    assert!(
+        json.contains("\"predicted_snr_db\"") && json.contains("\"ref.wav\""),
+        "{json}"
+    );
+    let svg = std::fs::read_to_string(p("m.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+    // Bad input: documented exit codes, one-line messages.
+    let cases: [(&[std::ffi::OsString], i32, &str); 4] = [
+        (
+            &[
+                os("--output"),
+                p("x.json").into_os_string(),
+                os("--bands"),
+                os("9"),
+            ],
+            2,
+            "--bands 9: allowed 1 to 8",
+        ),
+        (
+            &[
+                os("--source"),
+                p("missing.wav").into_os_string(),
+                os("--output"),
+                p("x.json").into_os_string(),
+            ],
+            4,
+            "missing.wav",
+        ),
+        (
+            &[
+                os("--source"),
+                p("short.wav").into_os_string(),
+                os("--output"),
+                p("x.json").into_os_string(),
+            ],
+            6,
+            "source: 1.00 s long",
+        ),
+        (
+            &[
+                os("--output"),
+                p("x.json").into_os_string(),
+                os("--report"),
+                p("x.png").into_os_string(),
+            ],
+            2,
+            "only SVG",
+        ),
+    ];
+    for (extra, code, message) in cases {
+        let out = run(extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(
+            stderr.contains(message) && stderr.trim().lines().count() == 1,
+            "{stderr}"
+        );
+    }
+    assert!(!p("x.json").exists());
+}
