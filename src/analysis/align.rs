@@ -14,11 +14,11 @@ pub const PAIRED_MIN_CORRELATION: f64 = 0.4;
 /// The coarse search uses at most this many seconds of the reference.
 const COARSE_REFERENCE_S: f64 = 60.0;
 /// Coarse signals are block averages short enough for an FFT of at most 2^20 points.
-const MAX_COARSE_LEN: usize = 1 << 19;
+const MAX_COARSE_LEN: usize = 1 << 18;
 /// Samples searched either side of the coarse lag at the full rate: one block and a margin.
 const FINE_MARGIN: usize = 8;
 /// Seconds of audio used for the full-rate refinement.
-const FINE_EXCERPT_S: f64 = 5.0;
+const FINE_EXCERPT_S: f64 = 3.0;
 
 /// Where the source sits in the reference.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,23 +37,23 @@ impl Alignment {
 }
 
 /// Block means of `x` in blocks of `factor` samples.
-fn block_average(x: &[f32], factor: usize) -> Vec<f64> {
+fn block_average(x: &[f32], factor: usize) -> Vec<f32> {
     x.chunks_exact(factor)
-        .map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / factor as f64)
+        .map(|c| c.iter().sum::<f32>() / factor as f32)
         .collect()
 }
 
 /// Cross-correlation `c[k] = Σ r[n]·s[n−k]` for lags −(len s − 1)…(len r − 1), returned as
 /// (lag, value) of the maximum.
-fn best_lag_fft(r: &[f64], s: &[f64]) -> (i64, f64) {
+fn best_lag_fft(r: &[f32], s: &[f32]) -> (i64, f64) {
     let len = (r.len() + s.len()).next_power_of_two();
     let mut planner = RealFftPlanner::<f64>::new();
     let forward = planner.plan_fft_forward(len);
     let inverse = planner.plan_fft_inverse(len);
     let mut a = forward.make_input_vec();
-    a[..r.len()].copy_from_slice(r);
+    a.iter_mut().zip(r).for_each(|(d, &v)| *d = v as f64);
     let mut b = forward.make_input_vec();
-    b[..s.len()].copy_from_slice(s);
+    b.iter_mut().zip(s).for_each(|(d, &v)| *d = v as f64);
     let mut fa = forward.make_output_vec();
     let mut fb = forward.make_output_vec();
     forward.process(&mut a, &mut fa).expect("sizes from plan");
@@ -80,8 +80,14 @@ fn best_lag_fft(r: &[f64], s: &[f64]) -> (i64, f64) {
 /// Normalised correlation of `r[n]` and `s[n − lag]` over `n` in `range` of the overlap.
 fn correlation_at(r: &[f32], s: &[f32], lag: i64, max_len: usize) -> f64 {
     let start = lag.max(0) as usize;
+    correlation_over(r, s, lag, start..start.saturating_add(max_len))
+}
+
+/// Normalised correlation of `r[n]` and `s[n − lag]` for `n` in `range` (cut to the overlap).
+fn correlation_over(r: &[f32], s: &[f32], lag: i64, range: std::ops::Range<usize>) -> f64 {
+    let start = range.start.max(lag.max(0) as usize);
     let end = (r.len() as i64).min(s.len() as i64 + lag).max(0) as usize;
-    let end = end.min(start.saturating_add(max_len));
+    let end = end.min(range.end);
     let (mut rs, mut rr, mut ss) = (0.0f64, 0.0f64, 0.0f64);
     for n in start..end {
         let a = r[n] as f64;
@@ -109,28 +115,29 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
         .len()
         .min((COARSE_REFERENCE_S * sample_rate) as usize);
     let factor = ((ref_len + source.len()) / MAX_COARSE_LEN).max(4);
-    let r = block_average(&reference[..ref_len], factor);
-    let s = block_average(source, factor);
-    let (coarse_lag, _) = best_lag_fft(&r, &s);
+    let r_all = block_average(reference, factor);
+    let s_all = block_average(source, factor);
+    let (coarse_lag, _) = best_lag_fft(&r_all[..ref_len / factor], &s_all);
     let centre = coarse_lag * factor as i64;
     let margin = (factor + FINE_MARGIN) as i64;
     let excerpt = (FINE_EXCERPT_S * sample_rate) as usize;
+    // The refinement looks at the middle of the overlap: recordings often start in silence.
+    let overlap_start = centre.max(0) as usize;
+    let overlap_end = (reference.len() as i64)
+        .min(source.len() as i64 + centre)
+        .max(0) as usize;
+    let middle = (overlap_start + overlap_end) / 2;
+    let window = middle.saturating_sub(excerpt / 2)..middle + excerpt / 2;
     let mut best = (centre, f64::NEG_INFINITY);
     for lag in centre - margin..=centre + margin {
-        let c = correlation_at(reference, source, lag, excerpt);
+        let c = correlation_over(reference, source, lag, window.clone());
         if c > best.1 {
             best = (lag, c);
         }
     }
     // The decision uses the block-averaged (low-passed) signals over the whole overlap:
     // robust to treble EQ, and a long overlap keeps chance correlation near zero.
-    let coarse_corr = {
-        let r_all = block_average(reference, factor);
-        let s_all = block_average(source, factor);
-        let lag = best.0.div_euclid(factor as i64);
-        let to_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-        correlation_at(&to_f32(&r_all), &to_f32(&s_all), lag, usize::MAX)
-    };
+    let coarse_corr = correlation_at(&r_all, &s_all, best.0.div_euclid(factor as i64), usize::MAX);
     Alignment {
         lag_samples: best.0,
         correlation: coarse_corr.max(best.1),

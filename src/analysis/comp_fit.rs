@@ -21,8 +21,13 @@ use crate::dsp::{CompressorSettings, Detector, ranges};
 
 /// Gain-trace block length, seconds.
 const BLOCK_S: f64 = 0.001;
-/// At most this much audio is simulated per evaluation, seconds.
-const EXCERPT_S: f64 = 20.0;
+/// Audio simulated per evaluation when the source is long, seconds, and in how many evenly
+/// spaced segments: paired fits see the gain trace itself and need little; unpaired fits
+/// compare statistics, which need more material to settle.
+pub const PAIRED_EXCERPT: (f64, usize) = (6.0, 2);
+pub const UNPAIRED_EXCERPT: (f64, usize) = (12.0, 4);
+/// The coarse grid is evaluated on this much of the excerpt, seconds.
+const GRID_S: f64 = 2.5;
 /// Simulated but not scored at the start of the excerpt, so the envelopes settle, seconds.
 const WARMUP_S: f64 = 0.5;
 /// Blocks quieter than this below the loudest block carry no gain information, dB.
@@ -121,16 +126,20 @@ pub fn simulate_gain_db(level_db: &[f32], model: &CompModel, sample_rate: f64, o
 }
 
 /// Segments (start, length in samples) of a `total_len`-sample recording that the fits work
-/// on: the whole recording when it is short, else [`SEGMENTS`] evenly spaced segments totalling
-/// [`EXCERPT_S`] seconds, so quiet and loud passages are both represented.
-pub fn excerpt_segments(total_len: usize, sample_rate: f64) -> Vec<(usize, usize)> {
-    let max_len = (EXCERPT_S * sample_rate) as usize;
-    if total_len <= max_len {
-        vec![(0, total_len)]
+/// on: the whole recording when it is short, else `count` evenly spaced segments totalling
+/// `seconds`, so quiet and loud passages are both represented.
+pub fn excerpt_segments(
+    total_len: usize,
+    sample_rate: f64,
+    (seconds, count): (f64, usize),
+) -> Vec<(usize, usize)> {
+    let max_len = (seconds * sample_rate) as usize;
+    if total_len <= max_len || count < 2 {
+        vec![(0, total_len.min(max_len.max(1)))]
     } else {
-        let seg = max_len / SEGMENTS;
-        (0..SEGMENTS)
-            .map(|i| ((total_len - seg) * i / (SEGMENTS - 1), seg))
+        let seg = max_len / count;
+        (0..count)
+            .map(|i| ((total_len - seg) * i / (count - 1), seg))
             .collect()
     }
 }
@@ -156,7 +165,6 @@ pub fn gather(channels: &[&[f32]], segments: &[(usize, usize)]) -> Vec<Vec<Vec<f
 /// blocks. The first [`WARMUP_S`] of each segment is simulated but not scored, so envelopes
 /// that start from rest do not count.
 struct Excerpt {
-    len: usize,
     /// Channels, segments concatenated.
     channels: Vec<Vec<f32>>,
     /// Per-sample energy, segments concatenated.
@@ -165,9 +173,6 @@ struct Excerpt {
     blocks: Vec<(usize, usize)>,
     block_energy: Vec<f64>,
 }
-
-/// Segments the excerpt is made of when the source is longer than [`EXCERPT_S`].
-const SEGMENTS: usize = 4;
 
 impl Excerpt {
     fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
@@ -194,7 +199,6 @@ impl Excerpt {
             }
         }
         Self {
-            len: energy.len(),
             channels,
             energy,
             blocks,
@@ -206,18 +210,79 @@ impl Excerpt {
         self.channels.iter().map(Vec::as_slice).collect()
     }
 
-    /// Energy-weighted mean of `gain_db` over each block, dB.
-    fn block_gains(&self, gain_db: &[f32]) -> Vec<f64> {
+    /// Simulate `model` on detector levels `level_db` and write the energy-weighted mean gain
+    /// of each of the first `blocks` scored blocks (dB) to `out`. The one hot loop of both
+    /// fits: f32, no per-sample storage.
+    ///
+    /// With a non-empty `peak_db` (per-sample peak level), also writes each block's largest
+    /// `peak + gain` (dB) to `peaks`.
+    #[allow(clippy::too_many_arguments)]
+    fn simulated_block_gains(
+        &self,
+        level_db: &[f32],
+        model: &CompModel,
+        sample_rate: f64,
+        blocks: usize,
+        out: &mut Vec<f64>,
+        peak_db: &[f32],
+        peaks: &mut Vec<f64>,
+    ) {
+        let alpha = |ms: f64| (-1.0 / (ms.max(1e-3) * 1e-3 * sample_rate)).exp() as f32;
+        let (a_att, a_rel) = (alpha(model.attack_ms), alpha(model.release_ms));
+        let (t, w) = (model.threshold_db as f32, model.knee_db as f32);
+        let slope = (1.0 / model.ratio - 1.0) as f32;
+        let half = w / 2.0;
+        let inv_2w = if w > 0.0 { 1.0 / (2.0 * w) } else { 0.0 };
+        let mut gs = 0.0f32;
+        // Branch-free gain computer (the data decide the branches at random, and mispredicted
+        // branches cost more than the arithmetic): with q the part of the level inside the knee
+        // and r the part above it, the reduction is slope·(q²/2W + r), which is eq. 4 of
+        // Giannoulis et al. in all three regions.
+        let mut step = |x: f32| {
+            let over = x - t;
+            let q = (over + half).clamp(0.0, w);
+            let r = (over - half).max(0.0);
+            let gc = slope * (q * q * inv_2w + r);
+            let a = if gc < gs { a_att } else { a_rel };
+            gs = gc + a * (gs - gc);
+            gs
+        };
+        out.clear();
+        peaks.clear();
+        let mut n = 0;
+        for (&(a, b), &e) in self.blocks.iter().zip(&self.block_energy).take(blocks) {
+            while n < a {
+                step(level_db[n]);
+                n += 1;
+            }
+            let mut acc = 0.0f32;
+            if peak_db.is_empty() {
+                while n < b {
+                    acc += self.energy[n] * step(level_db[n]);
+                    n += 1;
+                }
+            } else {
+                let mut top = f32::NEG_INFINITY;
+                while n < b {
+                    let g = step(level_db[n]);
+                    acc += self.energy[n] * g;
+                    top = top.max(peak_db[n] + g);
+                    n += 1;
+                }
+                peaks.push(top as f64);
+            }
+            out.push(acc as f64 / e.max(1e-30));
+        }
+    }
+
+    /// How many scored blocks lie in the first `seconds` of the excerpt.
+    fn blocks_within(&self, seconds: f64, sample_rate: f64) -> usize {
+        let limit = (seconds * sample_rate) as usize;
         self.blocks
             .iter()
-            .zip(&self.block_energy)
-            .map(|(&(a, b), &e)| {
-                let s: f64 = (a..b)
-                    .map(|n| self.energy[n] as f64 * gain_db[n] as f64)
-                    .sum();
-                s / e.max(1e-30)
-            })
-            .collect()
+            .take_while(|(_, b)| *b <= limit)
+            .count()
+            .max(1)
     }
 }
 
@@ -237,10 +302,13 @@ pub struct CompFit {
 /// Paired identification from segments of `source_eq` (the source after the fitted EQ) and
 /// the same segments of `reference` (the same performance, aligned sample for sample), at
 /// `sample_rate`. Segments are lists of channels.
+///
+/// With `start` (a model from an earlier round), only a short Nelder–Mead from it is run.
 pub fn fit_paired(
     source_eq: &[Vec<Vec<f32>>],
     reference: &[Vec<Vec<f32>>],
     sample_rate: f64,
+    start: Option<CompModel>,
 ) -> CompFit {
     let ex = Excerpt::new(source_eq, sample_rate);
     let ref_ex = Excerpt::new(reference, sample_rate);
@@ -264,6 +332,7 @@ pub fn fit_paired(
     }
     let cost_of = |predicted: &[f64]| -> (f64, f64) {
         let (mut sw, mut swd) = (0.0, 0.0);
+        // `predicted` may cover only the first blocks (the grid's sub-excerpt).
         for ((o, p), w) in observed.iter().zip(predicted).zip(&weights) {
             sw += w;
             swd += w * (o - p);
@@ -276,21 +345,43 @@ pub fn fit_paired(
         (cost / sw.max(1e-30), makeup)
     };
     let (cost_without, makeup_without) = cost_of(&vec![0.0; observed.len()]);
-    let mut best: Option<(f64, CompModel, f64)> = None;
     let mut gains = Vec::new();
-    for detector in [Detector::Peak, Detector::Rms] {
-        let levels = detector_levels_db(&channels, sample_rate, detector);
-        let mut evaluate = |m: &CompModel| -> (f64, f64) {
-            simulate_gain_db(&levels, m, sample_rate, &mut gains);
-            cost_of(&ex.block_gains(&gains))
-        };
-        let start = grid_search(&levels, detector, &mut |m| evaluate(m).0);
-        let refined = nelder_mead_model(start, &mut |m| evaluate(m).0, 160);
-        let (cost, makeup) = evaluate(&refined);
-        if best.as_ref().is_none_or(|(c, _, _)| cost < *c) {
-            best = Some((cost, refined, makeup));
+    let all_blocks = ex.blocks.len();
+    let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
+    let mut no_peaks = Vec::new();
+    let mut evaluate = |levels: &[f32], m: &CompModel, blocks: usize| -> (f64, f64) {
+        ex.simulated_block_gains(
+            levels,
+            m,
+            sample_rate,
+            blocks,
+            &mut gains,
+            &[],
+            &mut no_peaks,
+        );
+        cost_of(&gains)
+    };
+    let best = if let Some(start) = start {
+        let levels = detector_levels_db(&channels, sample_rate, start.detector);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 30);
+        let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+        Some((cost, refined, makeup))
+    } else {
+        // Coarse grid for both detectors on the first seconds; refine the better one.
+        let mut candidates = Vec::new();
+        for detector in [Detector::Peak, Detector::Rms] {
+            let levels = detector_levels_db(&channels, sample_rate, detector);
+            let (cost, model) = grid_search(&levels, detector, &mut |m| {
+                evaluate(&levels, m, grid_blocks).0
+            });
+            candidates.push((cost, model, levels));
         }
-    }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (_, start, levels) = candidates.swap_remove(0);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 90);
+        let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+        Some((cost, refined, makeup))
+    };
     match best {
         // Compression must explain clearly more than a constant gain does.
         Some((cost, model, makeup)) if cost < 0.8 * cost_without && cost_without > 0.01 => {
@@ -316,7 +407,7 @@ fn grid_search(
     levels_db: &[f32],
     detector: Detector,
     cost: &mut dyn FnMut(&CompModel) -> f64,
-) -> CompModel {
+) -> (f64, CompModel) {
     let mut sorted: Vec<f32> = levels_db.iter().copied().filter(|l| *l > -100.0).collect();
     sorted.sort_by(f32::total_cmp);
     let pct = |p: f64| -> f64 {
@@ -355,7 +446,7 @@ fn grid_search(
             }
         }
     }
-    best.1
+    best
 }
 
 /// The model as a point for Nelder–Mead: threshold dB, ln ratio, knee dB, ln attack, ln release.
@@ -575,46 +666,53 @@ pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
 /// `source_eq` after the compressor match `target` (the reference's [`measure_stats`]).
 /// Make-up is left at 0: the caller matches integrated loudness afterwards.
 pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rate: f64) -> CompFit {
-    let target = target.clone();
     let ex = Excerpt::new(source_eq, sample_rate);
     let channels = ex.channel_refs();
     let block = ((BLOCK_S * sample_rate) as usize).max(1);
     let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak);
     let rms_levels = detector_levels_db(&channels, sample_rate, Detector::Rms);
-    let block_peak = |gain_db: &[f32]| -> Vec<f64> {
-        ex.blocks
-            .iter()
-            .map(|&(a, b)| {
-                (a..b).fold(f64::NEG_INFINITY, |m, n| {
-                    m.max((peak_levels[n] + gain_db[n]) as f64)
-                })
-            })
-            .collect()
-    };
-    let zero = vec![0.0f32; ex.len];
-    let stats_without = level_stats(&ex.block_energy, &block_peak(&zero), block);
-    let cost_without = stats_distance_db(&stats_without, &target);
-    let mut gains = Vec::new();
-    // Weak priors (matching.md §6.2 B.5): ratio near 3, attack near 10 ms, release near 150 ms,
-    // knee 6 dB. They only decide between settings the statistics cannot tell apart.
-    let mut cost = |m: &CompModel| -> f64 {
-        simulate_gain_db(&rms_levels, m, sample_rate, &mut gains);
-        let block_gain = ex.block_gains(&gains);
+    let all_blocks = ex.blocks.len();
+    let (mut gains, mut peaks) = (Vec::new(), Vec::new());
+    // Statistics of the excerpt through `m` (None: no compression).
+    let mut stats_of = |m: Option<&CompModel>| -> LevelStats {
+        let off = CompModel {
+            threshold_db: 0.0,
+            ratio: 1.0,
+            knee_db: 0.0,
+            attack_ms: 1.0,
+            release_ms: 10.0,
+            detector: Detector::Rms,
+        };
+        let m = m.unwrap_or(&off);
+        ex.simulated_block_gains(
+            &rms_levels,
+            m,
+            sample_rate,
+            all_blocks,
+            &mut gains,
+            &peak_levels,
+            &mut peaks,
+        );
         let energy: Vec<f64> = ex
             .block_energy
             .iter()
-            .zip(&block_gain)
+            .zip(&gains)
             .map(|(e, g)| e * 10f64.powf(g / 10.0))
             .collect();
-        let stats = level_stats(&energy, &block_peak(&gains), block);
+        level_stats(&energy, &peaks, block)
+    };
+    let cost_without = stats_distance_db(&stats_of(None), target);
+    // Weak priors (matching.md §6.2 B.5): ratio near 3, attack near 10 ms, release near 150 ms,
+    // knee 6 dB. They only decide between settings the statistics cannot tell apart.
+    let mut cost = |m: &CompModel| -> f64 {
         let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
             + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
             + 0.01 * (m.release_ms / 150.0).ln().powi(2)
             + 0.002 * (m.knee_db - 6.0).powi(2);
-        stats_distance_db(&stats, &target) + prior
+        stats_distance_db(&stats_of(Some(m)), target) + prior
     };
-    let start = grid_search(&rms_levels, Detector::Rms, &mut cost);
-    let model = nelder_mead_model(start, &mut cost, 160);
+    let (_, start) = grid_search(&rms_levels, Detector::Rms, &mut cost);
+    let model = nelder_mead_model(start, &mut cost, 100);
     let error = cost(&model);
     if error < cost_without - 0.1 {
         CompFit {
@@ -696,7 +794,7 @@ mod tests {
             detector: Detector::Peak,
         };
         let wet = compress(&dry, &truth, 3.0, fs);
-        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs);
+        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
         let m = fit.model.expect("compression detected");
         assert!(fit.error_db < 0.3, "{fit:?}");
         assert!((m.threshold_db - truth.threshold_db).abs() < 3.0, "{m:?}");
@@ -716,7 +814,7 @@ mod tests {
         let fs = 44_100.0;
         let dry = bursts(6.0, fs, 9);
         let wet: Vec<f32> = dry.iter().map(|v| v * 0.5).collect();
-        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs);
+        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
         assert!(fit.model.is_none(), "{fit:?}");
         assert!((fit.makeup_db + 6.02).abs() < 0.01, "{fit:?}");
     }
@@ -734,7 +832,10 @@ mod tests {
         };
         let reference = compress(&bursts(20.0, fs, 11), &truth, 0.0, fs);
         let source = bursts(20.0, fs, 12);
-        let segments = gather(&[&source], &excerpt_segments(source.len(), fs));
+        let segments = gather(
+            &[&source],
+            &excerpt_segments(source.len(), fs, UNPAIRED_EXCERPT),
+        );
         let fit = fit_unpaired(&segments, &measure_stats(&[&reference], fs), fs);
         let m = fit.model.expect("compression detected");
         let out = compress(&source, &m, 0.0, fs);

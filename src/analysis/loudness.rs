@@ -60,24 +60,43 @@ pub fn block_powers(channels: &[&[f32]], sample_rate: f64) -> Vec<f64> {
     let steps = len / step;
     // Energy per 100 ms step, then consecutive steps form a 400 ms block.
     let mut step_energy = vec![0.0; steps];
-    let filters = k_weighting(sample_rate);
-    for channel in channels {
-        let mut state = [[0.0f64; 2]; 2];
-        for (i, energy) in step_energy.iter_mut().enumerate() {
-            let mut sum = 0.0;
-            for &x in &channel[i * step..(i + 1) * step] {
-                let mut v = x as f64;
-                for (f, s) in filters.iter().zip(state.iter_mut()) {
-                    // Transposed direct form II.
-                    let y = f[0] * v + s[0];
-                    s[0] = f[1] * v - f[3] * y + s[1];
-                    s[1] = f[2] * v - f[4] * y;
-                    v = y;
+    let [f1, f2] = k_weighting(sample_rate);
+    // Transposed direct form II, both stages; channels run in the same loop so their
+    // independent recursions overlap in the CPU.
+    #[inline(always)]
+    fn tick(f: &Biquad, s: &mut [f64; 2], x: f64) -> f64 {
+        let y = f[0] * x + s[0];
+        s[0] = f[1] * x - f[3] * y + s[1];
+        s[1] = f[2] * x - f[4] * y;
+        y
+    }
+    let mut states = vec![[[0.0f64; 2]; 2]; channels.len()];
+    for (i, energy) in step_energy.iter_mut().enumerate() {
+        let range = i * step..(i + 1) * step;
+        let mut sum = 0.0;
+        match channels {
+            [l, r] => {
+                let (sl, sr) = states.split_at_mut(1);
+                let (sl, sr) = (&mut sl[0], &mut sr[0]);
+                for (&a, &b) in l[range.clone()].iter().zip(&r[range]) {
+                    let ya = tick(&f1, &mut sl[0], a as f64);
+                    let yb = tick(&f1, &mut sr[0], b as f64);
+                    let ya = tick(&f2, &mut sl[1], ya);
+                    let yb = tick(&f2, &mut sr[1], yb);
+                    sum += ya * ya + yb * yb;
                 }
-                sum += v * v;
             }
-            *energy += sum;
+            _ => {
+                for (channel, st) in channels.iter().zip(states.iter_mut()) {
+                    for &x in &channel[range.clone()] {
+                        let y = tick(&f1, &mut st[0], x as f64);
+                        let y = tick(&f2, &mut st[1], y);
+                        sum += y * y;
+                    }
+                }
+            }
         }
+        *energy = sum;
     }
     (0..=steps - steps_per_block)
         .map(|i| step_energy[i..i + steps_per_block].iter().sum::<f64>() / block as f64)

@@ -40,15 +40,36 @@ pub fn cumulative_energy(x: &[f32]) -> Vec<f64> {
 pub fn frame_levels_db(x: &[f32], sample_rate: f64, frame_s: f64, hop_s: f64) -> Vec<f64> {
     let frame = ((frame_s * sample_rate).round() as usize).max(1);
     let hop = ((hop_s * sample_rate).round() as usize).max(1);
-    let energy = cumulative_energy(x);
-    (0..)
-        .map(|i| i * hop)
-        .take_while(|&start| start + frame <= x.len())
-        .map(|start| {
-            let ms = (energy[start + frame] - energy[start]) / frame as f64;
-            10.0 * (ms + 1e-12).log10()
-        })
+    window_energies(x, frame, hop)
+        .into_iter()
+        .map(|e| 10.0 * (e / frame as f64 + 1e-12).log10())
         .collect()
+}
+
+/// Energy of each `frame`-sample window of `x`, one every `hop` samples. When the frame is a
+/// whole number of hops, sums per hop are added up (no full-length running sum: a 3-minute
+/// file would need 64 MB for it).
+pub fn window_energies(x: &[f32], frame: usize, hop: usize) -> Vec<f64> {
+    let count = if x.len() >= frame {
+        (x.len() - frame) / hop + 1
+    } else {
+        0
+    };
+    if frame % hop == 0 {
+        let per = frame / hop;
+        let chunks: Vec<f64> = x
+            .chunks(hop)
+            .map(|c| c.iter().map(|&v| (v * v) as f64).sum())
+            .collect();
+        (0..count)
+            .map(|i| chunks[i..i + per].iter().sum())
+            .collect()
+    } else {
+        let energy = cumulative_energy(x);
+        (0..count)
+            .map(|i| energy[i * hop + frame] - energy[i * hop])
+            .collect()
+    }
 }
 
 /// Value at fraction `p` of the sorted data, index `round((n−1)·p)` (libebur128's
@@ -121,15 +142,11 @@ pub fn snr_db(x: &[f32], r: &[f32]) -> f64 {
 /// a frame is active when its level passes the M0 gate among all frames).
 pub fn gated_spectrum(x: &[f32], sample_rate: f64, fft_len: usize) -> PowerSpectrum {
     let hop = fft_len / 4;
-    let energy = cumulative_energy(x);
-    let starts: Vec<usize> = (0..)
-        .map(|i| i * hop)
-        .take_while(|&s| s + fft_len <= x.len())
+    let levels: Vec<f64> = window_energies(x, fft_len, hop)
+        .into_iter()
+        .map(|e| 10.0 * (e / fft_len as f64 + 1e-12).log10())
         .collect();
-    let levels: Vec<f64> = starts
-        .iter()
-        .map(|&s| 10.0 * ((energy[s + fft_len] - energy[s]) / fft_len as f64 + 1e-12).log10())
-        .collect();
+    let starts: Vec<usize> = (0..levels.len()).map(|i| i * hop).collect();
     let gate = activity_gate_db(&levels);
     let active: Vec<usize> = starts
         .iter()
@@ -202,12 +219,16 @@ pub struct SignalMetrics {
 impl SignalMetrics {
     /// Measure `channels` (loudness over all channels, the rest on the mid).
     pub fn measure(channels: &[&[f32]], sample_rate: f64) -> Self {
-        let m = mid(channels);
+        let loudness = super::loudness::integrated_loudness(channels, sample_rate);
+        Self::from_mid(loudness.unwrap_or(SILENCE_DB), &mid(channels), sample_rate)
+    }
+
+    /// The metrics from an already measured loudness and the signal's mid.
+    pub fn from_mid(loudness_lufs: f64, mid: &[f32], sample_rate: f64) -> Self {
         Self {
-            loudness_lufs: super::loudness::integrated_loudness(channels, sample_rate)
-                .unwrap_or(SILENCE_DB),
-            level_spread_db: level_spread_db(&m, sample_rate),
-            crest_factor_db: crest_factor_db(&m, sample_rate),
+            loudness_lufs,
+            level_spread_db: level_spread_db(mid, sample_rate),
+            crest_factor_db: crest_factor_db(mid, sample_rate),
         }
     }
 }

@@ -44,7 +44,7 @@ pub const MAX_BOOST_LOW_CONFIDENCE_DB: f64 = 6.0;
 pub const MAX_CUT_DB: f64 = -24.0;
 /// Welch frames averaged at most per spectrum (strided evenly over the active frames): enough
 /// for a smooth LTAS, and keeps a 3-minute file fast.
-pub const MAX_WELCH_FRAMES: usize = 400;
+pub const MAX_WELCH_FRAMES: usize = 240;
 /// A sample at or above this magnitude counts as clipped.
 const CLIP_LEVEL: f32 = 0.999;
 /// Runs of this many clipped samples in a row count as clipping (Matchering uses 8 samples).
@@ -200,14 +200,20 @@ pub fn clipped_runs(audio: &Audio) -> usize {
     let mut runs = 0;
     for c in &audio.channels {
         let mut run = 0;
-        for &v in c {
-            if v.abs() >= CLIP_LEVEL {
-                run += 1;
-                if run == CLIP_RUN {
-                    runs += 1;
+        for chunk in c.chunks(1024) {
+            // Most audio never gets near full scale: skip such chunks with a fast maximum.
+            if run == 0 && chunk.iter().fold(0.0f32, |m, v| m.max(v.abs())) < CLIP_LEVEL {
+                continue;
+            }
+            for &v in chunk {
+                if v.abs() >= CLIP_LEVEL {
+                    run += 1;
+                    if run == CLIP_RUN {
+                        runs += 1;
+                    }
+                } else {
+                    run = 0;
                 }
-            } else {
-                run = 0;
             }
         }
     }
@@ -234,15 +240,11 @@ pub fn neutral_source_db(freq_hz: f64) -> f64 {
 /// same way, for the noise floor.
 fn frame_starts(x: &[f32], fft_len: usize) -> (Vec<usize>, Vec<usize>) {
     let hop = fft_len / 2;
-    let energy = metrics::cumulative_energy(x);
-    let starts: Vec<usize> = (0..)
-        .map(|i| i * hop)
-        .take_while(|&s| s + fft_len <= x.len())
+    let levels: Vec<f64> = metrics::window_energies(x, fft_len, hop)
+        .into_iter()
+        .map(|e| 10.0 * (e / fft_len as f64 + 1e-12).log10())
         .collect();
-    let levels: Vec<f64> = starts
-        .iter()
-        .map(|&s| 10.0 * ((energy[s + fft_len] - energy[s]) / fft_len as f64 + 1e-12).log10())
-        .collect();
+    let starts: Vec<usize> = (0..levels.len()).map(|i| i * hop).collect();
     let gate = metrics::activity_gate_db(&levels);
     let pick = |min_db: f64| -> Vec<usize> {
         let chosen: Vec<usize> = starts
@@ -281,7 +283,7 @@ fn ltas_db(
 /// Compressor fit and EQ refit alternate this many times when the source is the same
 /// performance (the second round corrects the EQ for what the compressor does to the
 /// spectrum, and the compressor for the corrected EQ).
-pub const PAIRED_ROUNDS: usize = 3;
+pub const PAIRED_ROUNDS: usize = 2;
 
 /// Most a bell's Q may be when the two recordings are different performances: the
 /// difference of their spectra is content as much as EQ, and narrow bands would chase it.
@@ -429,33 +431,28 @@ pub fn analyze(
     let paired = alignment.is_some_and(|a| a.is_paired());
     let grid_hz = spectrum::log_grid_hz(src_fs.min(ref_fs));
 
-    // Aligned views: when paired, both cover exactly the overlap.
-    let (ref_ch, src_ch): (Vec<Vec<f32>>, Vec<Vec<f32>>) = match alignment {
+    // Aligned views: when paired, both cover exactly the overlap (no copies).
+    let (ref_range, src_range) = match alignment {
         Some(a) if paired => {
             let lag = a.lag_samples;
             let start = lag.max(0) as usize;
             let end = (reference.frames() as i64).min(source.frames() as i64 + lag) as usize;
-            let r = reference
-                .channels
-                .iter()
-                .map(|c| c[start..end].to_vec())
-                .collect();
-            let s = source
-                .channels
-                .iter()
-                .map(|c| c[(start as i64 - lag) as usize..(end as i64 - lag) as usize].to_vec())
-                .collect();
-            (r, s)
+            let shift = |n: usize| (n as i64 - lag) as usize;
+            (start..end, shift(start)..shift(end))
         }
-        _ => (reference.channels.clone(), source.channels.clone()),
+        _ => (0..reference.frames(), 0..source.frames()),
     };
-    let ref_refs: Vec<&[f32]> = ref_ch.iter().map(Vec::as_slice).collect();
-    let src_refs: Vec<&[f32]> = src_ch.iter().map(Vec::as_slice).collect();
-    let (ref_mid, src_mid) = if paired {
-        (metrics::mid(&ref_refs), metrics::mid(&src_refs))
-    } else {
-        (ref_mid, src_mid)
-    };
+    let ref_refs: Vec<&[f32]> = reference
+        .channels
+        .iter()
+        .map(|c| &c[ref_range.clone()])
+        .collect();
+    let src_refs: Vec<&[f32]> = source
+        .channels
+        .iter()
+        .map(|c| &c[src_range.clone()])
+        .collect();
+    let (ref_mid, src_mid) = (&ref_mid[ref_range], &src_mid[src_range]);
 
     // Spectra: when paired, the very same frames of both (the reference's activity decides).
     let (ref_starts, ref_quiet) = frame_starts(&ref_mid, spectrum::fft_len_for(ref_fs));
@@ -518,11 +515,15 @@ pub fn analyze(
     let mut eq_fit = eq_fit::fit_eq(&target, options.bands, &limits, &response);
 
     // Excerpts for the compressor fit and the predictions.
-    let segments = comp_fit::excerpt_segments(src_ch[0].len(), src_fs);
+    let excerpt = if paired {
+        comp_fit::PAIRED_EXCERPT
+    } else {
+        comp_fit::UNPAIRED_EXCERPT
+    };
+    let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
     let src_segments = comp_fit::gather(&src_refs, &segments);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
-    let reference_stats = comp_fit::measure_stats(&ref_refs, ref_fs);
     let mut comp_fit = None;
     let ref_segments = comp_fit::gather(&ref_refs, &segments);
     // Paired: once the compressor is known, what it does to the spectrum is known too; refit
@@ -542,7 +543,8 @@ pub fn analyze(
                 .map(|seg| render(&eq_only, seg, src_fs))
                 .collect();
             let fit = if paired {
-                comp_fit::fit_paired(&src_eq, &ref_segments, src_fs)
+                let previous = comp_fit.as_ref().and_then(|c: &CompFit| c.model);
+                comp_fit::fit_paired(&src_eq, &ref_segments, src_fs, previous)
             } else {
                 // The excerpt is not the whole source: shift the goal by how the excerpt's
                 // statistics differ from the whole source's.
@@ -554,7 +556,8 @@ pub fn analyze(
                     src_fs,
                 );
                 let full = comp_fit::measure_stats(&src_refs, src_fs);
-                comp_fit::fit_unpaired(&src_eq, &reference_stats.shifted(&part, &full), src_fs)
+                let goal = comp_fit::measure_stats(&ref_refs, ref_fs).shifted(&part, &full);
+                comp_fit::fit_unpaired(&src_eq, &goal, src_fs)
             };
             settings.compressor.enabled = false;
             if let Some(model) = fit.model {
@@ -620,8 +623,8 @@ pub fn analyze(
 
     // Predictions on the excerpts: against the same excerpts of the reference when paired,
     // against the whole reference otherwise.
-    let reference_metrics = SignalMetrics::measure(&ref_refs, ref_fs);
-    let source_metrics = SignalMetrics::measure(&src_refs, src_fs);
+    let reference_metrics = SignalMetrics::from_mid(ref_lufs, ref_mid, ref_fs);
+    let source_metrics = SignalMetrics::from_mid(src_lufs, src_mid, src_fs);
     let out_concat = concat_channels(&rendered);
     let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
     let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
