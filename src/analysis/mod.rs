@@ -285,6 +285,11 @@ fn ltas_db(
 /// spectrum, and the compressor for the corrected EQ).
 pub const PAIRED_ROUNDS: usize = 2;
 
+/// Unpaired loudness is measured on this much of the source, in this many segments: more than
+/// the compressor fit needs, because integrated loudness depends on the whole level
+/// distribution.
+pub const LOUDNESS_EXCERPT: (f64, usize) = (40.0, 8);
+
 /// Most a bell's Q may be when the two recordings are different performances: the
 /// difference of their spectra is content as much as EQ, and narrow bands would chase it.
 pub const MAX_BELL_Q_UNPAIRED: f64 = 2.5;
@@ -591,34 +596,43 @@ pub fn analyze(
         settings = with_bands(&settings, &eq_fit.bands);
     }
 
-    // Loudness: output gain so the source through the chain reads the reference's LUFS. The
-    // excerpts stand for the whole source (offset by how their loudness differs from it).
+    // Loudness: output gain so the source through the chain reads the reference's LUFS.
+    // Paired: on the excerpts, against the same excerpts of the reference (exact). Unpaired:
+    // on up to [`LOUDNESS_EXCERPT`] of the source, offset by how that excerpt's loudness
+    // differs from the whole source's, against the whole reference.
     let ref_lufs = loudness::integrated_loudness(&ref_refs, ref_fs).unwrap_or(metrics::SILENCE_DB);
     let src_lufs = loudness::integrated_loudness(&src_refs, src_fs).unwrap_or(metrics::SILENCE_DB);
-    let src_seg_lufs = segments_loudness(&src_segments, src_fs);
+    let (loudness_segments, goal_lufs) = if paired {
+        (src_segments, segments_loudness(&ref_segments, ref_fs))
+    } else {
+        let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, LOUDNESS_EXCERPT);
+        (comp_fit::gather(&src_refs, &segments), ref_lufs)
+    };
+    let correction = if paired {
+        0.0
+    } else {
+        src_lufs - segments_loudness(&loudness_segments, src_fs)
+    };
     let render_all = |s: &ChainSettings| -> Vec<Vec<Vec<f32>>> {
-        src_segments
+        loudness_segments
             .iter()
             .map(|seg| render(s, seg, src_fs))
             .collect()
     };
-    // Paired: the same excerpts of the reference are the exact goal.
-    let (goal_lufs, correction) = if paired {
-        let ref_segments = comp_fit::gather(&ref_refs, &segments);
-        (segments_loudness(&ref_segments, ref_fs), 0.0)
-    } else {
-        (ref_lufs, src_lufs - src_seg_lufs)
-    };
-    for _ in 0..3 {
-        let out_lufs = segments_loudness(&render_all(&settings), src_fs) + correction;
-        let change = goal_lufs - out_lufs;
+    // The output gain is linear up to the ceiling: one render without the ceiling gives the
+    // gain; one with it checks (and corrects for) what the ceiling takes off.
+    let mut open = settings.clone();
+    open.ceiling.enabled = false;
+    open.output_gain_db = 0.0;
+    let open_lufs = segments_loudness(&render_all(&open), src_fs) + correction;
+    settings.output_gain_db = crate::dsp::ranges::OUT_GAIN_DB.clamp((goal_lufs - open_lufs) as f32);
+    let mut rendered = render_all(&settings);
+    let change = goal_lufs - (segments_loudness(&rendered, src_fs) + correction);
+    if change.abs() > 0.02 {
         settings.output_gain_db =
             crate::dsp::ranges::OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
-        if change.abs() < 0.02 {
-            break;
-        }
+        rendered = render_all(&settings);
     }
-    let rendered = render_all(&settings);
     let settings = settings.clamped();
 
     // Predictions on the excerpts: against the same excerpts of the reference when paired,
@@ -630,7 +644,6 @@ pub fn analyze(
     let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
     predicted.loudness_lufs += correction;
     let (compare_metrics, ltas_error, snr) = if paired {
-        let ref_segments = comp_fit::gather(&ref_refs, &segments);
         let ref_concat = concat_channels(&ref_segments);
         let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
         let m = SignalMetrics::measure(&rr, ref_fs);
@@ -639,7 +652,7 @@ pub fn analyze(
         (m, ltas, Some(metrics::snr_db(&om, &rm)))
     } else {
         let om = metrics::mid(&out_refs);
-        let (ltas, _) = metrics::ltas_error_db(&om, &ref_mid, src_fs.min(ref_fs));
+        let (ltas, _) = metrics::ltas_error_db(&om, ref_mid, src_fs.min(ref_fs));
         (reference_metrics, ltas, None)
     };
     let prediction = Prediction {
