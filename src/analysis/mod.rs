@@ -283,7 +283,11 @@ fn ltas_db(
 /// Compressor fit and EQ refit alternate this many times when the source is the same
 /// performance (the second round corrects the EQ for what the compressor does to the
 /// spectrum, and the compressor for the corrected EQ).
-pub const PAIRED_ROUNDS: usize = 2;
+pub const PAIRED_ROUNDS: usize = 3;
+
+/// The paired EQ correction compares spectra on this much of the source, in this many
+/// segments.
+pub const SPECTRUM_EXCERPT: (f64, usize) = (20.0, 4);
 
 /// Unpaired loudness is measured on this much of the source, in this many segments: more than
 /// the compressor fit needs, because integrated loudness depends on the whole level
@@ -535,6 +539,16 @@ pub fn analyze(
     // the EQ to the remaining difference on the excerpts (the very same frames of both), then
     // the compressor to the new EQ.
     let rounds = if paired { PAIRED_ROUNDS } else { 1 };
+    // The EQ correction reads spectra, which need more material than the gain trace.
+    let spectrum_segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, SPECTRUM_EXCERPT);
+    let (spectrum_src, spectrum_ref) = if paired {
+        (
+            comp_fit::gather(&src_refs, &spectrum_segments),
+            comp_fit::gather(&ref_refs, &spectrum_segments),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for round in 0..rounds {
         if options.compressor {
             let eq_only = {
@@ -574,11 +588,11 @@ pub fn analyze(
         if !paired || round + 1 == rounds && !settings.compressor.enabled {
             break;
         }
-        let rendered: Vec<Vec<Vec<f32>>> = src_segments
+        let rendered: Vec<Vec<Vec<f32>>> = spectrum_src
             .iter()
             .map(|seg| render(&settings, seg, src_fs))
             .collect();
-        let (ref_x, out_x) = (concat_mid(&ref_segments), concat_mid(&rendered));
+        let (ref_x, out_x) = (concat_mid(&spectrum_ref), concat_mid(&rendered));
         let (starts, _) = frame_starts(&ref_x, spectrum::fft_len_for(ref_fs));
         let r_db = ltas_db(&ref_x, ref_fs, &starts, &grid_hz, width);
         let o_db = ltas_db(&out_x, src_fs, &starts, &grid_hz, width);
