@@ -371,7 +371,8 @@ pub fn fit_paired(
         let mut candidates = Vec::new();
         for detector in [Detector::Peak, Detector::Rms] {
             let levels = detector_levels_db(&channels, sample_rate, detector);
-            let (cost, model) = grid_search(&levels, detector, &mut |m| {
+            let pairs = [(1.0, 60.0), (10.0, 150.0)];
+            let (cost, model) = grid_search(&levels, detector, &pairs, &mut |m| {
                 evaluate(&levels, m, grid_blocks).0
             });
             candidates.push((cost, model, levels));
@@ -406,6 +407,7 @@ pub fn fit_paired(
 fn grid_search(
     levels_db: &[f32],
     detector: Detector,
+    time_constants_ms: &[(f64, f64)],
     cost: &mut dyn FnMut(&CompModel) -> f64,
 ) -> (f64, CompModel) {
     let mut sorted: Vec<f32> = levels_db.iter().copied().filter(|l| *l > -100.0).collect();
@@ -430,7 +432,7 @@ fn grid_search(
     );
     for p in [0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99] {
         for ratio in [1.5, 2.5, 4.0, 8.0] {
-            for (attack_ms, release_ms) in [(1.0, 60.0), (10.0, 150.0)] {
+            for &(attack_ms, release_ms) in time_constants_ms {
                 let m = CompModel {
                     threshold_db: pct(p).clamp(-60.0, 0.0),
                     ratio,
@@ -711,8 +713,9 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
             + 0.002 * (m.knee_db - 6.0).powi(2);
         stats_distance_db(&stats_of(Some(m)), target) + prior
     };
-    let (_, start) = grid_search(&rms_levels, Detector::Rms, &mut cost);
-    let model = nelder_mead_model(start, &mut cost, 100);
+    // Time constants start at the priors: statistics barely see them.
+    let (_, start) = grid_search(&rms_levels, Detector::Rms, &[(10.0, 150.0)], &mut cost);
+    let model = nelder_mead_model(start, &mut cost, 70);
     let error = cost(&model);
     if error < cost_without - 0.1 {
         CompFit {

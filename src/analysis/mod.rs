@@ -292,7 +292,7 @@ pub const SPECTRUM_EXCERPT: (f64, usize) = (20.0, 4);
 /// Unpaired loudness is measured on this much of the source, in this many segments: more than
 /// the compressor fit needs, because integrated loudness depends on the whole level
 /// distribution.
-pub const LOUDNESS_EXCERPT: (f64, usize) = (40.0, 8);
+pub const LOUDNESS_EXCERPT: (f64, usize) = (30.0, 6);
 
 /// Most a bell's Q may be when the two recordings are different performances: the
 /// difference of their spectra is content as much as EQ, and narrow bands would chase it.
