@@ -6,4 +6,8 @@ pub mod analysis;
 pub mod audio_io;
 pub mod cli;
 pub mod dsp;
+pub mod plugin;
 pub mod preset;
+
+nice_plug::nice_export_clap!(plugin::Matchbox);
+nice_plug::nice_export_vst3!(plugin::Matchbox);

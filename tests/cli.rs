@@ -141,6 +141,81 @@ fn telephone_removes_lows_and_highs_but_keeps_the_voice_band() {
 }
 
 #[test]
+fn compressed_formats_render_at_their_own_rate_and_channels() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = tempfile::tempdir().unwrap();
+    for (file, rate, channels) in [
+        ("sine-44k1-mono.flac", 44_100, 1),
+        ("sine-48k-stereo.mp3", 48_000, 2),
+        ("sine-22k05-stereo.ogg", 22_050, 2),
+    ] {
+        let out = dir.path().join(format!("{file}.wav"));
+        let o = matchbox(
+            &[
+                "render",
+                "-p",
+                "Vocal Warm",
+                data.join(file).to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert_eq!(code(&o), 0, "{file}: {}", stderr(&o));
+        let (spec, y) = read_wav(&out);
+        assert_eq!(
+            (spec.sample_rate, spec.channels),
+            (rate, channels),
+            "{file}"
+        );
+        let level = rms_db(&y[0]);
+        // A −6 dBFS sine (−9 dB RMS) comes out within a few dB: no silence, no blow-up.
+        assert!((-16.0..-3.0).contains(&level), "{file}: {level:.1} dB RMS");
+    }
+}
+
+#[test]
+fn block_size_does_not_change_the_rendered_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = [busy(48_000, 24_000, 7), busy(48_000, 24_000, 8)];
+    write_f32_wav(&dir.path().join("in.wav"), 48_000, &input);
+    let mut outputs = Vec::new();
+    for block in ["1", "7", "4096"] {
+        let out = format!("out-{block}.wav");
+        let o = matchbox(
+            &[
+                "render",
+                "-p",
+                "Beatbox Punch",
+                "--block",
+                block,
+                "in.wav",
+                &out,
+            ],
+            dir.path(),
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        outputs.push(read_wav(&dir.path().join(out)).1);
+    }
+    for other in &outputs[1..] {
+        for (a, b) in outputs[0].iter().zip(other) {
+            let max_diff = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(max_diff <= 1e-6, "max difference {max_diff}");
+        }
+    }
+    // And the preset really did something.
+    let changed = input[0]
+        .iter()
+        .zip(&outputs[0][0])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(changed > 0.01, "{changed}");
+}
+
+#[test]
 fn three_channel_input_is_an_audio_error() {
     let dir = tempfile::tempdir().unwrap();
     let ch = vec![0.1f32; 1000];
@@ -324,6 +399,24 @@ fn check_names_each_bad_file_field_and_problem() {
 }
 
 #[test]
+fn check_migrates_a_version_0_file_and_refuses_a_newer_one() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let o = matchbox(&["check", "preset-v0.json"], &data);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ok: preset-v0.json\n");
+    let dir = tempfile::tempdir().unwrap();
+    let v0 = std::fs::read_to_string(data.join("preset-v0.json")).unwrap();
+    let v9 = v0.replace("\"version\": 0", "\"version\": 9");
+    std::fs::write(dir.path().join("future.json"), v9).unwrap();
+    let o = matchbox(&["check", "future.json"], dir.path());
+    assert_eq!(code(&o), 3);
+    assert_eq!(
+        stderr(&o),
+        "future.json: version: was written by a newer Matchbox (version 9; this one reads up to 1)\n"
+    );
+}
+
+#[test]
 fn presets_lists_every_factory_preset_with_a_description() {
     let dir = tempfile::tempdir().unwrap();
     let o = matchbox(&["presets"], dir.path());
@@ -359,10 +452,14 @@ fn bench_prints_a_line_per_block_size() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().filter(|l| l.contains("block=")).collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    for (line, block) in lines.iter().zip(["64", "512"]) {
+    assert_eq!(lines.len(), 3, "{out}");
+    for (line, prefix) in lines.iter().zip([
+        "matchbox block=64: ",
+        "matchbox block=512: ",
+        "matchbox silence-after-burst block=512: ",
+    ]) {
         let rest = line
-            .strip_prefix(&format!("matchbox block={block}: "))
+            .strip_prefix(prefix)
             .unwrap_or_else(|| panic!("{line}"));
         let (ns, rest) = rest.split_once(" ns/sample/ch, ").unwrap();
         let ns: f64 = ns.parse().unwrap();

@@ -102,3 +102,69 @@ fn compressing_presets_make_deliberate_choices() {
     // The limiter is a limiter.
     assert_eq!(get("live-safety-limiter").compressor.ratio, f32::INFINITY);
 }
+
+/// EQ magnitude of factory preset `name` at `freq_hz`, 48 kHz, dB (the analytic response of
+/// the filters as they run).
+fn eq_db(name: &str, freq_hz: f64) -> f64 {
+    let settings = preset::find_factory(name).unwrap().1.settings;
+    matchbox::dsp::eq::magnitude_db(&settings.eq, freq_hz, 48_000.0)
+}
+
+#[test]
+fn factory_eq_curves_do_what_their_descriptions_say() {
+    // (preset, frequency Hz, lowest dB, highest dB)
+    let claims: &[(&str, f64, f64, f64)] = &[
+        // Telephone: the 300–3400 Hz channel, with a honk near 1.5 kHz.
+        ("Telephone", 100.0, -200.0, -20.0),
+        ("Telephone", 8_000.0, -200.0, -20.0),
+        ("Telephone", 1_500.0, 3.0, 6.0),
+        ("Telephone", 1_000.0, 0.0, 6.0),
+        // Beatbox Punch: rumble out, kick chest, less box, snare crack.
+        ("Beatbox Punch", 15.0, -200.0, -12.0),
+        ("Beatbox Punch", 70.0, 2.0, 4.0),
+        ("Beatbox Punch", 350.0, -4.0, -2.0),
+        ("Beatbox Punch", 3_000.0, 2.0, 4.0),
+        // Beatbox Sub: weight low down, mud cleared.
+        ("Beatbox Sub", 50.0, 3.0, 8.0),
+        ("Beatbox Sub", 250.0, -5.0, -2.0),
+        ("Beatbox Sub", 15.0, -200.0, -6.0),
+        // Vocal Warm: handling noise out, body in, highs softened.
+        ("Vocal Warm", 40.0, -200.0, -6.0),
+        ("Vocal Warm", 180.0, 1.0, 3.0),
+        ("Vocal Warm", 12_000.0, -3.0, -1.0),
+        // Vocal Presence: proximity boom and box out, presence in.
+        ("Vocal Presence", 50.0, -200.0, -12.0),
+        ("Vocal Presence", 300.0, -4.0, -2.0),
+        ("Vocal Presence", 3_000.0, 3.0, 5.0),
+        // Broadcast: rumble out, box out, intelligibility in.
+        ("Broadcast", 30.0, -200.0, -12.0),
+        ("Broadcast", 400.0, -4.0, -2.0),
+        ("Broadcast", 2_500.0, 1.5, 3.0),
+    ];
+    for &(name, freq_hz, lo, hi) in claims {
+        let db = eq_db(name, freq_hz);
+        assert!(
+            (lo..=hi).contains(&db),
+            "{name} at {freq_hz} Hz: {db:.2} dB, expected {lo} to {hi}"
+        );
+    }
+    // The static de-ess dips sit below the air shelf around them.
+    assert!(eq_db("Vocal Presence", 7_000.0) < eq_db("Vocal Presence", 12_000.0) - 2.0);
+    assert!(eq_db("Broadcast", 6_500.0) < eq_db("Broadcast", 9_000.0) - 2.0);
+}
+
+#[test]
+fn tone_neutral_presets_are_flat_where_they_say() {
+    let log_freqs = (0..=60).map(|i| 20.0 * 1000f64.powf(f64::from(i) / 60.0));
+    for f in log_freqs {
+        for name in ["Flat", "Live Safety Limiter"] {
+            assert_eq!(eq_db(name, f), 0.0, "{name} at {f:.0} Hz");
+        }
+        // Gentle Leveler only removes subsonic rumble: no tone change from 200 Hz up.
+        if f >= 200.0 {
+            let db = eq_db("Gentle Leveler", f);
+            assert!(db.abs() < 0.1, "Gentle Leveler at {f:.0} Hz: {db:.3} dB");
+        }
+    }
+    assert!(eq_db("Gentle Leveler", 20.0) < -3.0);
+}

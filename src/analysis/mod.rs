@@ -346,42 +346,12 @@ fn target_curve(
         .collect()
 }
 
-/// Render `channels` through `settings` with the real chain (state from rest).
-// TEMPORARY until `dsp::Chain` lands on main: the chain's own stages in the chain's order
-// (in gain → EQ → compressor → out gain → ceiling), settings applied at once.
+/// Render `channels` (1 or 2) through `settings` with the real chain, state from rest.
 pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64) -> Vec<Vec<f32>> {
-    let _ = Chain::new;
     let mut out = channels.to_vec();
-    let mut eq = crate::dsp::eq::Eq::new(sample_rate);
-    eq.set_settings(&settings.eq);
-    eq.reset();
-    let mut comp = crate::dsp::compressor::Compressor::new();
-    comp.prepare(sample_rate);
-    comp.set_settings(&settings.compressor);
-    comp.reset();
-    let mut ceiling = crate::dsp::ceiling::Ceiling::new();
-    ceiling.prepare(sample_rate);
-    ceiling.set_settings(&settings.ceiling);
-    ceiling.reset();
-    let in_gain = crate::dsp::db_to_gain(settings.input_gain_db as f64) as f32;
-    let out_gain = crate::dsp::db_to_gain(settings.output_gain_db as f64) as f32;
-    let len = out.first().map_or(0, Vec::len);
-    let block = 512;
-    let mut start = 0;
-    while start < len {
-        let end = (start + block).min(len);
-        let mut slices: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
-        for c in slices.iter_mut() {
-            c.iter_mut().for_each(|v| *v *= in_gain);
-        }
-        eq.process(&mut slices);
-        comp.process(&mut slices);
-        for c in slices.iter_mut() {
-            c.iter_mut().for_each(|v| *v *= out_gain);
-        }
-        ceiling.process(&mut slices);
-        start = end;
-    }
+    let mut chain = Chain::new(settings, sample_rate as f32);
+    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+    chain.process(&mut slices);
     out
 }
 

@@ -70,24 +70,76 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         eprintln!("note: this is a debug build; build with --release for meaningful timings");
     }
     let frames = (args.seconds * f64::from(BENCH_SAMPLE_RATE_HZ)).round() as usize;
-    println!(
+    say!(
         "matchbox bench: {name}, {:.1} s of stereo noise beats at {} Hz, best of {BENCH_RUNS} runs",
-        args.seconds, BENCH_SAMPLE_RATE_HZ
+        args.seconds,
+        BENCH_SAMPLE_RATE_HZ
     );
     let input = bench_signal(BENCH_SAMPLE_RATE_HZ, frames.max(1));
     let mut chain = Chain::new(&settings, BENCH_SAMPLE_RATE_HZ);
     for &block in &args.blocks {
         let r = time_block_size(&mut chain, &input, block as usize);
-        println!(
+        say!(
             "matchbox block={}: {:.1} ns/sample/ch, {:.0}x realtime",
-            r.block, r.ns_per_sample_per_channel, r.times_real_time
+            r.block,
+            r.ns_per_sample_per_channel,
+            r.times_real_time
         );
     }
+    // Denormals: if filter or envelope state decays into subnormal numbers, silence after a
+    // loud burst costs far more than signal does. This line makes that visible.
+    let block = args.blocks.last().copied().unwrap_or(512) as usize;
+    let r = time_silence_after_burst(&mut chain, frames.max(1), block);
+    say!(
+        "matchbox silence-after-burst block={}: {:.1} ns/sample/ch, {:.0}x realtime",
+        r.block,
+        r.ns_per_sample_per_channel,
+        r.times_real_time
+    );
     Ok(())
 }
 
-/// Best of [`BENCH_RUNS`] passes of `input` through `chain` (reset before each) in blocks
-/// of `block` frames. Only the processing is timed, not the copy of the input.
+/// Like [`time_block_size`] on `frames` of digital silence, each run preceded (untimed) by
+/// half a second of full-scale noise that fills every filter and envelope.
+pub fn time_silence_after_burst(chain: &mut Chain, frames: usize, block: usize) -> BenchResult {
+    let burst_frames = (BENCH_SAMPLE_RATE_HZ / 2.0) as usize;
+    let burst: Vec<Vec<f32>> = bench_signal(BENCH_SAMPLE_RATE_HZ, burst_frames)
+        .into_iter()
+        .map(|c| c.into_iter().map(|v| (v * 2.0).clamp(-1.0, 1.0)).collect())
+        .collect();
+    let mut work = burst.clone();
+    let mut silence = vec![vec![0.0f32; frames]; 2];
+    let mut best_s = f64::INFINITY;
+    for _ in 0..BENCH_RUNS {
+        chain.reset();
+        for (w, b) in work.iter_mut().zip(&burst) {
+            w.copy_from_slice(b);
+        }
+        process_in_blocks(chain, &mut work, block, |_| {});
+        for channel in &mut silence {
+            channel.fill(0.0);
+        }
+        let start = Instant::now();
+        process_in_blocks(chain, &mut silence, block, |_| {});
+        best_s = best_s.min(start.elapsed().as_secs_f64());
+        std::hint::black_box(&silence);
+    }
+    result(block, frames, best_s)
+}
+
+/// Figures for `frames` stereo frames processed in `best_s` seconds.
+fn result(block: usize, frames: usize, best_s: f64) -> BenchResult {
+    let best_s = best_s.max(1e-12);
+    let samples = (2 * frames).max(1) as f64;
+    BenchResult {
+        block,
+        ns_per_sample_per_channel: best_s * 1e9 / samples,
+        times_real_time: frames as f64 / f64::from(BENCH_SAMPLE_RATE_HZ) / best_s,
+    }
+}
+
+/// Best of [`BENCH_RUNS`] passes of stereo `input` through `chain` (reset before each) in
+/// blocks of `block` frames. Only the processing is timed, not the copy of the input.
 pub fn time_block_size(chain: &mut Chain, input: &[Vec<f32>], block: usize) -> BenchResult {
     let mut work = input.to_vec();
     let mut best_s = f64::INFINITY;
@@ -102,12 +154,5 @@ pub fn time_block_size(chain: &mut Chain, input: &[Vec<f32>], block: usize) -> B
         // Keep the output observable so the work cannot be optimised away.
         std::hint::black_box(&work);
     }
-    let samples = (input.len() * input.first().map_or(0, Vec::len)) as f64;
-    let duration_s = input.first().map_or(0, Vec::len) as f64 / f64::from(BENCH_SAMPLE_RATE_HZ);
-    let best_s = best_s.max(1e-12);
-    BenchResult {
-        block,
-        ns_per_sample_per_channel: best_s * 1e9 / samples.max(1.0),
-        times_real_time: duration_s / best_s,
-    }
+    result(block, input.first().map_or(0, Vec::len), best_s)
 }

@@ -18,7 +18,7 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     let mut bad = 0;
     for file in &args.files {
         match preset::load(file) {
-            Ok(_) => println!("ok: {}", file.display()),
+            Ok(_) => say!("ok: {}", file.display()),
             Err(e) => {
                 eprintln!("{e}");
                 bad += 1;

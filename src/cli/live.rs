@@ -42,6 +42,8 @@ pub struct LiveArgs {
 /// What the device probe found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Devices {
+    /// Whether the cards file exists at all (it does whenever ALSA is loaded).
+    pub cards_file_exists: bool,
     /// Sound cards from `/proc/asound/cards` ("0: HDA Intel PCH").
     pub cards: Vec<String>,
     /// How a running JACK server was detected, if one was.
@@ -57,34 +59,46 @@ impl Devices {
 pub fn run(args: &LiveArgs) -> Result<(), CliError> {
     // Load the preset first: a typo in its name is worth reporting whatever the devices.
     let preset = preset::resolve(&args.preset)?;
+    if args.fallback {
+        say!("fallback requested (--fallback)");
+        return write_fallback(args, &preset);
+    }
     if !cfg!(target_os = "linux") {
         return Err(CliError::NotAvailable(
             "live monitoring is not supported on this platform in this build yet; \
-             use `matchbox render` to process files"
+             use `matchbox render` to process files, or `matchbox live --fallback`"
                 .into(),
         ));
     }
-    let devices = probe(Path::new("/proc/asound/cards"));
-    if devices.any() && !args.fallback {
+    let cards_file = Path::new("/proc/asound/cards");
+    let devices = probe(cards_file);
+    if devices.any() {
         let mut found: Vec<String> = devices.cards.iter().map(|c| format!("card {c}")).collect();
         found.extend(devices.jack.iter().cloned());
         return Err(CliError::NotAvailable(format!(
-            "found {}; but live monitoring is not implemented in this build yet \
+            "found {}; live monitoring is not implemented in this build yet \
              (it comes with the Matchbox standalone). Use `matchbox render`, or \
              `matchbox live --fallback` to render the built-in loop",
             found.join(", ")
         )));
     }
-    if args.fallback {
-        println!("fallback requested (--fallback)");
+    let cards = if devices.cards_file_exists {
+        "lists none"
     } else {
-        println!(
-            "no sound card found: /proc/asound/cards lists none and no JACK server is running"
-        );
-    }
+        "does not exist (no ALSA driver loaded)"
+    };
+    say!(
+        "no sound card found: {} {cards}, and no JACK server is running",
+        cards_file.display()
+    );
+    write_fallback(args, &preset)
+}
+
+/// Render the loop through `preset` to `args.output` and say so.
+fn write_fallback(args: &LiveArgs, preset: &preset::Preset) -> Result<(), CliError> {
     let audio = render_loop(&preset.settings);
     write_wav_f32(&args.output, &audio)?;
-    println!(
+    say!(
         "falling back: rendered {FALLBACK_SECONDS} s of a built-in beatbox loop through \"{}\" \
          to {} ({FALLBACK_SAMPLE_RATE_HZ} Hz, stereo, 32-bit float); play it with any audio player",
         preset.name,
@@ -108,11 +122,10 @@ pub fn render_loop(settings: &crate::dsp::ChainSettings) -> Audio {
 /// Sound cards listed in `cards_file` (normally `/proc/asound/cards`) and a running JACK
 /// server.
 pub fn probe(cards_file: &Path) -> Devices {
-    let cards = std::fs::read_to_string(cards_file)
-        .map(|text| parse_asound_cards(&text))
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(cards_file);
     Devices {
-        cards,
+        cards_file_exists: text.is_ok(),
+        cards: text.map(|t| parse_asound_cards(&t)).unwrap_or_default(),
         jack: jack_server(),
     }
 }
@@ -193,8 +206,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cards");
         std::fs::write(&file, " 0 [Dummy          ]: Dummy - Dummy\n").unwrap();
-        assert_eq!(probe(&file).cards, ["0: Dummy - Dummy"]);
-        assert!(probe(&dir.path().join("absent")).cards.is_empty());
+        let found = probe(&file);
+        assert_eq!(found.cards, ["0: Dummy - Dummy"]);
+        assert!(found.cards_file_exists && found.any());
+        let absent = probe(&dir.path().join("absent"));
+        assert!(absent.cards.is_empty() && !absent.cards_file_exists);
     }
 
     #[cfg(unix)]

@@ -1,6 +1,15 @@
 //! The `matchbox` command line: argument parsing, exit codes, and the dispatch to one file
 //! per subcommand.
 
+/// `println!` that ignores a closed stdout (`matchbox presets | head -1`) instead of
+/// panicking: the work is done, only its report has nowhere to go.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod analyze;
 pub mod bench;
 pub mod check;
@@ -105,7 +114,9 @@ pub enum Command {
     /// Prints ns per sample per channel and × real time per block size, best of 3 runs, in
     /// the same terms as shared/bench/pedalboard_chain.py. Without --preset every part of the
     /// chain is on: 8 EQ bands, the compressor (RMS detector, sidechain high-pass), output
-    /// gain +3 dB and the ceiling. Build with --release for meaningful figures.
+    /// gain +3 dB and the ceiling. A last line times silence after a loud burst (at the last
+    /// block size), where denormal numbers would show up as a slowdown. Build with --release
+    /// for meaningful figures.
     Bench(bench::BenchArgs),
     /// Live monitoring (the default). Not in this build yet: without a sound card, renders a
     /// built-in beatbox loop through the preset to a file instead.

@@ -41,7 +41,7 @@ fn list() {
     let presets = preset::factory_presets();
     let width = presets.iter().map(|(_, p)| p.name.len()).max().unwrap_or(0);
     for (_, p) in &presets {
-        println!("{:width$}  {}", p.name, first_sentence(&p.description));
+        say!("{:width$}  {}", p.name, first_sentence(&p.description));
     }
 }
 
@@ -54,12 +54,18 @@ fn show(name: &str) -> Result<(), CliError> {
         .find(|f| f.file_name.trim_end_matches(".json") == wanted)
         .filter(|_| !std::path::Path::new(name).exists())
     {
-        print!("{}", file.json);
+        print_raw(file.json);
         return Ok(());
     }
     let preset = preset::resolve(name)?;
-    print!("{}", preset.to_json_pretty());
+    print_raw(&preset.to_json_pretty());
     Ok(())
+}
+
+/// `text` to stdout as is; a closed stdout is not an error (see `say!`).
+fn print_raw(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 /// Up to the first full stop that ends a sentence.

@@ -62,7 +62,7 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
         bar.finish_and_clear();
     }
     write_wav_f32(&args.output, &audio)?;
-    println!(
+    say!(
         "rendered {} ({} Hz, {}, {:.2} s) through \"{}\" to {}",
         args.input.display(),
         audio.sample_rate,

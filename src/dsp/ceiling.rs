@@ -106,11 +106,10 @@ impl Ceiling {
 
     fn process_chunk(&mut self, channels: &mut [&mut [f32]], start: usize, n: usize) {
         let c = self.ceiling;
-        // `!(|x| <= c)` is also true for NaN.
         let over = channels.iter().any(|ch| {
             ch[start..start + n]
                 .iter()
-                .fold(false, |o, v| o | !(v.abs() <= c))
+                .fold(false, |o, v| o | (v.abs() > c) | v.is_nan())
         });
         if self.gain == 1.0 && !over {
             // Exactly what the general path below would do at unity gain: nothing.
@@ -128,20 +127,22 @@ impl Ceiling {
             }
         }
 
-        let k = self.release_coef;
+        // The gain that puts each frame exactly at the ceiling (∞ for silence); the division
+        // is done here, off the loop-carried path below.
+        let c64 = c as f64;
+        for (limit, &p) in self.gains[..n].iter_mut().zip(peak.iter()) {
+            *limit = c64 / p as f64;
+        }
+        let (k, a) = (self.release_coef, 1.0 - self.release_coef);
         let mut g = self.gain;
-        for (gain, &p) in self.gains[..n].iter_mut().zip(peak.iter()) {
-            g += k * (1.0 - g);
-            if g > UNITY_SNAP {
-                g = 1.0;
-            }
-            let p = p as f64;
-            if p * g > c as f64 {
-                g = c as f64 / p;
-            }
+        for gain in &mut self.gains[..n] {
+            // Recover towards 1, but never above what keeps this frame under the ceiling.
+            let recovered = a * g + k;
+            g = if *gain < recovered { *gain } else { recovered };
             *gain = g;
         }
-        self.gain = g;
+        // Checked once per chunk: the snap changes the gain by at most 1e-9.
+        self.gain = if g > UNITY_SNAP { 1.0 } else { g };
 
         for ch in channels.iter_mut() {
             for (v, &g) in ch[start..start + n].iter_mut().zip(&self.gains[..n]) {

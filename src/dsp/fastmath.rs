@@ -7,12 +7,13 @@
 //! `exp2` ≤ 1e-5 relative (9e-5 dB) — far below the 0.01 dB the compressor needs.
 
 /// `10·log10(2)`: dB per unit of `log2` of a power (mean square).
-pub const DB_PER_LOG2_POWER: f32 = 3.010_299_956_639_812;
+pub const DB_PER_LOG2_POWER: f32 = 3.010_3;
 /// `log2(10)/20`: `log2` of an amplitude per dB.
-pub const LOG2_AMPLITUDE_PER_DB: f32 = 0.166_096_404_744_368_1;
+pub const LOG2_AMPLITUDE_PER_DB: f32 = 0.166_096_4;
 
-/// `log2(x)` for positive, normal, finite `x` (callers clamp; other inputs give garbage, never
-/// UB). Exact at powers of two.
+/// `log2(x)` for positive, normal, finite `x`; exact at powers of two. Edge cases stay finite,
+/// so callers need not clamp a power: 0 → −127, subnormals → between −127 and −126,
+/// +∞ → 128. (Negative numbers and NaN give meaningless finite values.)
 #[inline(always)]
 pub fn log2(x: f32) -> f32 {
     let bits = x.to_bits() as i32;
@@ -23,7 +24,7 @@ pub fn log2(x: f32) -> f32 {
     let t = m - 1.0;
     let q = 1.442_700_4
         + t * (-0.721_195_75
-            + t * (0.479_925_57 + t * (-0.366_925_77 + t * (0.316_898_19 + t * -0.202_289_26))));
+            + t * (0.479_925_57 + t * (-0.366_925_77 + t * (0.316_898_2 + t * -0.202_289_26))));
     e as f32 + t * q
 }
 
@@ -60,6 +61,10 @@ mod tests {
         assert_eq!(log2(1.0), 0.0);
         assert_eq!(log2(0.25), -2.0);
         assert_eq!(log2(1024.0), 10.0);
+        assert_eq!(log2(0.0), -127.0);
+        assert_eq!(log2(f32::INFINITY), 128.0);
+        let sub = log2(1e-40);
+        assert!((-127.0..=-126.0).contains(&sub), "{sub}");
     }
 
     #[test]

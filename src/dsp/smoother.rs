@@ -88,9 +88,26 @@ impl Ramp {
         }
     }
 
+    /// Resting (not moving) exactly at `v`.
+    #[inline]
+    pub fn is_steady_at(&self, v: f64) -> bool {
+        self.remaining == 0 && self.value == v
+    }
+
+    /// Fill `out` with the next `out.len()` values.
+    pub fn fill(&mut self, out: &mut [f32]) {
+        if self.remaining == 0 {
+            out.fill(self.value as f32);
+        } else {
+            for o in out {
+                *o = self.tick() as f32;
+            }
+        }
+    }
+
     /// Advance one sample and return the new value.
     #[inline]
-    pub fn next(&mut self) -> f64 {
+    pub fn tick(&mut self) -> f64 {
         if self.remaining > 0 {
             self.remaining -= 1;
             self.value = if self.remaining == 0 {
@@ -115,14 +132,14 @@ mod tests {
         let mut n = 0;
         let mut last = 0.0;
         while r.is_moving() {
-            let v = r.next();
+            let v = r.tick();
             assert!(v < last && v >= -24.0, "monotonic, no overshoot");
             last = v;
             n += 1;
         }
         assert_eq!(n, 480, "10 ms at 48 kHz");
         assert_eq!(r.value(), -24.0);
-        assert!((r.next() - -24.0).abs() == 0.0);
+        assert!((r.tick() - -24.0).abs() == 0.0);
     }
 
     #[test]
@@ -131,12 +148,12 @@ mod tests {
         r.set_time(1.0, 1000.0 * 100.0); // 100 samples
         r.set_target(100.0);
         for _ in 0..50 {
-            r.next();
+            r.tick();
         }
         let mid = r.value();
         assert!((mid - 50.0).abs() < 1e-9);
         r.set_target(0.0);
-        let first = r.next();
+        let first = r.tick();
         assert!(
             (first - (mid - 0.5)).abs() < 1e-9,
             "no jump on retarget: {first}"

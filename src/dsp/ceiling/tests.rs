@@ -189,3 +189,40 @@ fn sustained_over_level_is_reduced_smoothly_and_recovers_with_the_release() {
     eprintln!("ceiling recovery to −1 dB: {t_ms:.1} ms (expected {want_ms:.1} ms)");
     assert!((t_ms / want_ms - 1.0).abs() < 0.02, "{t_ms} vs {want_ms}");
 }
+
+#[test]
+fn block_size_does_not_change_the_output() {
+    let n = 20_000;
+    let mut rng = Rng(77);
+    // Loud bursts between quiet stretches: limiting starts, recovers, and stops.
+    let input: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..n)
+                .map(|i| {
+                    let loud = (i / 3000) % 2 == 0;
+                    rng.next() * if loud { 6.0 } else { 0.2 }
+                })
+                .collect()
+        })
+        .collect();
+    let mut reference: Option<Vec<Vec<f32>>> = None;
+    for block in [1, 7, 64, 512, 4096] {
+        let mut lim = ceiling_at(-3.0, 48_000.0);
+        let mut x = input.clone();
+        let (l, r) = x.split_at_mut(1);
+        for (lc, rc) in l[0].chunks_mut(block).zip(r[0].chunks_mut(block)) {
+            lim.process(&mut [lc, rc]);
+        }
+        match &reference {
+            None => reference = Some(x),
+            Some(want) => {
+                let diff = x
+                    .iter()
+                    .flatten()
+                    .zip(want.iter().flatten())
+                    .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(diff <= 1e-6, "block {block}: differs by {diff}");
+            }
+        }
+    }
+}

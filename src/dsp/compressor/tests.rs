@@ -52,7 +52,7 @@ fn peak_db(x: &[f32]) -> f64 {
     20.0 * (x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64).log10()
 }
 
-/// Giannoulis et al. 2012, eq. 4, written out independently of the code under test.
+/// Giannoulis et al. 2012, soft-knee gain computer (research/dsp.md §4.1), written out independently of the code under test.
 fn giannoulis_db(x: f64, t: f64, r: f64, w: f64) -> f64 {
     if 2.0 * (x - t) < -w {
         x
@@ -249,8 +249,8 @@ fn attack_and_release_reach_63_percent_at_their_set_times() {
 fn settled_reduction_db(s: &CompressorSettings, freq_hz: f64, level_db: f64) -> f32 {
     let fs = 48_000.0;
     let mut c = compressor(s, fs);
-    let mut x = vec![cosine(level_db, freq_hz, fs, 48_000)];
-    run(&mut c, &mut x[..], 48_000 - 9_600);
+    let mut x = [cosine(level_db, freq_hz, fs, 48_000)];
+    run(&mut c, &mut x, 48_000 - 9_600);
     let mut tail = vec![cosine(level_db, freq_hz, fs, 9_600)];
     run(&mut c, &mut tail, 9_600)
 }
@@ -386,27 +386,60 @@ fn block_size_does_not_change_the_output() {
         s.detector = detector;
         s.sidechain_hpf = hpf;
         let input = vec![beat(1, fs, n), beat(2, fs, n)];
-        let mut reference: Option<Vec<Vec<f32>>> = None;
-        for block in [1, 7, 64, 512, 4096] {
-            let mut c = compressor(&s, fs);
-            let mut x = input.clone();
-            run(&mut c, &mut x, block);
-            assert_ne!(x, input);
-            match &reference {
-                None => reference = Some(x),
-                Some(r) => {
-                    let diff = x
-                        .iter()
-                        .flatten()
-                        .zip(r.iter().flatten())
-                        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-                    assert!(
-                        diff <= 1e-6,
-                        "link {link}, block {block}: differs by {diff}"
-                    );
+        for portable in [false, true] {
+            let mut reference: Option<Vec<Vec<f32>>> = None;
+            for block in [1, 7, 64, 512, 4096] {
+                let mut c = compressor(&s, fs);
+                if portable {
+                    c.force_portable();
+                }
+                let mut x = input.clone();
+                run(&mut c, &mut x, block);
+                assert_ne!(x, input);
+                match &reference {
+                    None => reference = Some(x),
+                    Some(r) => {
+                        let diff = x
+                            .iter()
+                            .flatten()
+                            .zip(r.iter().flatten())
+                            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                        assert!(
+                            diff <= 1e-6,
+                            "link {link}, block {block}, portable {portable}: differs by {diff}"
+                        );
+                    }
                 }
             }
         }
+    }
+}
+
+/// The AVX2 + FMA loops round differently (fused multiply-adds) but compute the same thing.
+#[test]
+fn portable_and_fma_loops_agree() {
+    let fs = 44_100.0;
+    let n = 20_000;
+    let input = vec![beat(21, fs, n), beat(22, fs, n)];
+    for (link, detector) in [(100.0, Detector::Rms), (30.0, Detector::Peak)] {
+        let mut s = busy_settings();
+        (s.stereo_link_pct, s.detector) = (link, detector);
+        let mut fast = compressor(&s, fs);
+        let mut portable = compressor(&s, fs);
+        portable.force_portable();
+        let (mut a, mut b) = (input.clone(), input.clone());
+        run(&mut fast, &mut a, 512);
+        run(&mut portable, &mut b, 512);
+        let diff = a
+            .iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .fold(0.0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(
+            diff <= 1e-5,
+            "differ by {diff} (FMA in use: {})",
+            fast.uses_fma()
+        );
     }
 }
 
@@ -449,7 +482,8 @@ fn switching_and_parameter_jumps_are_click_free() {
     let mut settle = [dc; 2400];
     c.process(&mut [&mut settle]);
     let mut gain = (settle[2399] / dc) as f64;
-    let changes: [(&str, bool, &dyn Fn(&mut CompressorSettings)); 7] = [
+    type Change<'a> = (&'a str, bool, &'a dyn Fn(&mut CompressorSettings));
+    let changes: [Change; 7] = [
         ("threshold down", true, &|s| s.threshold_db = -50.0),
         ("make-up up", true, &|s| s.makeup_db = 20.0),
         ("off", false, &|s| s.enabled = false),
@@ -580,4 +614,82 @@ fn returned_and_metered_reduction_agree() {
     let want = 20.0 * 0.5f32.log10() + 30.0;
     assert!((max - want).abs() < 0.01, "{max}");
     assert!((c.gain_reduction_db() - want).abs() < 0.01);
+}
+
+mod any_settings {
+    use super::*;
+    use crate::dsp::ranges;
+    use proptest::prelude::*;
+
+    fn within(r: crate::dsp::Range) -> impl Strategy<Value = f32> {
+        r.min..=r.max
+    }
+
+    prop_compose! {
+        fn arb_settings()(
+            enabled in any::<bool>(),
+            threshold_db in within(ranges::THRESHOLD_DB),
+            ratio in prop_oneof![within(ranges::RATIO), Just(f32::INFINITY)],
+            knee_db in within(ranges::KNEE_DB),
+            attack_ms in within(ranges::ATTACK_MS),
+            release_ms in within(ranges::RELEASE_MS),
+            makeup_db in within(ranges::MAKEUP_DB),
+            auto_makeup in any::<bool>(),
+            rms in any::<bool>(),
+            sidechain_hpf in any::<bool>(),
+            sidechain_hpf_hz in within(ranges::SIDECHAIN_HPF_HZ),
+            stereo_link_pct in within(ranges::STEREO_LINK_PCT),
+            mix_pct in within(ranges::MIX_PCT),
+        ) -> CompressorSettings {
+            CompressorSettings {
+                enabled, threshold_db, ratio, knee_db, attack_ms, release_ms, makeup_db,
+                auto_makeup, detector: if rms { Detector::Rms } else { Detector::Peak },
+                sidechain_hpf, sidechain_hpf_hz, stereo_link_pct, mix_pct,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any settings, any rate, a settings jump mid-stream, input up to +40 dBFS with
+        /// NaN/Inf in it: the output is finite (but where the input was not) and never
+        /// subnormal, the state stays finite.
+        #[test]
+        fn output_is_finite_and_normal(
+            first in arb_settings(),
+            next in arb_settings(),
+            fs in prop::sample::select(vec![22_050.0, 44_100.0, 48_000.0, 96_000.0, 192_000.0]),
+            block in 1usize..700,
+            gain in 0.0f32..100.0,
+        ) {
+            let mut c = compressor(&first, fs);
+            let n = 3000;
+            let mut x = vec![beat(31, fs, n), noise(32, n)];
+            for v in x.iter_mut().flatten() {
+                *v *= gain;
+            }
+            x[0][500] = f32::NAN;
+            x[1][1700] = f32::INFINITY;
+            let input = x.clone();
+            let (a, b) = x.split_at_mut(1);
+            let mut start = 0;
+            while start < n {
+                let end = (start + block).min(n);
+                if start >= n / 2 && start - block < n / 2 {
+                    c.set_settings(&next);
+                }
+                let r = c.process(&mut [&mut a[0][start..end], &mut b[0][start..end]]);
+                prop_assert!(r.is_finite() && r >= 0.0);
+                start = end;
+            }
+            for (ch, inp) in x.iter().zip(&input) {
+                for (y, v) in ch.iter().zip(inp) {
+                    prop_assert!(y.is_finite() || !v.is_finite(), "{y} from {v}");
+                    prop_assert!(!y.is_subnormal());
+                }
+            }
+            prop_assert!(c.state_for_tests().iter().all(|v| v.is_finite()));
+        }
+    }
 }

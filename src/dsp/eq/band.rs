@@ -9,7 +9,7 @@
 //! faded out starts its next shape from rest.
 
 use super::design::{self, Analog, FitGrid, MAX_SECTIONS};
-use super::svf::{SvfCoeffs, SvfParams};
+use super::svf::{SvfCoeffs, SvfParams, Tdf2};
 use crate::dsp::chain::MAX_CHANNELS;
 use crate::dsp::settings::{EqBandSettings, FilterKind};
 use crate::dsp::smoother::{Ramp, SMOOTHING_MS};
@@ -17,10 +17,10 @@ use std::f64::consts::PI;
 
 /// States below this are flushed to zero: far under audibility (−300 dB), far above the
 /// subnormal range, so silence never costs denormal arithmetic.
-const FLUSH_BELOW: f64 = 1e-15;
+pub(super) const FLUSH_BELOW: f64 = 1e-15;
 /// Samples between denormal flushes; short enough that no state decays from
 /// [`FLUSH_BELOW`] into the subnormal range in between.
-const FLUSH_EVERY: usize = 64;
+pub(super) const FLUSH_EVERY: usize = 64;
 /// Samples between redesigns while parameters glide.
 pub const CONTROL_INTERVAL: u32 = 8;
 
@@ -53,7 +53,13 @@ pub struct Band {
     params_to: Sections<SvfParams>,
     /// Samples left in the control interval (0: start a new one before the next sample).
     interval_left: u32,
+    /// `params == params_to`: the interpolation has arrived.
+    settled: bool,
     coeffs: Sections<SvfCoeffs>,
+    /// The same sections in direct form, valid while `direct`.
+    tdf: Sections<Tdf2>,
+    /// Whether `state` holds direct-form (TDF2) states rather than SVF states.
+    direct: bool,
     state: [Sections<[f64; 2]>; MAX_CHANNELS],
 }
 
@@ -84,7 +90,10 @@ impl Band {
             params_from: [rest; MAX_SECTIONS],
             params_to: [rest; MAX_SECTIONS],
             interval_left: 0,
+            settled: true,
             coeffs: [SvfCoeffs::IDENTITY; MAX_SECTIONS],
+            tdf: [Tdf2::IDENTITY; MAX_SECTIONS],
+            direct: false,
             state: [[[0.0; 2]; MAX_SECTIONS]; MAX_CHANNELS],
         };
         band.prepare(sample_rate);
@@ -147,13 +156,13 @@ impl Band {
         self.shape.enabled || self.mix.value() > 0.0 || self.mix.is_moving()
     }
 
-    fn is_gliding(&self) -> bool {
+    pub(super) fn is_gliding(&self) -> bool {
         self.freq_log2.is_moving()
             || self.gain_db.is_moving()
             || self.q_log2.is_moving()
             || self.mix.is_moving()
             || self.interval_left > 0
-            || self.params != self.params_to
+            || !self.settled
     }
 
     /// The band is silent (mix 0): take the target shape and start it from rest.
@@ -165,7 +174,9 @@ impl Band {
     }
 
     fn start_from_rest(&mut self) {
+        // Zero is zero in either structure; the next settle_structure() picks the form.
         self.state = [[[0.0; 2]; MAX_SECTIONS]; MAX_CHANNELS];
+        self.direct = false;
         for ramp in [&mut self.freq_log2, &mut self.gain_db, &mut self.q_log2] {
             ramp.snap();
         }
@@ -175,6 +186,7 @@ impl Band {
         self.params_from = params;
         self.params_to = params;
         self.interval_left = 0;
+        self.settled = true;
         self.update_coeffs();
     }
 
@@ -205,58 +217,43 @@ impl Band {
         }
     }
 
-    /// Filter `channels` in place.
-    pub fn process(&mut self, channels: &mut [&mut [f32]]) {
-        if !self.is_active() {
-            return;
-        }
-        match channels {
-            [mono] => self.process_n::<1>([mono]),
-            [left, right] => self.process_n::<2>([left, right]),
-            _ => {}
-        }
-    }
-
-    fn process_n<const N: usize>(&mut self, mut ch: [&mut [f32]; N]) {
-        let frames = ch[0].len();
-        let mut start = 0;
-        while start < frames {
-            let end = (start + FLUSH_EVERY).min(frames);
-            if self.is_gliding() {
-                self.process_gliding::<N>(&mut ch, start, end);
-            } else {
-                self.process_steady::<N>(&mut ch, start, end);
-            }
-            self.flush_states();
-            start = end;
-        }
-    }
-
-    /// Steady settings: fixed coefficients, band fully in.
-    #[inline]
-    fn process_steady<const N: usize>(
-        &mut self,
-        ch: &mut [&mut [f32]; N],
-        start: usize,
-        end: usize,
-    ) {
-        let coeffs = self.coeffs;
-        let n = self.sections;
-        let mut state = self.state;
-        for i in start..end {
-            for c in 0..N {
-                let mut x = ch[c][i] as f64;
-                for s in 0..n {
-                    x = coeffs[s].tick(x, &mut state[c][s]);
+    /// Put the state in the structure the next samples need: SVF while gliding, direct form
+    /// while steady. The conversion is exact, so the signal does not notice.
+    pub(super) fn settle_structure(&mut self) {
+        let gliding = self.is_gliding();
+        if gliding && self.direct {
+            for ch in &mut self.state {
+                for (s, tdf) in ch.iter_mut().zip(&self.tdf).take(self.sections) {
+                    *s = tdf.state_to_svf(*s);
                 }
-                ch[c][i] = x as f32;
             }
+            self.direct = false;
+        } else if !gliding && !self.direct {
+            for (tdf, k) in self.tdf.iter_mut().zip(&self.coeffs).take(self.sections) {
+                *tdf = Tdf2::from_svf(k);
+            }
+            for ch in &mut self.state {
+                for (s, tdf) in ch.iter_mut().zip(&self.tdf).take(self.sections) {
+                    *s = tdf.state_from_svf(*s);
+                }
+            }
+            self.direct = true;
         }
-        self.state = state;
+    }
+
+    /// Direct-form sections of a steady band (none when it is off) and their states.
+    pub(super) fn direct_parts(&mut self) -> (&[Tdf2], &mut [Sections<[f64; 2]>; MAX_CHANNELS]) {
+        let n = if self.shape.enabled && self.is_active() {
+            debug_assert!(self.direct);
+            self.sections
+        } else {
+            0
+        };
+        (&self.tdf[..n], &mut self.state)
     }
 
     /// Something glides: interpolate coefficients and cross-fade every sample.
-    fn process_gliding<const N: usize>(
+    pub(super) fn process_gliding<const N: usize>(
         &mut self,
         ch: &mut [&mut [f32]; N],
         start: usize,
@@ -275,11 +272,13 @@ impl Band {
             for s in 0..self.sections {
                 self.params[s] = self.params_from[s].lerp(&self.params_to[s], t);
             }
+            // lerp returns `params_to` exactly at t = 1.
+            self.settled = self.interval_left == 0;
             self.update_coeffs();
-            self.freq_log2.next();
-            self.gain_db.next();
-            self.q_log2.next();
-            let mix = self.mix.next();
+            self.freq_log2.tick();
+            self.gain_db.tick();
+            self.q_log2.tick();
+            let mix = self.mix.tick();
             for c in 0..N {
                 let dry = ch[c][i] as f64;
                 let mut x = dry;
@@ -294,12 +293,8 @@ impl Band {
         }
     }
 
-    fn flush_states(&mut self) {
-        for s in self.state.iter_mut().flatten().flatten() {
-            if s.abs() < FLUSH_BELOW || !s.is_finite() {
-                *s = 0.0;
-            }
-        }
+    pub(super) fn flush_states(&mut self) {
+        self.state.iter_mut().flatten().flatten().for_each(flush);
     }
 
     /// The settings this band is heading to (frequency as limited for this sample rate).
@@ -312,5 +307,13 @@ impl Band {
             q: self.q_log2.target().exp2() as f32,
             slope_db_per_oct: self.target.slope_db_per_oct,
         }
+    }
+}
+
+/// A state value, or 0 when it is too small to matter (or not a number).
+#[inline]
+pub(super) fn flush(v: &mut f64) {
+    if v.abs() < FLUSH_BELOW || !v.is_finite() {
+        *v = 0.0;
     }
 }

@@ -71,6 +71,16 @@ impl Biquad {
         num.max(0.0) / den
     }
 
+    /// Finite, with both poles inside the unit circle by a margin that keeps the SVF form
+    /// well conditioned.
+    pub fn is_stable(&self) -> bool {
+        const MARGIN: f64 = 1e-9;
+        let [a1, a2] = self.a;
+        self.b.iter().chain(&self.a).all(|v| v.is_finite())
+            && a2.abs() < 1.0 - MARGIN
+            && a1.abs() < 1.0 + a2 - MARGIN
+    }
+
     /// 1/H: numerator and denominator swapped, renormalised.
     fn inverted(&self) -> Biquad {
         let b0 = self.b[0];
@@ -174,11 +184,17 @@ pub fn matched(kind: FilterKind, analog: &Analog, w0: f64, grid: &FitGrid) -> Bi
             let zero_zeta = analog.n[1] / (2.0 * (analog.n[0] * analog.n[2]).sqrt());
             let invert = zero_w < pole_w * (1.0 - 1e-12)
                 || (zero_w <= pole_w * (1.0 + 1e-12) && zero_zeta < pole_zeta);
-            if invert {
-                fitted(&analog.inverted(), w0, grid).inverted()
-            } else {
-                fitted(analog, w0, grid)
-            }
+            let design = |a: &Analog| {
+                [fitted(a, w0, grid), three_point(a, w0)]
+                    .into_iter()
+                    .map(|bq| if invert { bq.inverted() } else { bq })
+                    .find(Biquad::is_stable)
+            };
+            let source = if invert { analog.inverted() } else { *analog };
+            // Extreme corners (a deep, resonant shelf near Nyquist) can push the fitted zeros
+            // onto the unit circle; those become poles when inverted. The bilinear transform
+            // is always stable, if cramped: the last resort.
+            design(&source).unwrap_or_else(|| bilinear(analog, w0))
         }
     }
 }
@@ -276,6 +292,37 @@ fn fitted(analog: &Analog, w0: f64, grid: &FitGrid) -> Biquad {
     Biquad {
         b: numerator([b0, b1, b2]),
         a,
+    }
+}
+
+/// Match |H| at DC, at Nyquist and at the band frequency (the fallback of [`fitted`]).
+fn three_point(analog: &Analog, w0: f64) -> Biquad {
+    let (a, big_a) = poles(analog, w0);
+    let (p0, p1, p2) = phis(w0);
+    let den = big_a[0] * p0 + big_a[1] * p1 + big_a[2] * p2;
+    let b0 = analog.magnitude_sq(0.0) * big_a[0];
+    let b1 = analog.magnitude_sq(PI / w0) * big_a[1];
+    let b2 = (analog.magnitude_sq(1.0) * den - b0 * p0 - b1 * p1) / p2;
+    Biquad {
+        b: numerator([b0, b1, b2]),
+        a,
+    }
+}
+
+/// Bilinear transform pre-warped at the band frequency (RBJ's method): always stable.
+fn bilinear(analog: &Analog, w0: f64) -> Biquad {
+    let k = 1.0 / (0.5 * w0).tan();
+    let k2 = k * k;
+    let [n2, n1, n0] = analog.n;
+    let [d2, d1, d0] = analog.d;
+    let a0 = d2 * k2 + d1 * k + d0;
+    Biquad {
+        b: [
+            (n2 * k2 + n1 * k + n0) / a0,
+            2.0 * (n0 - n2 * k2) / a0,
+            (n2 * k2 - n1 * k + n0) / a0,
+        ],
+        a: [2.0 * (d0 - d2 * k2) / a0, (d2 * k2 - d1 * k + d0) / a0],
     }
 }
 

@@ -55,6 +55,136 @@ impl SvfCoeffs {
         s[1] = self.p21 * s1 + self.p22 * s2 + self.q2 * x;
         y
     }
+
+    /// One sample of `N` independent channels; `s[j][lane]` is integrator j of each channel.
+    /// With `FMA` the products are fused (only call it so where the CPU has FMA, or it falls
+    /// back to a slow software fma).
+    #[inline(always)]
+    pub fn tick_lanes<const N: usize, const FMA: bool>(
+        &self,
+        x: [f64; N],
+        s: &mut [[f64; N]; 2],
+    ) -> [f64; N] {
+        let [s1, s2] = *s;
+        let mut y = [0.0; N];
+        for lane in 0..N {
+            y[lane] = madd::<FMA>(
+                self.c2,
+                s2[lane],
+                madd::<FMA>(self.c1, s1[lane], self.d * x[lane]),
+            );
+            s[0][lane] = madd::<FMA>(
+                self.p12,
+                s2[lane],
+                madd::<FMA>(self.p11, s1[lane], self.q1 * x[lane]),
+            );
+            s[1][lane] = madd::<FMA>(
+                self.p22,
+                s2[lane],
+                madd::<FMA>(self.p21, s1[lane], self.q2 * x[lane]),
+            );
+        }
+        y
+    }
+}
+
+/// A section in transposed direct form II: the cheapest structure (five multiply-adds per
+/// sample), used while coefficients stand still. It realises the same transfer function as
+/// the SVF it was made from, and its state converts exactly to and from the SVF's, so a
+/// section switches structure without a seam when a glide starts or ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tdf2 {
+    pub b0: f64,
+    pub b1: f64,
+    pub b2: f64,
+    /// −a1 and −a2 of H(z) = (b0 + b1 z⁻¹ + b2 z⁻²) / (1 + a1 z⁻¹ + a2 z⁻²).
+    pub na1: f64,
+    pub na2: f64,
+    /// Maps SVF state s to TDF2 state z = T·s.
+    t: [[f64; 2]; 2],
+}
+
+impl Tdf2 {
+    pub const IDENTITY: Tdf2 = Tdf2 {
+        b0: 1.0,
+        b1: 0.0,
+        b2: 0.0,
+        na1: 0.0,
+        na2: 0.0,
+        t: [[0.0; 2]; 2],
+    };
+
+    /// The direct form of an SVF section. With state space (P, q, c, d):
+    /// a1 = −tr P, a2 = det P, b0 = d, b1 = a1·d + c·q, b2 = a2·d + c·adj(P)·q; and the states
+    /// relate by z1 = c·s (= y − b0 x), z2 = (c·P + a1·c)·s.
+    pub fn from_svf(k: &SvfCoeffs) -> Tdf2 {
+        let a1 = -(k.p11 + k.p22);
+        let a2 = k.p11 * k.p22 - k.p12 * k.p21;
+        let u = k.c1 * k.q1 + k.c2 * k.q2;
+        let v =
+            -k.c1 * k.p22 * k.q1 + k.c1 * k.p12 * k.q2 + k.c2 * k.p21 * k.q1 - k.c2 * k.p11 * k.q2;
+        Tdf2 {
+            b0: k.d,
+            b1: a1 * k.d + u,
+            b2: a2 * k.d + v,
+            na1: -a1,
+            na2: -a2,
+            t: [
+                [k.c1, k.c2],
+                [
+                    k.c1 * k.p11 + k.c2 * k.p21 + a1 * k.c1,
+                    k.c1 * k.p12 + k.c2 * k.p22 + a1 * k.c2,
+                ],
+            ],
+        }
+    }
+
+    /// SVF state → TDF2 state.
+    pub fn state_from_svf(&self, s: [f64; 2]) -> [f64; 2] {
+        let t = &self.t;
+        [
+            t[0][0] * s[0] + t[0][1] * s[1],
+            t[1][0] * s[0] + t[1][1] * s[1],
+        ]
+    }
+
+    /// TDF2 state → SVF state. Where the section does not depend on its state (a band at
+    /// 0 dB: numerator = denominator) the SVF state cannot be recovered and starts from rest;
+    /// its output weight is zero at that moment, so nothing is heard.
+    pub fn state_to_svf(&self, z: [f64; 2]) -> [f64; 2] {
+        let t = &self.t;
+        let det = t[0][0] * t[1][1] - t[0][1] * t[1][0];
+        let scale = t.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+        if det.abs() <= 1e-12 * scale * scale || det == 0.0 {
+            return [0.0; 2];
+        }
+        [
+            (t[1][1] * z[0] - t[0][1] * z[1]) / det,
+            (t[0][0] * z[1] - t[1][0] * z[0]) / det,
+        ]
+    }
+
+    /// One sample of `N` independent channels; `z[j][lane]` is state j of each channel.
+    #[inline(always)]
+    pub fn tick_lanes<const N: usize, const FMA: bool>(
+        &self,
+        x: [f64; N],
+        z: &mut [[f64; N]; 2],
+    ) -> [f64; N] {
+        let mut y = [0.0; N];
+        for lane in 0..N {
+            y[lane] = madd::<FMA>(self.b0, x[lane], z[0][lane]);
+            z[0][lane] = madd::<FMA>(self.na1, y[lane], madd::<FMA>(self.b1, x[lane], z[1][lane]));
+            z[1][lane] = madd::<FMA>(self.na2, y[lane], self.b2 * x[lane]);
+        }
+        y
+    }
+}
+
+/// a·b + c, fused when `FMA`.
+#[inline(always)]
+fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// Simper's parameters: g = tan(π fc / fs), k = 1/Q, output mix m0, m1, m2. Linear

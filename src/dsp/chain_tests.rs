@@ -1,0 +1,314 @@
+//! Whole-chain properties: block-size invariance, zero latency, robustness.
+
+use super::chain::Chain;
+use super::settings::*;
+use proptest::prelude::*;
+
+fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32, slope: u32) -> EqBandSettings {
+    EqBandSettings {
+        enabled: true,
+        kind,
+        freq_hz,
+        gain_db,
+        q,
+        slope_db_per_oct: slope,
+    }
+}
+
+/// Every stage in use: 8 bands, compressor with RMS detector and sidechain filter, ceiling.
+pub(crate) fn busy_settings() -> ChainSettings {
+    let mut s = ChainSettings::default();
+    s.input_gain_db = 3.0;
+    s.eq.bands = [
+        band(FilterKind::LowCut, 80.0, 0.0, 0.707, 24),
+        band(FilterKind::LowShelf, 120.0, 3.0, 0.7, 12),
+        band(FilterKind::Bell, 400.0, -3.0, 1.0, 12),
+        band(FilterKind::Bell, 1200.0, 2.0, 1.5, 12),
+        band(FilterKind::Notch, 3000.0, 0.0, 6.0, 12),
+        band(FilterKind::Tilt, 2000.0, 2.0, 0.707, 12),
+        band(FilterKind::HighShelf, 9000.0, 3.0, 0.7, 12),
+        band(FilterKind::HighCut, 16000.0, 0.0, 0.707, 36),
+    ];
+    s.compressor = CompressorSettings {
+        enabled: true,
+        threshold_db: -24.0,
+        ratio: 4.0,
+        knee_db: 6.0,
+        attack_ms: 5.0,
+        release_ms: 80.0,
+        detector: Detector::Rms,
+        sidechain_hpf: true,
+        sidechain_hpf_hz: 120.0,
+        stereo_link_pct: 70.0,
+        mix_pct: 90.0,
+        ..CompressorSettings::default()
+    };
+    s.output_gain_db = 2.0;
+    s.ceiling = CeilingSettings {
+        enabled: true,
+        ceiling_db: -1.0,
+    };
+    s
+}
+
+/// Deterministic test signal: noise bursts with a beat-like envelope plus a low tone.
+pub(crate) fn beat(frames: usize, fs: f32, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..frames)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = state as f32 / u32::MAX as f32 * 2.0 - 1.0;
+            let t = i as f32 / fs;
+            let env = (-((t * 4.0).fract()) * 12.0).exp();
+            0.6 * env * noise + 0.2 * (2.0 * std::f32::consts::PI * 55.0 * t).sin()
+        })
+        .collect()
+}
+
+fn render(settings: &ChainSettings, fs: f32, input: &[Vec<f32>], block: usize) -> Vec<Vec<f32>> {
+    let mut chain = Chain::new(settings, fs);
+    let mut out = input.to_vec();
+    let frames = out[0].len();
+    let mut start = 0;
+    while start < frames {
+        let end = (start + block).min(frames);
+        let mut views: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[start..end]).collect();
+        chain.process(&mut views);
+        start = end;
+    }
+    out
+}
+
+#[test]
+fn block_size_does_not_change_the_output() {
+    let fs = 48_000.0;
+    let input = vec![beat(48_000, fs, 1), beat(48_000, fs, 2)];
+    let reference = render(&busy_settings(), fs, &input, 4096);
+    for block in [1, 7, 64, 512] {
+        let out = render(&busy_settings(), fs, &input, block);
+        let worst = out
+            .iter()
+            .flatten()
+            .zip(reference.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "block {block}: max difference {worst}");
+    }
+}
+
+#[test]
+fn all_off_chain_is_bit_identical() {
+    let mut s = ChainSettings::default();
+    s.ceiling.enabled = false;
+    let input = vec![beat(10_000, 44_100.0, 3)];
+    let out = render(&s, 44_100.0, &input, 333);
+    assert!(
+        out[0]
+            .iter()
+            .zip(&input[0])
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+}
+
+#[test]
+fn zero_latency_impulse_peaks_at_sample_zero() {
+    let mut s = busy_settings();
+    s.compressor.enabled = false;
+    s.eq.bands[0].enabled = false; // the steep low cut rings; the rest are gentle
+    s.eq.bands[7].enabled = false;
+    s.ceiling.enabled = false;
+    let mut x = vec![0.0f32; 4096];
+    x[0] = 0.25;
+    let out = render(&s, 48_000.0, &[x], 512);
+    let argmax = out[0]
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .unwrap()
+        .0;
+    assert_eq!(argmax, 0);
+}
+
+#[test]
+fn non_finite_input_does_not_poison_the_state() {
+    let fs = 48_000.0;
+    let mut chain = Chain::new(&busy_settings(), fs);
+    let mut l = beat(512, fs, 4);
+    let mut r = beat(512, fs, 5);
+    l[100] = f32::NAN;
+    r[200] = f32::INFINITY;
+    l[300] = f32::NEG_INFINITY;
+    chain.process(&mut [&mut l, &mut r]);
+    assert!(
+        l.iter().chain(&r).all(|v| v.is_finite()),
+        "even the bad block is finite"
+    );
+    let mut l = beat(512, fs, 6);
+    let mut r = beat(512, fs, 7);
+    chain.process(&mut [&mut l, &mut r]);
+    assert!(l.iter().chain(&r).all(|v| v.is_finite()));
+}
+
+#[test]
+fn subnormal_input_never_comes_out_subnormal() {
+    // clap-validator's fuzzer feeds subnormals; whatever the settings, none may come out.
+    let all_off = ChainSettings {
+        ceiling: CeilingSettings {
+            enabled: false,
+            ..CeilingSettings::default()
+        },
+        ..ChainSettings::default()
+    };
+    for settings in [ChainSettings::default(), all_off, busy_settings()] {
+        let mut chain = Chain::new(&settings, 48_000.0);
+        let mut l: Vec<f32> = (0..1024)
+            .map(|i| if i % 2 == 0 { 1e-39 } else { -3e-42 })
+            .collect();
+        let mut r: Vec<f32> = (0..1024)
+            .map(|i| f32::MIN_POSITIVE * (1.0 + i as f32 / 1024.0))
+            .collect();
+        assert!(l[0].is_subnormal() && !r[0].is_subnormal());
+        chain.process(&mut [&mut l, &mut r]);
+        assert!(l.iter().chain(&r).all(|v| !v.is_subnormal()));
+    }
+}
+
+#[test]
+fn silence_after_a_burst_leaves_no_subnormal_output() {
+    let fs = 48_000.0;
+    let mut s = busy_settings();
+    s.ceiling.enabled = false;
+    let mut chain = Chain::new(&s, fs);
+    let mut l = beat(48_000, fs, 8);
+    let mut r = beat(48_000, fs, 9);
+    chain.process(&mut [&mut l, &mut r]);
+    for _ in 0..200 {
+        let (mut l, mut r) = (vec![0.0f32; 4800], vec![0.0f32; 4800]);
+        chain.process(&mut [&mut l, &mut r]);
+        assert!(l.iter().chain(&r).all(|v| !v.is_subnormal()));
+    }
+}
+
+#[test]
+fn meters_report_levels_only_when_enabled() {
+    let fs = 48_000.0;
+    let mut s = ChainSettings::default();
+    s.ceiling.enabled = false;
+    s.output_gain_db = -6.0;
+    let mut chain = Chain::new(&s, fs);
+    let meters = chain.meters();
+    let mut x = vec![0.5f32; 4800];
+    chain.process(&mut [&mut x]);
+    assert_eq!(meters.input_peak_db(), super::chain::METER_FLOOR_DB);
+    chain.set_metering(true);
+    let mut x = vec![0.5f32; 4800];
+    chain.process(&mut [&mut x]);
+    assert!((meters.input_peak_db() - -6.02).abs() < 0.01);
+    assert!((meters.output_peak_db() - -12.02).abs() < 0.01);
+}
+
+fn arb_band() -> impl Strategy<Value = EqBandSettings> {
+    (
+        any::<bool>(),
+        0usize..8,
+        20.0f32..20_000.0,
+        -24.0f32..24.0,
+        0.1f32..18.0,
+        0usize..4,
+    )
+        .prop_map(
+            |(enabled, kind, freq_hz, gain_db, q, slope)| EqBandSettings {
+                enabled,
+                kind: FilterKind::ALL[kind],
+                freq_hz,
+                gain_db,
+                q,
+                slope_db_per_oct: ranges::CUT_SLOPES_DB_PER_OCT[slope],
+            },
+        )
+}
+
+fn arb_settings() -> impl Strategy<Value = ChainSettings> {
+    (
+        proptest::array::uniform8(arb_band()),
+        (
+            -60.0f32..0.0,
+            1.0f32..21.0,
+            0.0f32..24.0,
+            0.05f32..250.0,
+            5.0f32..2500.0,
+        ),
+        (
+            -12.0f32..24.0,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            20.0f32..500.0,
+        ),
+        (
+            0.0f32..100.0,
+            0.0f32..100.0,
+            -24.0f32..24.0,
+            -24.0f32..24.0,
+            -12.0f32..0.0,
+        ),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                bands,
+                (t, r, k, a, rel),
+                (m, auto, rms, sc, sc_hz),
+                (link, mix, ig, og, c),
+                ceil,
+            )| {
+                let mut s = ChainSettings::default();
+                s.eq.bands = bands;
+                s.compressor = CompressorSettings {
+                    enabled: true,
+                    threshold_db: t,
+                    ratio: if r > 20.0 { f32::INFINITY } else { r },
+                    knee_db: k,
+                    attack_ms: a,
+                    release_ms: rel,
+                    makeup_db: m,
+                    auto_makeup: auto,
+                    detector: if rms { Detector::Rms } else { Detector::Peak },
+                    sidechain_hpf: sc,
+                    sidechain_hpf_hz: sc_hz,
+                    stereo_link_pct: link,
+                    mix_pct: mix,
+                };
+                s.input_gain_db = ig;
+                s.output_gain_db = og;
+                s.ceiling = CeilingSettings {
+                    enabled: ceil,
+                    ceiling_db: c,
+                };
+                s
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_settings_at_any_rate_give_finite_output(
+        settings in arb_settings(),
+        next in arb_settings(),
+        fs in prop::sample::select(vec![22_050.0f32, 32_000.0, 44_100.0, 48_000.0, 88_200.0, 96_000.0, 176_400.0, 192_000.0]),
+    ) {
+        prop_assert!(settings.validate().is_empty());
+        let mut chain = Chain::new(&settings, fs);
+        let mut l = beat(2048, fs, 11);
+        let mut r = beat(2048, fs, 12);
+        l.iter_mut().for_each(|v| *v *= 8.0); // hot: +18 dB over full scale
+        chain.process(&mut [&mut l[..1024], &mut r[..1024]]);
+        chain.set_settings(&next); // and a jump to other settings mid-stream
+        chain.process(&mut [&mut l[1024..], &mut r[1024..]]);
+        prop_assert!(l.iter().chain(&r).all(|v| v.is_finite()));
+    }
+}

@@ -1,0 +1,96 @@
+//! Attack and release.
+
+use super::madd;
+
+/// Attack/release smoothing of the gain reduction in dB: the "smooth branching" peak detector
+/// of Giannoulis et al. 2012 (research/dsp.md §4.2), attack while the reduction rises, release
+/// while it falls.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ballistics {
+    pub(super) attack: f64,
+    pub(super) release: f64,
+}
+
+impl Ballistics {
+    /// Smooth the reduction of each channel in place, carrying the envelopes in `state`;
+    /// returns the largest smoothed value.
+    ///
+    /// Pairs of samples are done in one step so that the loop-carried chain is one
+    /// multiply-add and a select per *two* samples: which branch the second sample takes,
+    /// `x1 > y1` with `y1 = α·y + β·x0`, is the same as `y < (x1 − β·x0)/α` — a comparison
+    /// against a bound known before `y` is.
+    #[inline(always)]
+    pub(super) fn run<const N: usize, const FMA: bool>(
+        &self,
+        reduction_db: [&mut [f32]; N],
+        state: [&mut f64; N],
+    ) -> f32 {
+        let (aa, ba) = (self.attack, 1.0 - self.attack);
+        let (ar, br) = (self.release, 1.0 - self.release);
+        let (inv_aa, inv_ar) = (1.0 / aa, 1.0 / ar);
+        let (aa2, ar2, aar) = (aa * aa, ar * ar, aa * ar);
+        let mut y: [f64; N] = std::array::from_fn(|c| *state[c]);
+        let n = reduction_db[0].len();
+        let data = reduction_db;
+        for j in 0..n / 2 {
+            let i = 2 * j;
+            for c in 0..N {
+                let (x0, x1) = (data[c][i] as f64, data[c][i + 1] as f64);
+                let y0 = y[c];
+                let up0 = x0 > y0;
+                let one = if up0 {
+                    aa * y0 + ba * x0
+                } else {
+                    ar * y0 + br * x0
+                };
+                // Both branches for the second sample, and all four two-sample candidates,
+                // are computed from y0 in parallel; the compares pick one at the end.
+                let up1_after_up = y0 < (x1 - ba * x0) * inv_aa;
+                let up1_after_down = y0 < (x1 - br * x0) * inv_ar;
+                let uu = madd::<FMA>(aa2, y0, aa * ba * x0 + ba * x1);
+                let ud = madd::<FMA>(aar, y0, ar * ba * x0 + br * x1);
+                let du = madd::<FMA>(aar, y0, aa * br * x0 + ba * x1);
+                let dd = madd::<FMA>(ar2, y0, ar * br * x0 + br * x1);
+                let after_up = if up1_after_up { uu } else { ud };
+                let after_down = if up1_after_down { du } else { dd };
+                let two = if up0 { after_up } else { after_down };
+                data[c][i] = one as f32;
+                data[c][i + 1] = two as f32;
+                y[c] = two;
+            }
+        }
+        if n % 2 == 1 {
+            for c in 0..N {
+                let x = data[c][n - 1] as f64;
+                y[c] = if x > y[c] {
+                    aa * y[c] + ba * x
+                } else {
+                    ar * y[c] + br * x
+                };
+                data[c][n - 1] = y[c] as f32;
+            }
+        }
+        for c in 0..N {
+            *state[c] = y[c];
+        }
+        data.iter().map(|d| max_of(d)).fold(0.0, f32::max)
+    }
+}
+
+/// Largest value of non-negative, non-NaN `v` (0 for none). Four running maxima side by side,
+/// which the compiler turns into vector max instructions; tracking the maximum inside the
+/// ballistics loop would lengthen its dependency chain.
+pub(super) fn max_of(v: &[f32]) -> f32 {
+    let mut m = [0.0f32; 4];
+    let quads = v.chunks_exact(4);
+    let rest = quads.remainder();
+    for q in quads {
+        for l in 0..4 {
+            m[l] = if q[l] > m[l] { q[l] } else { m[l] };
+        }
+    }
+    for &x in rest {
+        m[0] = if x > m[0] { x } else { m[0] };
+    }
+    m.into_iter().fold(0.0, f32::max)
+}
