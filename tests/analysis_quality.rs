@@ -202,7 +202,7 @@ fn figures(out: &[f32], reference: &[f32]) -> Figures {
 fn paired_case(detector: Detector, seed: u64) {
     let dry = dry_take(30.0, seed);
     let truth = known_preset(detector);
-    let reference = analysis::render(&truth, &[dry.clone()], FS).remove(0);
+    let reference = analysis::render(&truth, std::slice::from_ref(&dry), FS).remove(0);
     let result = analysis::analyze(
         &mono(reference.clone()),
         Some(&mono(dry.clone())),
@@ -239,7 +239,7 @@ fn paired_case(detector: Detector, seed: u64) {
             result.eq_fit.rms_error_db, result.eq_fit.max_error_db, result.comp_fit
         );
     }
-    let out = analysis::render(&result.settings, &[dry.clone()], FS).remove(0);
+    let out = analysis::render(&result.settings, std::slice::from_ref(&dry), FS).remove(0);
     let f = figures(&out, &reference);
     let before = figures(&dry, &reference);
     eprintln!(
@@ -278,8 +278,8 @@ fn unpaired_take_is_matched_within_looser_bounds() {
     let truth = known_preset(Detector::Peak);
     let dry = dry_take(30.0, 3);
     let other = dry_take(30.0, 4);
-    let reference = analysis::render(&truth, &[other.clone()], FS).remove(0);
-    let ground_truth = analysis::render(&truth, &[dry.clone()], FS).remove(0);
+    let reference = analysis::render(&truth, std::slice::from_ref(&other), FS).remove(0);
+    let ground_truth = analysis::render(&truth, std::slice::from_ref(&dry), FS).remove(0);
     let result = analysis::analyze(
         &mono(reference.clone()),
         Some(&mono(dry.clone())),
@@ -288,7 +288,7 @@ fn unpaired_take_is_matched_within_looser_bounds() {
     .expect("analysis runs");
     assert!(!result.paired, "{:?}", result.alignment);
     assert!(result.settings.validate().is_empty());
-    let out = analysis::render(&result.settings, &[dry.clone()], FS).remove(0);
+    let out = analysis::render(&result.settings, std::slice::from_ref(&dry), FS).remove(0);
     let f = figures(&out, &ground_truth);
     let before = figures(&dry, &ground_truth);
     let content_floor = figures(&other, &dry).ltas_rms_db;
@@ -320,7 +320,8 @@ fn unpaired_take_is_matched_within_looser_bounds() {
 #[test]
 fn same_inputs_give_the_same_preset_byte_for_byte() {
     let dry = dry_take(6.0, 5);
-    let reference = analysis::render(&known_preset(Detector::Rms), &[dry.clone()], FS).remove(0);
+    let reference =
+        analysis::render(&known_preset(Detector::Rms), std::slice::from_ref(&dry), FS).remove(0);
     let run = || {
         let a = analysis::analyze(
             &mono(reference.clone()),
@@ -430,7 +431,12 @@ fn cli_writes_a_checked_preset_report_and_documented_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);
     let dry = dry_take(8.0, 8);
-    let reference = analysis::render(&known_preset(Detector::Peak), &[dry.clone()], FS).remove(0);
+    let reference = analysis::render(
+        &known_preset(Detector::Peak),
+        std::slice::from_ref(&dry),
+        FS,
+    )
+    .remove(0);
     write_wav(&p("dry.wav"), &dry);
     write_wav(&p("ref.wav"), &reference);
     write_wav(&p("short.wav"), &dry[..FS as usize]);

@@ -367,19 +367,22 @@ pub fn fit_paired(
         let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
         Some((cost, refined, makeup))
     } else {
-        // Coarse grid for both detectors on the first seconds; refine the better one.
+        // Coarse grid on the first seconds and a short refinement for both detectors (the
+        // grid alone cannot tell them apart reliably); then refine the better one further.
         let mut candidates = Vec::new();
         for detector in [Detector::Peak, Detector::Rms] {
             let levels = detector_levels_db(&channels, sample_rate, detector);
             let pairs = [(1.0, 60.0), (10.0, 150.0)];
-            let (cost, model) = grid_search(&levels, detector, &pairs, &mut |m| {
+            let (_, model) = grid_search(&levels, detector, &pairs, &mut |m| {
                 evaluate(&levels, m, grid_blocks).0
             });
+            let model = nelder_mead_model(model, &mut |m| evaluate(&levels, m, all_blocks).0, 35);
+            let (cost, _) = evaluate(&levels, &model, all_blocks);
             candidates.push((cost, model, levels));
         }
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (_, start, levels) = candidates.swap_remove(0);
-        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 90);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 60);
         let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
         Some((cost, refined, makeup))
     };

@@ -55,7 +55,7 @@ pub fn window_energies(x: &[f32], frame: usize, hop: usize) -> Vec<f64> {
     } else {
         0
     };
-    if frame % hop == 0 {
+    if frame.is_multiple_of(hop) {
         let per = frame / hop;
         let chunks: Vec<f64> = x
             .chunks(hop)

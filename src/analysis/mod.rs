@@ -16,6 +16,10 @@
 //!
 //! Deterministic: no threads, no randomness, fixed iteration orders.
 
+// The fitters index parameter vectors, Jacobian columns and simplex points by dimension;
+// iterator chains over zipped slices would hide which dimension is meant.
+#![allow(clippy::needless_range_loop)]
+
 pub mod align;
 pub mod comp_fit;
 pub mod eq_fit;
@@ -311,7 +315,7 @@ fn reliability(signal_db: &[f64], floor_db: &[f64]) -> Vec<f64> {
 /// Perceptual weight of a grid point: equal per octave, tapered to 0.3 below 40 Hz and
 /// above 14 kHz, where hearing and playback care less (matching.md §6.1(d)).
 fn perceptual_weight(freq_hz: f64) -> f64 {
-    if freq_hz < 40.0 || freq_hz > 14_000.0 {
+    if !(40.0..=14_000.0).contains(&freq_hz) {
         0.3
     } else {
         1.0
@@ -434,28 +438,28 @@ pub fn analyze(
     let (ref_mid, src_mid) = (&ref_mid[ref_range], &src_mid[src_range]);
 
     // Spectra: when paired, the very same frames of both (the reference's activity decides).
-    let (ref_starts, ref_quiet) = frame_starts(&ref_mid, spectrum::fft_len_for(ref_fs));
+    let (ref_starts, ref_quiet) = frame_starts(ref_mid, spectrum::fft_len_for(ref_fs));
     let (src_starts, src_quiet) = if paired {
         (ref_starts.clone(), ref_quiet.clone())
     } else {
-        frame_starts(&src_mid, spectrum::fft_len_for(src_fs))
+        frame_starts(src_mid, spectrum::fft_len_for(src_fs))
     };
     let width: fn(f64) -> f64 = if paired {
         spectrum::smoothing_octaves_paired
     } else {
         spectrum::smoothing_octaves_unpaired
     };
-    let reference_db = ltas_db(&ref_mid, ref_fs, &ref_starts, &grid_hz, width);
+    let reference_db = ltas_db(ref_mid, ref_fs, &ref_starts, &grid_hz, width);
     let ref_floor_db = spectrum::noise_floor_db(
-        &ref_mid,
+        ref_mid,
         ref_fs,
         spectrum::fft_len_for(ref_fs),
         &ref_quiet,
         &grid_hz,
     );
-    let source_db = ltas_db(&src_mid, src_fs, &src_starts, &grid_hz, width);
+    let source_db = ltas_db(src_mid, src_fs, &src_starts, &grid_hz, width);
     let src_floor_db = spectrum::noise_floor_db(
-        &src_mid,
+        src_mid,
         src_fs,
         spectrum::fft_len_for(src_fs),
         &src_quiet,
@@ -662,8 +666,8 @@ pub fn analyze(
         source_metrics: Some(source_metrics),
         predicted_metrics: Some(predicted),
         prediction: Some(prediction),
-        reference_levels_db: metrics::active_levels_db(&ref_mid, ref_fs),
-        source_levels_db: metrics::active_levels_db(&src_mid, src_fs),
+        reference_levels_db: metrics::active_levels_db(ref_mid, ref_fs),
+        source_levels_db: metrics::active_levels_db(src_mid, src_fs),
         warnings,
     })
 }
