@@ -63,6 +63,25 @@ fn preset() -> ChainSettings {
     s
 }
 
+/// CPU time this thread has used, seconds, from /proc (Linux; 10 ms ticks). On a shared
+/// machine wall-clock times include waiting for a core; CPU time does not.
+fn thread_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based, proc(5)).
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Mean CPU time of `runs` calls of `f`, ms.
+fn cpu_ms(runs: usize, mut f: impl FnMut()) -> Option<f64> {
+    let start = thread_cpu_s()?;
+    for _ in 0..runs {
+        f();
+    }
+    Some((thread_cpu_s()? - start) * 1000.0 / runs as f64)
+}
+
 fn bench(c: &mut Criterion) {
     let dry = take(1);
     let other = take(2);
@@ -74,6 +93,21 @@ fn bench(c: &mut Criterion) {
     let paired_ref = audio(analysis::render(&preset(), &dry, FS));
     let unpaired_ref = audio(analysis::render(&preset(), &other, FS));
     let options = AnalyzeOptions::default();
+    let cases: [(&str, &Audio, Option<&Audio>); 3] = [
+        ("paired", &paired_ref, Some(&source)),
+        ("unpaired", &unpaired_ref, Some(&source)),
+        ("no source", &paired_ref, None),
+    ];
+    for (name, reference, src) in cases {
+        let ms = cpu_ms(5, || {
+            black_box(analysis::analyze(reference, src, &options).unwrap());
+        });
+        if let Some(ms) = ms {
+            println!(
+                "analyze 3 min stereo 44.1 kHz/{name}: CPU time {ms:.0} ms per analysis (mean of 5)"
+            );
+        }
+    }
     let mut group = c.benchmark_group("analyze 3 min stereo 44.1 kHz");
     group.sample_size(10);
     group.bench_function("paired", |b| {
