@@ -211,34 +211,6 @@ fn paired_case(detector: Detector, seed: u64) {
     .expect("analysis runs");
     assert!(result.paired, "{:?}", result.alignment);
     assert!(result.settings.validate().is_empty());
-    if std::env::var("DEBUG_CURVES").is_ok() {
-        let resp = matchbox::analysis::eq_fit::digital_curve(FS);
-        for (i, f) in result.grid_hz.iter().enumerate().step_by(8) {
-            let truth_db: f64 = known_preset(detector)
-                .eq
-                .bands
-                .iter()
-                .map(|b| {
-                    let mut o = [0.0];
-                    resp(b, &[*f], &mut o);
-                    o[0]
-                })
-                .sum();
-            eprintln!(
-                "{f:8.0} target {:6.2} fit {:6.2} w {:4.2} truth {:6.2} ref {:6.1} src {:6.1}",
-                result.target.target_db[i],
-                result.eq_fit.curve_db[i],
-                result.target.weights[i],
-                truth_db,
-                result.reference_db[i],
-                result.source_db[i]
-            );
-        }
-        eprintln!(
-            "fit rms {} max {} comp {:?}",
-            result.eq_fit.rms_error_db, result.eq_fit.max_error_db, result.comp_fit
-        );
-    }
     let out = analysis::render(&result.settings, std::slice::from_ref(&dry), FS).remove(0);
     let f = figures(&out, &reference);
     let before = figures(&dry, &reference);
@@ -292,17 +264,6 @@ fn unpaired_take_is_matched_within_looser_bounds() {
     let f = figures(&out, &ground_truth);
     let before = figures(&dry, &ground_truth);
     let content_floor = figures(&other, &dry).ltas_rms_db;
-    if std::env::var("DEBUG_CURVES").is_ok() {
-        for (name, x) in [
-            ("out", &out),
-            ("truth", &ground_truth),
-            ("reference", &reference),
-            ("dry", &dry),
-        ] {
-            eprintln!("{name}: {:?}", metrics::SignalMetrics::measure(&[x], FS));
-        }
-        eprintln!("comp {:?}", result.comp_fit);
-    }
     eprintln!(
         "unpaired: {f:?}\n  unprocessed: {before:?}\n  take-to-take LTAS: {content_floor:.2} dB\n  settings: {:?}",
         result.settings
