@@ -494,3 +494,54 @@ fn cli_writes_a_checked_preset_report_and_documented_exit_codes() {
     }
     assert!(!p("x.json").exists());
 }
+
+#[test]
+fn odd_but_valid_inputs_give_valid_presets() {
+    let fs = FS as u32;
+    let sine: Vec<f32> = (0..3 * fs as usize)
+        .map(|n| (0.5 * (std::f64::consts::TAU * 440.0 * n as f64 / FS).sin()) as f32)
+        .collect();
+    let dry = dry_take(3.0, 9);
+    let opts = AnalyzeOptions::default();
+    // A pure tone against noisy beats; a source that is a short piece of the reference; the
+    // same take at another sample rate; amount 0; one band, no compressor.
+    let piece = mono(dry[(0.5 * FS) as usize..(2.8 * FS) as usize].to_vec());
+    let other_rate = Audio {
+        sample_rate: 48_000,
+        channels: vec![dry.clone(), dry.clone()],
+    };
+    let cases: Vec<(Audio, Audio, AnalyzeOptions)> = vec![
+        (mono(sine.clone()), mono(dry.clone()), opts),
+        (mono(dry.clone()), piece, opts),
+        (mono(dry.clone()), other_rate, opts),
+        (
+            mono(dry.clone()),
+            mono(sine),
+            AnalyzeOptions {
+                amount: 0.0,
+                ..opts
+            },
+        ),
+        (
+            mono(dry.clone()),
+            mono(dry.clone()),
+            AnalyzeOptions {
+                bands: 1,
+                compressor: false,
+                ..opts
+            },
+        ),
+    ];
+    for (reference, source, options) in cases {
+        let a = analysis::analyze(&reference, Some(&source), &options).unwrap();
+        assert!(
+            a.settings.validate().is_empty(),
+            "{:?}",
+            a.settings.validate()
+        );
+        assert!(a.settings.eq.bands.iter().filter(|b| b.enabled).count() <= options.bands);
+        if options.amount == 0.0 {
+            assert!(a.settings.eq.bands.iter().all(|b| !b.enabled));
+        }
+    }
+}

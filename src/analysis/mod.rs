@@ -411,7 +411,14 @@ pub fn analyze(
         });
         None
     };
-    let paired = alignment.is_some_and(|a| a.is_paired());
+    // Paired also needs an overlap long enough to analyse.
+    let overlap = |a: &Alignment| {
+        let start = a.lag_samples.max(0);
+        let end = (reference.frames() as i64).min(source.frames() as i64 + a.lag_samples);
+        end - start
+    };
+    let paired =
+        alignment.is_some_and(|a| a.is_paired() && overlap(&a) as f64 >= MIN_DURATION_S * ref_fs);
     let grid_hz = spectrum::log_grid_hz(src_fs.min(ref_fs));
 
     // Aligned views: when paired, both cover exactly the overlap (no copies).
