@@ -190,8 +190,12 @@ impl Band {
         self.update_coeffs();
     }
 
-    /// Design the sections for the glide values `ahead` samples from now.
+    /// Design the sections for the glide values `ahead` samples from now: the quick closed
+    /// form while still on the way, the polished design once the glides arrive there.
     fn design(&self, ahead: u32, out: &mut Sections<SvfParams>) -> usize {
+        let arrives = [&self.freq_log2, &self.gain_db, &self.q_log2]
+            .iter()
+            .all(|r| r.value_after(ahead) == r.target());
         let mut analog = [Analog {
             n: [0.0; 3],
             d: [1.0; 3],
@@ -205,7 +209,11 @@ impl Band {
         );
         let w0 = 2.0 * PI * self.freq_log2.value_after(ahead).exp2() / self.sample_rate;
         for i in 0..n {
-            let bq = design::matched(self.shape.kind, &analog[i], w0, &self.grid);
+            let bq = if arrives {
+                design::matched_precise(self.shape.kind, &analog[i], w0, &self.grid)
+            } else {
+                design::matched(self.shape.kind, &analog[i], w0, &self.grid)
+            };
             out[i] = SvfParams::from_biquad(&bq);
         }
         n

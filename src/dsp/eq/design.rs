@@ -92,7 +92,7 @@ impl Biquad {
 }
 
 /// Vicanek's φ basis: φ0 = cos²(ω/2), φ1 = sin²(ω/2), φ2 = 4·φ0·φ1.
-fn phis(w: f64) -> (f64, f64, f64) {
+pub(super) fn phis(w: f64) -> (f64, f64, f64) {
     let s = (0.5 * w).sin();
     let phi1 = s * s;
     let phi0 = 1.0 - phi1;
@@ -239,14 +239,19 @@ pub struct FitGrid {
 }
 
 /// Number of fit frequencies: log-spaced from 20 Hz to 0.49·fs.
-const FIT_POINTS: usize = 32;
+pub(super) const FIT_POINTS: usize = 32;
 /// Weight of fit points below fs/4 relative to those above: the response there must be
 /// exact to a tenth of a dB, while near Nyquist one dB is the goal.
-const FIT_WEIGHT_LOW: f64 = 100.0;
+const FIT_WEIGHT_LOW: f64 = 120.0;
 /// Weight of the top points (above 0.4·fs), so the top octave is not given up entirely.
-const FIT_WEIGHT_TOP: f64 = 7.0;
+const FIT_WEIGHT_TOP: f64 = 8.0;
 
 impl FitGrid {
+    /// The grid's frequencies, radians per sample.
+    pub fn frequencies(&self) -> impl Iterator<Item = f64> + '_ {
+        self.points.iter().map(|p| p.0)
+    }
+
     pub fn new(sample_rate: f64) -> FitGrid {
         let lo = 20.0f64.min(0.001 * sample_rate);
         let hi = 0.49 * sample_rate;
@@ -292,6 +297,18 @@ fn fitted(analog: &Analog, w0: f64, grid: &FitGrid) -> Biquad {
     Biquad {
         b: numerator([b0, b1, b2]),
         a,
+    }
+}
+
+/// [`matched`], then for bells, shelves and tilts all five coefficients polished together
+/// (`refine.rs`): the design a settled band runs.
+pub fn matched_precise(kind: FilterKind, analog: &Analog, w0: f64, grid: &FitGrid) -> Biquad {
+    let start = matched(kind, analog, w0, grid);
+    match kind {
+        FilterKind::Bell | FilterKind::LowShelf | FilterKind::HighShelf | FilterKind::Tilt => {
+            super::refine::refine(&start, analog, w0, grid)
+        }
+        _ => start,
     }
 }
 
@@ -399,7 +416,7 @@ pub fn design_band(
     let n = analog_sections(band, &mut analog);
     let w0 = 2.0 * PI * effective_freq_hz(band.freq_hz as f64, sample_rate) / sample_rate;
     for i in 0..n {
-        out[i] = matched(band.kind, &analog[i], w0, grid);
+        out[i] = matched_precise(band.kind, &analog[i], w0, grid);
     }
     n
 }

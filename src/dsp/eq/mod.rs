@@ -6,6 +6,7 @@
 
 pub mod band;
 pub mod design;
+mod refine;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 pub mod svf;
@@ -20,20 +21,47 @@ use std::f64::consts::PI;
 /// Smallest |H|² reported (−300 dB), so a perfect notch reads as a number, not −∞.
 const MAGNITUDE_FLOOR: f64 = 1e-30;
 
-/// Magnitude of one band as the digital filter really runs it at `sample_rate`, dB.
-/// A disabled band is 0 dB.
-pub fn band_magnitude_db(band: &EqBandSettings, freq_hz: f64, sample_rate: f64) -> f64 {
-    if !band.enabled {
-        return 0.0;
+/// One band's response as the DSP runs it, designed once, for evaluating many frequencies
+/// (the GUI's curve, the analysis, tests).
+#[derive(Debug, Clone)]
+pub struct BandCurve {
+    sections: [Biquad; MAX_SECTIONS],
+    count: usize,
+    sample_rate: f64,
+}
+
+impl BandCurve {
+    /// The settled design of `band` at `sample_rate` (a disabled band is flat).
+    pub fn new(band: &EqBandSettings, sample_rate: f64) -> BandCurve {
+        let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
+        let count = if band.enabled {
+            let grid = design::FitGrid::new(sample_rate);
+            design::design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections)
+        } else {
+            0
+        };
+        BandCurve {
+            sections,
+            count,
+            sample_rate,
+        }
     }
-    let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
-    let grid = design::FitGrid::new(sample_rate);
-    let n = design::design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections);
-    let w = 2.0 * PI * freq_hz / sample_rate;
-    sections[..n]
-        .iter()
-        .map(|s| 10.0 * s.magnitude_sq(w).max(MAGNITUDE_FLOOR).log10())
-        .sum()
+
+    /// Magnitude at `freq_hz`, dB.
+    pub fn magnitude_db(&self, freq_hz: f64) -> f64 {
+        let w = 2.0 * PI * freq_hz / self.sample_rate;
+        self.sections[..self.count]
+            .iter()
+            .map(|s| 10.0 * s.magnitude_sq(w).max(MAGNITUDE_FLOOR).log10())
+            .sum()
+    }
+}
+
+/// Magnitude of one band as the digital filter really runs it at `sample_rate`, dB.
+/// A disabled band is 0 dB. Designs the band on each call: use [`BandCurve`] for many
+/// frequencies.
+pub fn band_magnitude_db(band: &EqBandSettings, freq_hz: f64, sample_rate: f64) -> f64 {
+    BandCurve::new(band, sample_rate).magnitude_db(freq_hz)
 }
 
 /// Magnitude of the whole EQ at `sample_rate`, dB (sum of the bands).

@@ -11,20 +11,33 @@ use std::arch::x86_64::{
 /// Sections handled by one unrolled kernel; longer cascades run in several passes.
 const UNROLL: usize = 8;
 
-/// Runs `sections` in series over `left`/`right` (same length), states `state[k][j] = [L, R]`.
-///
-/// # Safety
-/// The CPU must support FMA (checked by the caller with `is_x86_feature_detected!`).
-#[target_feature(enable = "fma")]
-pub unsafe fn run_stereo_fma(
-    sections: &[Tdf2],
-    state: &mut [[[f64; 2]; 2]],
-    left: &mut [f32],
-    right: &mut [f32],
-) {
-    // SAFETY: FMA is available, as this function requires.
-    unsafe { run_passes(sections, state, left, right) }
+/// A stereo kernel entry point: `$inner` compiled with `$features` enabled.
+macro_rules! stereo_kernel {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $inner:ident) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        pub unsafe fn $name(
+            sections: &[Tdf2],
+            state: &mut [[[f64; 2]; 2]],
+            left: &mut [f32],
+            right: &mut [f32],
+        ) {
+            // SAFETY: the features are available, as this function requires.
+            unsafe { $inner(sections, state, left, right) }
+        }
+    };
 }
+
+stereo_kernel!(
+    /// Runs `sections` in series over `left`/`right` (same length), states
+    /// `state[k][j] = [L, R]`, two channels per 128-bit vector.
+    ///
+    /// # Safety
+    /// The CPU must support FMA (checked by the caller with `is_x86_feature_detected!`).
+    run_stereo_fma,
+    "fma",
+    run_passes
+);
 
 #[inline(always)]
 unsafe fn run_passes(
@@ -100,41 +113,31 @@ unsafe fn run_k<const K: usize>(
     }
 }
 
-/// As [`run_stereo_fma`] with 256-bit vectors: two sections × two channels per instruction.
-/// The sections of a pass form a pipeline in which section k works on sample t − k at step
-/// t, so neighbouring sections are independent within a step and share one vector; each
-/// step shifts every section's output one place up to become the next section's input. The
-/// first and last steps of a block fill and drain the pipeline with masks, so the block ends
-/// with every section caught up: no latency, and the same arithmetic as section after
-/// section, sample by sample.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA (AVX-512F/VL too when `AVX512`).
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn run_stereo_avx2(
-    sections: &[Tdf2],
-    state: &mut [[[f64; 2]; 2]],
-    left: &mut [f32],
-    right: &mut [f32],
-) {
-    // SAFETY: AVX2 and FMA are available, as this function requires.
-    unsafe { run_pipelined(sections, state, left, right) }
-}
+stereo_kernel!(
+    /// As [`run_stereo_fma`] with 256-bit vectors: two sections × two channels per
+    /// instruction. The sections of a pass form a pipeline in which section k works on sample
+    /// t − k at step t, so neighbouring sections are independent within a step and share one
+    /// vector; each step shifts every section's output one place up to become the next
+    /// section's input. The first and last steps of a block fill and drain the pipeline with
+    /// masks, so the block ends with every section caught up: no latency, and the same
+    /// arithmetic as section after section, sample by sample.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    run_stereo_avx2,
+    "avx2,fma",
+    run_pipelined
+);
 
-/// [`run_stereo_avx2`] compiled with AVX-512's 32 registers.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and AVX-512F/VL.
-#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-pub unsafe fn run_stereo_avx2_512(
-    sections: &[Tdf2],
-    state: &mut [[[f64; 2]; 2]],
-    left: &mut [f32],
-    right: &mut [f32],
-) {
-    // SAFETY: the features are available, as this function requires.
-    unsafe { run_pipelined(sections, state, left, right) }
-}
+stereo_kernel!(
+    /// [`run_stereo_avx2`] compiled with AVX-512's 32 registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and AVX-512F/VL.
+    run_stereo_avx2_512,
+    "avx2,fma,avx512f,avx512vl",
+    run_pipelined
+);
 
 #[inline(always)]
 unsafe fn run_pipelined(
