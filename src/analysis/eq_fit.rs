@@ -189,6 +189,74 @@ pub fn digital_curve(sample_rate: f64) -> impl BandResponse {
     }
 }
 
+/// The analog prototype the DSP's bands are matched to (`dsp::eq::design`), as a
+/// [`BandResponse`]: a few flops per point, so the search runs on it and only the last
+/// iterations use the exact digital response ([`refine_exact`]).
+pub fn prototype_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
+    use crate::dsp::eq::design::{Analog, MAX_SECTIONS, analog_sections};
+    if !band.enabled {
+        out.fill(0.0);
+        return;
+    }
+    let b = band.clamped_for_dsp();
+    let mut analog = [Analog {
+        n: [0.0; 3],
+        d: [1.0; 3],
+    }; MAX_SECTIONS];
+    let n = analog_sections(&b, &mut analog);
+    for (o, &f) in out.iter_mut().zip(freqs_hz) {
+        let omega = f / b.freq_hz as f64;
+        *o = analog[..n]
+            .iter()
+            .map(|s| 10.0 * s.magnitude_sq(omega).max(1e-30).log10())
+            .sum();
+    }
+}
+
+/// Polish `fit` (found with an approximate response) with `exact` for at most `iterations`
+/// Levenberg–Marquardt steps, and report its curve and errors under `exact`.
+pub fn refine_exact<R: BandResponse>(
+    fit: &EqFit,
+    target: &FitTarget,
+    limits: &FitLimits,
+    exact: &R,
+    iterations: usize,
+) -> EqFit {
+    let mut params: Vec<Param> = fit
+        .bands
+        .iter()
+        .map(|b| Param {
+            kind: b.kind,
+            x: [
+                (b.freq_hz as f64).log2(),
+                b.gain_db as f64,
+                (b.q as f64).ln(),
+            ],
+        })
+        .collect();
+    levenberg_marquardt(&mut params, target, limits, exact, iterations);
+    finish(params, target, exact)
+}
+
+/// Bands sorted low to high, with their curve and errors.
+fn finish<R: BandResponse>(mut params: Vec<Param>, target: &FitTarget, response: &R) -> EqFit {
+    params.sort_by(|a, b| a.x[0].total_cmp(&b.x[0]));
+    let curve_db = total_curve(&params, &target.freqs_hz, response);
+    let rms_error_db = weighted_rms(&target.target_db, &curve_db, &target.weights);
+    let max_error_db = curve_db
+        .iter()
+        .zip(&target.target_db)
+        .zip(&target.weights)
+        .filter(|(_, w)| **w >= 0.5)
+        .fold(0.0f64, |m, ((c, t), _)| m.max((c - t).abs()));
+    EqFit {
+        bands: params.iter().map(Param::band).collect(),
+        curve_db,
+        rms_error_db,
+        max_error_db,
+    }
+}
+
 /// Fit at most `max_bands` bands to `target` inside `limits`, each band's magnitude given by
 /// `response`. Deterministic.
 pub fn fit_eq<R: BandResponse>(
@@ -234,21 +302,7 @@ pub fn fit_eq<R: BandResponse>(
         levenberg_marquardt(&mut params, target, limits, response, 30);
     }
     // Low to high: the order people read an EQ in.
-    params.sort_by(|a, b| a.x[0].total_cmp(&b.x[0]));
-    let curve_db = total_curve(&params, &target.freqs_hz, response);
-    let rms_error_db = weighted_rms(&target.target_db, &curve_db, &target.weights);
-    let max_error_db = curve_db
-        .iter()
-        .zip(&target.target_db)
-        .zip(&target.weights)
-        .filter(|(_, w)| **w >= 0.5)
-        .fold(0.0f64, |m, ((c, t), _)| m.max((c - t).abs()));
-    EqFit {
-        bands: params.iter().map(Param::band).collect(),
-        curve_db,
-        rms_error_db,
-        max_error_db,
-    }
+    finish(params, target, response)
 }
 
 fn total_curve<R: BandResponse>(params: &[Param], freqs_hz: &[f64], response: &R) -> Vec<f64> {

@@ -298,6 +298,10 @@ pub const SPECTRUM_EXCERPT: (f64, usize) = (20.0, 4);
 /// distribution.
 pub const LOUDNESS_EXCERPT: (f64, usize) = (30.0, 6);
 
+/// Levenberg–Marquardt steps on the exact digital band responses after the search on the
+/// analog prototypes (they differ by hundredths of a dB below fs/4, so a few steps settle it).
+pub const EXACT_ITERATIONS: usize = 8;
+
 /// Most a bell's Q may be when the two recordings are different performances: the
 /// difference of their spectra is content as much as EQ, and narrow bands would chase it.
 pub const MAX_BELL_Q_UNPAIRED: f64 = 2.5;
@@ -492,6 +496,11 @@ pub fn analyze(
         weights,
     };
     let response = eq_fit::digital_curve(src_fs);
+    // The search runs on the analog prototype (cheap); the exact digital response polishes.
+    let fit = |t: &FitTarget, limits: &eq_fit::FitLimits| {
+        let coarse = eq_fit::fit_eq(t, options.bands, limits, &eq_fit::prototype_curve);
+        eq_fit::refine_exact(&coarse, t, limits, &response, EXACT_ITERATIONS)
+    };
     let top_hz = 0.45 * src_fs;
     let limits = eq_fit::FitLimits {
         max_gain_db: MAX_BOOST_DB,
@@ -502,7 +511,7 @@ pub fn analyze(
         },
         top_hz,
     };
-    let mut eq_fit = eq_fit::fit_eq(&target, options.bands, &limits, &response);
+    let mut eq_fit = fit(&target, &limits);
 
     // Excerpts for the compressor fit and the predictions.
     let excerpt = if paired {
@@ -587,7 +596,7 @@ pub fn analyze(
                 .collect(),
             ..target.clone()
         };
-        eq_fit = eq_fit::fit_eq(&refined, options.bands, &limits, &response);
+        eq_fit = fit(&refined, &limits);
         settings = with_bands(&settings, &eq_fit.bands);
     }
 
@@ -718,7 +727,8 @@ fn analyze_without_source(
         max_bell_q: MAX_BELL_Q_UNPAIRED,
         top_hz: 0.45 * fs,
     };
-    let eq_fit = eq_fit::fit_eq(&target, options.bands, &limits, &response);
+    let coarse = eq_fit::fit_eq(&target, options.bands, &limits, &eq_fit::prototype_curve);
+    let eq_fit = eq_fit::refine_exact(&coarse, &target, &limits, &response, EXACT_ITERATIONS);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
     let refs = refs(reference);
