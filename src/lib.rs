@@ -2,6 +2,7 @@
 //! reference recording. `dsp` is the pure core; `preset` the file format; `cli` the
 //! `matchbox` command.
 
+pub mod analysis;
 pub mod audio_io;
 pub mod cli;
 pub mod dsp;

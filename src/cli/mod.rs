@@ -10,6 +10,7 @@ macro_rules! say {
     }};
 }
 
+pub mod analyze;
 pub mod bench;
 pub mod check;
 pub mod live;
@@ -34,6 +35,8 @@ pub const EXIT_PRESET: i32 = 3;
 pub const EXIT_AUDIO: i32 = 4;
 /// The feature exists in the design but not in this build (live monitoring on a device).
 pub const EXIT_NOT_AVAILABLE: i32 = 5;
+/// `analyze`: an input decodes but cannot be analysed (shorter than 2 s, or silent).
+pub const EXIT_ANALYSIS: i32 = 6;
 
 /// Every exit code with its meaning: the one place they are documented (shown by `--help`).
 pub const EXIT_CODES: &[(i32, &str)] = &[
@@ -51,6 +54,10 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     (
         EXIT_NOT_AVAILABLE,
         "not available in this build yet (live monitoring with an audio device)",
+    ),
+    (
+        EXIT_ANALYSIS,
+        "analyze: input unusable for analysis (shorter than 2 s, or silent)",
     ),
 ];
 
@@ -93,6 +100,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Learn a preset (EQ bands, compressor, gain) from a reference recording, optionally
+    /// matched to a recording of your own dry mic.
+    Analyze(analyze::AnalyzeArgs),
     /// Apply a preset to an audio file and write the result as 32-bit float WAV.
     Render(render::RenderArgs),
     /// Validate preset files: `ok: FILE` for each good one, one line per bad one.
@@ -156,6 +166,7 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
+        Some(Command::Analyze(args)) => analyze::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Check(args)) => check::run(&args),
         Some(Command::Presets(args)) => presets::run(&args),

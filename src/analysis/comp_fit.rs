@@ -1,0 +1,872 @@
+//! Identify the compressor: threshold, ratio, knee, attack, release, detector.
+//!
+//! Paired (the source is the same performance as the reference; matching.md §6.2 A, the
+//! Barchiesi route): the gain trace `10·log10(E_ref/E_src)` in 1 ms blocks is observed; the
+//! model below is simulated sample by sample on the (EQ'd) source and its block gains are
+//! fitted to the trace by a coarse grid then Nelder–Mead. Make-up is the closed-form weighted
+//! mean of what is left.
+//!
+//! Unpaired (§6.2 B): only statistics can match. The same simulation gives the output's
+//! 50 ms level distribution, spread and crest factor, and those are fitted to the reference's
+//! under weak priors (ratio 3, attack 10 ms, release 150 ms), because attack and release are
+//! weakly identifiable from statistics alone (§3, the LA-2A fits).
+//!
+//! Model (the plugin's, `dsp::compressor`): detector = |x| (peak) or one-pole mean square with
+//! τ = 5 ms (RMS), linked over channels by the maximum; Giannoulis–Massberg–Reiss (JAES 2012)
+//! soft-knee gain computer; branching one-pole smoothing of the gain in dB with
+//! `α = exp(−1/(τ·fs))` (τ = time to 63 %).
+
+use crate::dsp::compressor::RMS_WINDOW_MS;
+use crate::dsp::{CompressorSettings, Detector, ranges};
+
+/// Gain-trace block length, seconds.
+const BLOCK_S: f64 = 0.001;
+/// Audio simulated per evaluation when the source is long, seconds, and in how many evenly
+/// spaced segments: paired fits see the gain trace itself and need little; unpaired fits
+/// compare statistics, which need more material to settle.
+pub const PAIRED_EXCERPT: (f64, usize) = (6.0, 2);
+pub const UNPAIRED_EXCERPT: (f64, usize) = (12.0, 4);
+/// The coarse grid is evaluated on this much of the excerpt, seconds.
+const GRID_S: f64 = 2.5;
+/// Simulated but not scored at the start of the excerpt, so the envelopes settle, seconds.
+const WARMUP_S: f64 = 0.5;
+/// Blocks quieter than this below the loudest block carry no gain information, dB.
+const BLOCK_RANGE_DB: f64 = 50.0;
+
+/// The compressor parameters being identified.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompModel {
+    pub threshold_db: f64,
+    pub ratio: f64,
+    pub knee_db: f64,
+    pub attack_ms: f64,
+    pub release_ms: f64,
+    pub detector: Detector,
+}
+
+impl CompModel {
+    /// The model as plugin settings with `makeup_db`, clamped into the plugin's ranges.
+    pub fn settings(&self, makeup_db: f64) -> CompressorSettings {
+        CompressorSettings {
+            enabled: true,
+            threshold_db: ranges::THRESHOLD_DB.clamp(self.threshold_db as f32),
+            ratio: ranges::RATIO.clamp(self.ratio as f32),
+            knee_db: ranges::KNEE_DB.clamp(self.knee_db as f32),
+            attack_ms: ranges::ATTACK_MS.clamp(self.attack_ms as f32),
+            release_ms: ranges::RELEASE_MS.clamp(self.release_ms as f32),
+            makeup_db: ranges::MAKEUP_DB.clamp(makeup_db as f32),
+            detector: self.detector,
+            ..CompressorSettings::default()
+        }
+    }
+}
+
+/// Static gain (≤ 0 dB) for a detector level `x_db`: Giannoulis et al. 2012, eq. 4.
+pub fn gain_computer_db(x_db: f64, threshold_db: f64, ratio: f64, knee_db: f64) -> f64 {
+    let over = x_db - threshold_db;
+    let slope = 1.0 / ratio - 1.0;
+    if 2.0 * over < -knee_db {
+        0.0
+    } else if 2.0 * over <= knee_db && knee_db > 0.0 {
+        slope * (over + knee_db / 2.0).powi(2) / (2.0 * knee_db)
+    } else {
+        slope * over
+    }
+}
+
+/// Detector level of every sample, dB, linked over channels by the maximum.
+pub fn detector_levels_db(channels: &[&[f32]], sample_rate: f64, detector: Detector) -> Vec<f32> {
+    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+    match detector {
+        Detector::Peak => (0..len)
+            .map(|n| {
+                let peak = channels.iter().fold(0.0f32, |m, c| m.max(c[n].abs()));
+                20.0 * peak.max(1e-6).log10()
+            })
+            .collect(),
+        Detector::Rms => {
+            let beta = (-1.0 / (RMS_WINDOW_MS * 1e-3 * sample_rate)).exp();
+            let mut state = vec![0.0f64; channels.len()];
+            (0..len)
+                .map(|n| {
+                    let mut ms = 0.0f64;
+                    for (s, c) in state.iter_mut().zip(channels) {
+                        *s = beta * *s + (1.0 - beta) * (c[n] as f64).powi(2);
+                        ms = ms.max(*s);
+                    }
+                    (10.0 * ms.max(1e-12).log10()) as f32
+                })
+                .collect()
+        }
+    }
+}
+
+/// Smoothed gain (dB, ≤ 0) of every sample for detector levels `level_db`.
+pub fn simulate_gain_db(level_db: &[f32], model: &CompModel, sample_rate: f64, out: &mut Vec<f32>) {
+    let alpha = |ms: f64| (-1.0 / (ms.max(1e-3) * 1e-3 * sample_rate)).exp();
+    let (a_att, a_rel) = (alpha(model.attack_ms), alpha(model.release_ms));
+    let (t, w) = (model.threshold_db, model.knee_db);
+    let slope = 1.0 / model.ratio - 1.0;
+    out.clear();
+    out.reserve(level_db.len());
+    let mut gs = 0.0f64;
+    for &x in level_db {
+        let over = x as f64 - t;
+        let gc = if 2.0 * over < -w {
+            0.0
+        } else if 2.0 * over <= w && w > 0.0 {
+            slope * (over + w / 2.0).powi(2) / (2.0 * w)
+        } else {
+            slope * over
+        };
+        let a = if gc < gs { a_att } else { a_rel };
+        gs = a * gs + (1.0 - a) * gc;
+        out.push(gs as f32);
+    }
+}
+
+/// Segments (start, length in samples) of a `total_len`-sample recording that the fits work
+/// on: the whole recording when it is short, else `count` evenly spaced segments totalling
+/// `seconds`, so quiet and loud passages are both represented.
+pub fn excerpt_segments(
+    total_len: usize,
+    sample_rate: f64,
+    (seconds, count): (f64, usize),
+) -> Vec<(usize, usize)> {
+    let max_len = (seconds * sample_rate) as usize;
+    if total_len <= max_len || count < 2 {
+        vec![(0, total_len.min(max_len.max(1)))]
+    } else {
+        let seg = max_len / count;
+        (0..count)
+            .map(|i| ((total_len - seg) * i / (count - 1), seg))
+            .collect()
+    }
+}
+
+/// Copy `segments` of `channels` out: one `Vec` of channels per segment.
+pub fn gather(channels: &[&[f32]], segments: &[(usize, usize)]) -> Vec<Vec<Vec<f32>>> {
+    segments
+        .iter()
+        .map(|&(s, l)| {
+            channels
+                .iter()
+                .map(|c| {
+                    (s..s + l)
+                        .map(|n| c.get(n).copied().unwrap_or(0.0))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Segments concatenated, with per-sample energy (summed over channels) and the scored 1 ms
+/// blocks. The first [`WARMUP_S`] of each segment is simulated but not scored, so envelopes
+/// that start from rest do not count.
+struct Excerpt {
+    /// Channels, segments concatenated.
+    channels: Vec<Vec<f32>>,
+    /// Per-sample energy, segments concatenated.
+    energy: Vec<f32>,
+    /// Block boundaries (start, end) in the concatenated excerpt, scored blocks only.
+    blocks: Vec<(usize, usize)>,
+    block_energy: Vec<f64>,
+}
+
+impl Excerpt {
+    fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
+        let num_channels = segments.first().map_or(0, Vec::len);
+        let mut channels = vec![Vec::new(); num_channels];
+        let block = ((BLOCK_S * sample_rate) as usize).max(1);
+        let mut energy: Vec<f32> = Vec::new();
+        let mut blocks = Vec::new();
+        let mut block_energy = Vec::new();
+        for seg in segments {
+            let len = seg.iter().map(Vec::len).min().unwrap_or(0);
+            let offset = energy.len();
+            for (dst, src) in channels.iter_mut().zip(seg) {
+                dst.extend_from_slice(&src[..len]);
+            }
+            energy.extend((0..len).map(|n| seg.iter().map(|c| c[n] * c[n]).sum::<f32>()));
+            let warmup = ((WARMUP_S * sample_rate) as usize).min(len / 4);
+            let mut b = warmup;
+            while b + block <= len {
+                let (a, e) = (offset + b, offset + b + block);
+                blocks.push((a, e));
+                block_energy.push(energy[a..e].iter().map(|&v| v as f64).sum::<f64>());
+                b += block;
+            }
+        }
+        Self {
+            channels,
+            energy,
+            blocks,
+            block_energy,
+        }
+    }
+
+    fn channel_refs(&self) -> Vec<&[f32]> {
+        self.channels.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Simulate `model` on detector levels `level_db` and write the energy-weighted mean gain
+    /// of each of the first `blocks` scored blocks (dB) to `out`. The one hot loop of both
+    /// fits: f32, no per-sample storage.
+    ///
+    /// With a non-empty `peak_db` (per-sample peak level), also writes each block's largest
+    /// `peak + gain` (dB) to `peaks`.
+    #[allow(clippy::too_many_arguments)]
+    fn simulated_block_gains(
+        &self,
+        level_db: &[f32],
+        model: &CompModel,
+        sample_rate: f64,
+        blocks: usize,
+        out: &mut Vec<f64>,
+        peak_db: &[f32],
+        peaks: &mut Vec<f64>,
+    ) {
+        let alpha = |ms: f64| (-1.0 / (ms.max(1e-3) * 1e-3 * sample_rate)).exp() as f32;
+        let (a_att, a_rel) = (alpha(model.attack_ms), alpha(model.release_ms));
+        let (t, w) = (model.threshold_db as f32, model.knee_db as f32);
+        let slope = (1.0 / model.ratio - 1.0) as f32;
+        let half = w / 2.0;
+        let inv_2w = if w > 0.0 { 1.0 / (2.0 * w) } else { 0.0 };
+        let mut gs = 0.0f32;
+        // Branch-free gain computer (the data decide the branches at random, and mispredicted
+        // branches cost more than the arithmetic): with q the part of the level inside the knee
+        // and r the part above it, the reduction is slope·(q²/2W + r), which is eq. 4 of
+        // Giannoulis et al. in all three regions.
+        let mut step = |x: f32| {
+            let over = x - t;
+            let q = (over + half).clamp(0.0, w);
+            let r = (over - half).max(0.0);
+            let gc = slope * (q * q * inv_2w + r);
+            let a = if gc < gs { a_att } else { a_rel };
+            gs = gc + a * (gs - gc);
+            gs
+        };
+        out.clear();
+        peaks.clear();
+        let mut n = 0;
+        for (&(a, b), &e) in self.blocks.iter().zip(&self.block_energy).take(blocks) {
+            while n < a {
+                step(level_db[n]);
+                n += 1;
+            }
+            let mut acc = 0.0f32;
+            if peak_db.is_empty() {
+                while n < b {
+                    acc += self.energy[n] * step(level_db[n]);
+                    n += 1;
+                }
+            } else {
+                let mut top = f32::NEG_INFINITY;
+                while n < b {
+                    let g = step(level_db[n]);
+                    acc += self.energy[n] * g;
+                    top = top.max(peak_db[n] + g);
+                    n += 1;
+                }
+                peaks.push(top as f64);
+            }
+            out.push(acc as f64 / e.max(1e-30));
+        }
+    }
+
+    /// How many scored blocks lie in the first `seconds` of the excerpt.
+    fn blocks_within(&self, seconds: f64, sample_rate: f64) -> usize {
+        let limit = (seconds * sample_rate) as usize;
+        self.blocks
+            .iter()
+            .take_while(|(_, b)| *b <= limit)
+            .count()
+            .max(1)
+    }
+}
+
+/// A fitted compressor and how well it explains the data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompFit {
+    /// `None` when compression does not help (the data look uncompressed).
+    pub model: Option<CompModel>,
+    /// Make-up gain that goes with the model, dB.
+    pub makeup_db: f64,
+    /// Paired: weighted RMS error of the block gain trace, dB. Unpaired: the statistics cost.
+    pub error_db: f64,
+    /// The same error without a compressor.
+    pub error_without_db: f64,
+}
+
+/// Paired identification from segments of `source_eq` (the source after the fitted EQ) and
+/// the same segments of `reference` (the same performance, aligned sample for sample), at
+/// `sample_rate`. Segments are lists of channels.
+///
+/// With `start` (a model from an earlier round), only a short Nelder–Mead from it is run.
+pub fn fit_paired(
+    source_eq: &[Vec<Vec<f32>>],
+    reference: &[Vec<Vec<f32>>],
+    sample_rate: f64,
+    start: Option<CompModel>,
+) -> CompFit {
+    let ex = Excerpt::new(source_eq, sample_rate);
+    let ref_ex = Excerpt::new(reference, sample_rate);
+    let ref_energy = &ref_ex.energy;
+    let channels = ex.channel_refs();
+    let loudest = ex.block_energy.iter().fold(0.0f64, |m, &e| m.max(e));
+    let floor = loudest * 10f64.powf(-BLOCK_RANGE_DB / 10.0);
+    // Observed gain per block, and a weight: √energy favours the loud blocks that dominate the
+    // waveform error without letting one transient decide everything.
+    let mut observed = Vec::new();
+    let mut weights = Vec::new();
+    for (&(a, b), &e) in ex.blocks.iter().zip(&ex.block_energy) {
+        let er: f64 = ref_energy[a..b].iter().map(|&v| v as f64).sum();
+        if e > floor && er > 0.0 {
+            observed.push(10.0 * (er / e).log10());
+            weights.push((e / loudest).sqrt());
+        } else {
+            observed.push(0.0);
+            weights.push(0.0);
+        }
+    }
+    let cost_of = |predicted: &[f64]| -> (f64, f64) {
+        let (mut sw, mut swd) = (0.0, 0.0);
+        // `predicted` may cover only the first blocks (the grid's sub-excerpt).
+        for ((o, p), w) in observed.iter().zip(predicted).zip(&weights) {
+            sw += w;
+            swd += w * (o - p);
+        }
+        let makeup = swd / sw.max(1e-30);
+        let mut cost = 0.0;
+        for ((o, p), w) in observed.iter().zip(predicted).zip(&weights) {
+            cost += w * (o - p - makeup).powi(2);
+        }
+        (cost / sw.max(1e-30), makeup)
+    };
+    let (cost_without, makeup_without) = cost_of(&vec![0.0; observed.len()]);
+    let mut gains = Vec::new();
+    let all_blocks = ex.blocks.len();
+    let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
+    let mut no_peaks = Vec::new();
+    let mut evaluate = |levels: &[f32], m: &CompModel, blocks: usize| -> (f64, f64) {
+        ex.simulated_block_gains(
+            levels,
+            m,
+            sample_rate,
+            blocks,
+            &mut gains,
+            &[],
+            &mut no_peaks,
+        );
+        cost_of(&gains)
+    };
+    let best = if let Some(start) = start {
+        let levels = detector_levels_db(&channels, sample_rate, start.detector);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 30);
+        let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+        Some((cost, refined, makeup))
+    } else {
+        // Coarse grid on the first seconds and a short refinement for both detectors (the
+        // grid alone cannot tell them apart reliably); then refine the better one further.
+        let mut candidates = Vec::new();
+        for detector in [Detector::Peak, Detector::Rms] {
+            let levels = detector_levels_db(&channels, sample_rate, detector);
+            let pairs = [(1.0, 60.0), (10.0, 150.0)];
+            let (_, model) = grid_search(&levels, detector, &pairs, &mut |m| {
+                evaluate(&levels, m, grid_blocks).0
+            });
+            let model = nelder_mead_model(model, &mut |m| evaluate(&levels, m, all_blocks).0, 35);
+            let (cost, _) = evaluate(&levels, &model, all_blocks);
+            candidates.push((cost, model, levels));
+        }
+        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (_, start, levels) = candidates.swap_remove(0);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 60);
+        let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+        Some((cost, refined, makeup))
+    };
+    match best {
+        // Compression must explain clearly more than a constant gain does.
+        Some((cost, model, makeup)) if cost < 0.8 * cost_without && cost_without > 0.01 => {
+            CompFit {
+                model: Some(model),
+                makeup_db: makeup,
+                error_db: cost.sqrt(),
+                error_without_db: cost_without.sqrt(),
+            }
+        }
+        _ => CompFit {
+            model: None,
+            makeup_db: makeup_without,
+            error_db: cost_without.sqrt(),
+            error_without_db: cost_without.sqrt(),
+        },
+    }
+}
+
+/// Coarse grid: thresholds at percentiles of the detector level, four ratios, two time-constant
+/// pairs, knee 6 dB. Returns the best model.
+fn grid_search(
+    levels_db: &[f32],
+    detector: Detector,
+    time_constants_ms: &[(f64, f64)],
+    cost: &mut dyn FnMut(&CompModel) -> f64,
+) -> (f64, CompModel) {
+    let mut sorted: Vec<f32> = levels_db.iter().copied().filter(|l| *l > -100.0).collect();
+    sorted.sort_by(f32::total_cmp);
+    let pct = |p: f64| -> f64 {
+        if sorted.is_empty() {
+            -30.0
+        } else {
+            sorted[((sorted.len() - 1) as f64 * p) as usize] as f64
+        }
+    };
+    let mut best = (
+        f64::INFINITY,
+        CompModel {
+            threshold_db: -20.0,
+            ratio: 3.0,
+            knee_db: 6.0,
+            attack_ms: 10.0,
+            release_ms: 100.0,
+            detector,
+        },
+    );
+    for p in [0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99] {
+        for ratio in [1.5, 2.5, 4.0, 8.0] {
+            for &(attack_ms, release_ms) in time_constants_ms {
+                let m = CompModel {
+                    threshold_db: pct(p).clamp(-60.0, 0.0),
+                    ratio,
+                    knee_db: 6.0,
+                    attack_ms,
+                    release_ms,
+                    detector,
+                };
+                let c = cost(&m);
+                if c < best.0 {
+                    best = (c, m);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// The model as a point for Nelder–Mead: threshold dB, ln ratio, knee dB, ln attack, ln release.
+fn to_point(m: &CompModel) -> [f64; 5] {
+    [
+        m.threshold_db,
+        m.ratio.ln(),
+        m.knee_db,
+        m.attack_ms.ln(),
+        m.release_ms.ln(),
+    ]
+}
+
+fn from_point(p: &[f64; 5], detector: Detector) -> CompModel {
+    let r = |range: &crate::dsp::Range, v: f64| v.clamp(range.min as f64, range.max as f64);
+    CompModel {
+        threshold_db: r(&ranges::THRESHOLD_DB, p[0]),
+        ratio: r(&ranges::RATIO, p[1].exp()),
+        // The knee is capped at 18 dB: wider knees trade off against threshold and ratio.
+        knee_db: p[2].clamp(0.0, 18.0),
+        attack_ms: r(&ranges::ATTACK_MS, p[3].exp()),
+        release_ms: r(&ranges::RELEASE_MS, p[4].exp()),
+        detector,
+    }
+}
+
+/// Nelder–Mead (standard coefficients 1, 2, ½, ½) over the model's five parameters.
+fn nelder_mead_model(
+    start: CompModel,
+    cost: &mut dyn FnMut(&CompModel) -> f64,
+    max_evals: usize,
+) -> CompModel {
+    let detector = start.detector;
+    let mut f = |p: &[f64; 5]| cost(&from_point(p, detector));
+    let steps = [3.0, 0.3, 3.0, 0.7, 0.5];
+    let x0 = to_point(&start);
+    let mut simplex: Vec<([f64; 5], f64)> = vec![(x0, f(&x0))];
+    for (d, step) in steps.iter().enumerate() {
+        let mut x = x0;
+        x[d] += step;
+        simplex.push((x, f(&x)));
+    }
+    let mut evals = simplex.len();
+    while evals < max_evals {
+        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+        if (simplex[5].1 - simplex[0].1).abs() < 1e-6 * (1.0 + simplex[0].1.abs()) {
+            break;
+        }
+        let mut centroid = [0.0; 5];
+        for (x, _) in &simplex[..5] {
+            for d in 0..5 {
+                centroid[d] += x[d] / 5.0;
+            }
+        }
+        let along = |t: f64| -> [f64; 5] {
+            let mut p = [0.0; 5];
+            for d in 0..5 {
+                p[d] = centroid[d] + t * (simplex[5].0[d] - centroid[d]);
+            }
+            p
+        };
+        let reflected = along(-1.0);
+        let fr = f(&reflected);
+        evals += 1;
+        if fr < simplex[0].1 {
+            let expanded = along(-2.0);
+            let fe = f(&expanded);
+            evals += 1;
+            simplex[5] = if fe < fr {
+                (expanded, fe)
+            } else {
+                (reflected, fr)
+            };
+        } else if fr < simplex[4].1 {
+            simplex[5] = (reflected, fr);
+        } else {
+            let contracted = if fr < simplex[5].1 {
+                along(-0.5)
+            } else {
+                along(0.5)
+            };
+            let fc = f(&contracted);
+            evals += 1;
+            if fc < simplex[5].1.min(fr) {
+                simplex[5] = (contracted, fc);
+            } else {
+                let best = simplex[0].0;
+                for entry in simplex.iter_mut().skip(1) {
+                    for d in 0..5 {
+                        entry.0[d] = best[d] + 0.5 * (entry.0[d] - best[d]);
+                    }
+                    entry.1 = f(&entry.0);
+                    evals += 1;
+                }
+            }
+        }
+    }
+    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+    from_point(&simplex[0].0, detector)
+}
+
+/// Level statistics the unpaired fit matches, from 1 ms block energies and peaks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelStats {
+    /// Quantiles p = 0.05, 0.10 … 0.95 of the gated 50 ms levels, median removed, dB.
+    pub quantiles_db: Vec<f64>,
+    /// Median over active 400 ms windows of peak − RMS, dB (CF_400, matching.md M4).
+    pub crest_400_db: f64,
+}
+
+/// 50 ms frames (hop 10 ms) and 400 ms windows (hop 100 ms) built from 1 ms blocks.
+fn level_stats(block_energy: &[f64], block_peak_db: &[f64], block_len: usize) -> LevelStats {
+    let frame_levels: Vec<f64> = (0..)
+        .map(|i| i * 10)
+        .take_while(|&s| s + 50 <= block_energy.len())
+        .map(|s| {
+            let e: f64 = block_energy[s..s + 50].iter().sum();
+            10.0 * (e / (50 * block_len) as f64 + 1e-12).log10()
+        })
+        .collect();
+    let gate = super::metrics::activity_gate_db(&frame_levels);
+    let active = super::metrics::sorted(
+        &frame_levels
+            .iter()
+            .copied()
+            .filter(|&l| l > gate)
+            .collect::<Vec<_>>(),
+    );
+    if active.is_empty() {
+        return LevelStats {
+            quantiles_db: vec![0.0; 19],
+            crest_400_db: 0.0,
+        };
+    }
+    let median = super::metrics::percentile(&active, 0.5);
+    let quantiles_db = (1..=19)
+        .map(|i| super::metrics::percentile(&active, i as f64 * 0.05) - median)
+        .collect();
+    let mut crests: Vec<f64> = (0..)
+        .map(|i| i * 100)
+        .take_while(|&s| s + 400 <= block_energy.len())
+        .filter_map(|s| {
+            let e: f64 = block_energy[s..s + 400].iter().sum();
+            let rms_db = 10.0 * (e / (400 * block_len) as f64 + 1e-12).log10();
+            let peak_db = block_peak_db[s..s + 400]
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &p| m.max(p));
+            (rms_db > gate).then_some(peak_db - rms_db)
+        })
+        .collect();
+    crests.sort_by(f64::total_cmp);
+    let crest_400_db = if crests.is_empty() {
+        0.0
+    } else {
+        super::metrics::percentile(&crests, 0.5)
+    };
+    LevelStats {
+        quantiles_db,
+        crest_400_db,
+    }
+}
+
+/// Level statistics of `channels` (energy summed, peak = max over channels).
+pub fn measure_stats(channels: &[&[f32]], sample_rate: f64) -> LevelStats {
+    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+    let block = ((BLOCK_S * sample_rate) as usize).max(1);
+    let mut energy = Vec::with_capacity(len / block);
+    let mut peak = Vec::with_capacity(len / block);
+    let mut b = 0;
+    while b + block <= len {
+        let (mut e, mut p) = (0.0f64, 0.0f32);
+        for c in channels {
+            // Eight independent lanes, so the loop vectorises (a single f32 sum cannot be
+            // reordered by the compiler).
+            let (mut acc, mut top) = ([0.0f32; 8], [0.0f32; 8]);
+            let x = &c[b..b + block];
+            let mut lanes = x.chunks_exact(8);
+            for ch in &mut lanes {
+                for i in 0..8 {
+                    acc[i] += ch[i] * ch[i];
+                    top[i] = top[i].max(ch[i].abs());
+                }
+            }
+            for &v in lanes.remainder() {
+                acc[0] += v * v;
+                top[0] = top[0].max(v.abs());
+            }
+            e += acc.iter().map(|&a| a as f64).sum::<f64>();
+            p = top.iter().fold(p, |m, &t| m.max(t));
+        }
+        energy.push(e);
+        peak.push(20.0 * (p.max(1e-6) as f64).log10());
+        b += block;
+    }
+    level_stats(&energy, &peak, block)
+}
+
+impl LevelStats {
+    /// `self + (full − part)`: moves statistics measured on a whole recording to what they
+    /// would read on an excerpt, given how the excerpt (`part`) of another recording differs
+    /// from that recording in `full`. Corrects the unpaired fit for its excerpt not being the
+    /// whole source.
+    pub fn shifted(&self, part: &LevelStats, full: &LevelStats) -> LevelStats {
+        LevelStats {
+            quantiles_db: self
+                .quantiles_db
+                .iter()
+                .zip(part.quantiles_db.iter().zip(&full.quantiles_db))
+                .map(|(q, (p, f))| q + p - f)
+                .collect(),
+            crest_400_db: self.crest_400_db + part.crest_400_db - full.crest_400_db,
+        }
+    }
+}
+
+/// Distance between two level statistics: mean |Δquantile| (W1, M5) plus |ΔCF_400|, dB.
+///
+/// The spread P95 − P10 (quantiles 19 and 2) is added on its own: W1 weighs every quantile
+/// alike, so tails a few dB apart barely move it, yet the spread is what listeners (and the
+/// quality tests) judge dynamics by. The crest term counts half: a reference that went
+/// through a safety limiter has its peaks shaved by something other than the compressor.
+pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
+    let (qa, qb) = (&a.quantiles_db, &b.quantiles_db);
+    let w1 = qa.iter().zip(qb).map(|(x, y)| (x - y).abs()).sum::<f64>() / qa.len().max(1) as f64;
+    let spread = |q: &[f64]| q.last().copied().unwrap_or(0.0) - q.get(1).copied().unwrap_or(0.0);
+    w1 + (spread(qa) - spread(qb)).abs() + 0.5 * (a.crest_400_db - b.crest_400_db).abs()
+}
+
+/// Unpaired identification: make the level distribution and crest factor of segments of
+/// `source_eq` after the compressor match `target` (the reference's [`measure_stats`]).
+/// Make-up is left at 0: the caller matches integrated loudness afterwards.
+pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rate: f64) -> CompFit {
+    let ex = Excerpt::new(source_eq, sample_rate);
+    let channels = ex.channel_refs();
+    let block = ((BLOCK_S * sample_rate) as usize).max(1);
+    let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak);
+    let rms_levels = detector_levels_db(&channels, sample_rate, Detector::Rms);
+    let all_blocks = ex.blocks.len();
+    let (mut gains, mut peaks) = (Vec::new(), Vec::new());
+    // Statistics of the excerpt through `m` (None: no compression).
+    let mut stats_of = |m: Option<&CompModel>| -> LevelStats {
+        let off = CompModel {
+            threshold_db: 0.0,
+            ratio: 1.0,
+            knee_db: 0.0,
+            attack_ms: 1.0,
+            release_ms: 10.0,
+            detector: Detector::Rms,
+        };
+        let m = m.unwrap_or(&off);
+        ex.simulated_block_gains(
+            &rms_levels,
+            m,
+            sample_rate,
+            all_blocks,
+            &mut gains,
+            &peak_levels,
+            &mut peaks,
+        );
+        let energy: Vec<f64> = ex
+            .block_energy
+            .iter()
+            .zip(&gains)
+            .map(|(e, g)| e * 10f64.powf(g / 10.0))
+            .collect();
+        level_stats(&energy, &peaks, block)
+    };
+    let cost_without = stats_distance_db(&stats_of(None), target);
+    // Weak priors (matching.md §6.2 B.5): ratio near 3, attack near 10 ms, release near 150 ms,
+    // knee 6 dB. They only decide between settings the statistics cannot tell apart.
+    let mut cost = |m: &CompModel| -> f64 {
+        let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
+            + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
+            + 0.01 * (m.release_ms / 150.0).ln().powi(2)
+            + 0.002 * (m.knee_db - 6.0).powi(2);
+        stats_distance_db(&stats_of(Some(m)), target) + prior
+    };
+    // Time constants start at the priors: statistics barely see them.
+    let (_, start) = grid_search(&rms_levels, Detector::Rms, &[(10.0, 150.0)], &mut cost);
+    let model = nelder_mead_model(start, &mut cost, 70);
+    let error = cost(&model);
+    if error < cost_without - 0.1 {
+        CompFit {
+            model: Some(model),
+            makeup_db: 0.0,
+            error_db: error,
+            error_without_db: cost_without,
+        }
+    } else {
+        CompFit {
+            model: None,
+            makeup_db: 0.0,
+            error_db: cost_without,
+            error_without_db: cost_without,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Noise bursts with 5 ms attacks and 80–300 ms decays at levels spread over 30 dB:
+    /// beat-like material with a wide level distribution.
+    fn bursts(seconds: f64, fs: f64, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        let mut rand = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 32) as f64 / (1u64 << 32) as f64
+        };
+        let len = (seconds * fs) as usize;
+        let mut x = vec![0.0f32; len];
+        let mut t = 0usize;
+        while t < len {
+            let level = 10f64.powf(-(rand() * 30.0) / 20.0) * 0.7;
+            let decay_s = 0.08 + 0.22 * rand();
+            let dur = ((decay_s * 3.0) * fs) as usize;
+            for n in 0..dur.min(len - t) {
+                let ts = n as f64 / fs;
+                let env = (ts / 0.005).min(1.0) * (-ts / decay_s).exp();
+                x[t + n] += (level * env * (2.0 * rand() - 1.0)) as f32;
+            }
+            t += ((0.12 + 0.25 * rand()) * fs) as usize;
+        }
+        x
+    }
+
+    fn compress(x: &[f32], m: &CompModel, makeup_db: f64, fs: f64) -> Vec<f32> {
+        let levels = detector_levels_db(&[x], fs, m.detector);
+        let mut g = Vec::new();
+        simulate_gain_db(&levels, m, fs, &mut g);
+        x.iter()
+            .zip(&g)
+            .map(|(&v, &gd)| v * 10f32.powf((gd + makeup_db as f32) / 20.0))
+            .collect()
+    }
+
+    #[test]
+    fn static_curve_has_slope_one_over_ratio_above_the_knee() {
+        let g = |x| gain_computer_db(x, -20.0, 4.0, 6.0);
+        assert_eq!(g(-40.0), 0.0);
+        assert!((g(-10.0) - g(0.0) - 7.5).abs() < 1e-12);
+        // Knee centre: a quarter of the hard-knee reduction at the knee's top edge.
+        assert!((g(-20.0) - (-0.75 * 3.0 * 3.0 / 12.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn recovers_a_known_compressor_from_the_gain_trace() {
+        let fs = 44_100.0;
+        let dry = bursts(10.0, fs, 5);
+        let truth = CompModel {
+            threshold_db: -24.0,
+            ratio: 4.0,
+            knee_db: 6.0,
+            attack_ms: 5.0,
+            release_ms: 120.0,
+            detector: Detector::Peak,
+        };
+        let wet = compress(&dry, &truth, 3.0, fs);
+        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
+        let m = fit.model.expect("compression detected");
+        assert!(fit.error_db < 0.3, "{fit:?}");
+        assert!((m.threshold_db - truth.threshold_db).abs() < 3.0, "{m:?}");
+        assert!((m.ratio / truth.ratio).ln().abs() < 0.25, "{m:?}");
+        assert!(
+            (m.attack_ms / truth.attack_ms).ln().abs() < 2f64.ln(),
+            "{m:?}"
+        );
+        assert!(
+            (m.release_ms / truth.release_ms).ln().abs() < 2f64.ln(),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn a_plain_gain_is_not_called_compression() {
+        let fs = 44_100.0;
+        let dry = bursts(6.0, fs, 9);
+        let wet: Vec<f32> = dry.iter().map(|v| v * 0.5).collect();
+        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
+        assert!(fit.model.is_none(), "{fit:?}");
+        assert!((fit.makeup_db + 6.02).abs() < 0.01, "{fit:?}");
+    }
+
+    #[test]
+    fn unpaired_fit_narrows_the_level_distribution_like_the_reference() {
+        let fs = 44_100.0;
+        let truth = CompModel {
+            threshold_db: -26.0,
+            ratio: 5.0,
+            knee_db: 6.0,
+            attack_ms: 3.0,
+            release_ms: 100.0,
+            detector: Detector::Rms,
+        };
+        let reference = compress(&bursts(20.0, fs, 11), &truth, 0.0, fs);
+        let source = bursts(20.0, fs, 12);
+        let segments = gather(
+            &[&source],
+            &excerpt_segments(source.len(), fs, UNPAIRED_EXCERPT),
+        );
+        let fit = fit_unpaired(&segments, &measure_stats(&[&reference], fs), fs);
+        let m = fit.model.expect("compression detected");
+        let out = compress(&source, &m, 0.0, fs);
+        let spread = |x: &[f32]| super::super::metrics::level_spread_db(x, fs);
+        let (s_ref, s_src, s_out) = (spread(&reference), spread(&source), spread(&out));
+        assert!(
+            s_src - s_ref > 3.0,
+            "test material must differ: {s_src} vs {s_ref}"
+        );
+        assert!(
+            (s_out - s_ref).abs() < 1.5,
+            "spread {s_out} vs reference {s_ref} (source {s_src}); {m:?}"
+        );
+    }
+}

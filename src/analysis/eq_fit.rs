@@ -1,0 +1,686 @@
+//! Fit up to eight parametric bands (low shelf, bells, high shelf) to a target curve in dB.
+//!
+//! Method (matching.md §6.1): a greedy matching pursuit picks each new band from a dictionary
+//! of shapes (kind × centre × Q) by how much of the weighted residual it explains; after every
+//! addition, Levenberg–Marquardt refines all bands jointly over (log2 f, gain dB, ln Q) inside
+//! the bounds below. The fitter is generic over the band response, so it fits against exactly
+//! what the DSP runs (`dsp::eq::band_magnitude_db`).
+
+use crate::dsp::{EqBandSettings, FilterKind, ranges};
+
+/// Bounds of one band kind during fitting: a subset of the plugin's ranges, chosen so fitted
+/// bands stay musical (AutoEq constants, matching.md §6.1(b)).
+#[derive(Debug, Clone, Copy)]
+pub struct KindBounds {
+    pub min_hz: f64,
+    pub max_hz: f64,
+    pub min_q: f64,
+    pub max_q: f64,
+    pub min_gain_db: f64,
+    pub max_gain_db: f64,
+}
+
+/// Bells: Q 0.3–6 (AutoEq 0.18–6; narrower ring and chase noise), cuts to −24 dB (the plugin's
+/// limit), boosts to +18 dB.
+pub const BELL_BOUNDS: KindBounds = KindBounds {
+    min_hz: 20.0,
+    max_hz: 16_000.0,
+    min_q: 0.3,
+    max_q: 6.0,
+    min_gain_db: -24.0,
+    max_gain_db: 18.0,
+};
+
+/// Shelves: Q 0.4–1.0; below 0.4 they sag, above ~0.7 they overshoot (AutoEq), and 1.0 leaves
+/// room for presets made by hand at Butterworth-plus settings.
+pub const SHELF_BOUNDS: KindBounds = KindBounds {
+    min_hz: 20.0,
+    max_hz: 16_000.0,
+    min_q: 0.4,
+    max_q: 1.0,
+    min_gain_db: -24.0,
+    max_gain_db: 18.0,
+};
+
+/// Stop adding bands when the weighted RMS error is below this, dB.
+pub const GOOD_ENOUGH_DB: f64 = 0.1;
+/// ... or when the last band improved the error by less than this, dB.
+pub const MIN_IMPROVEMENT_DB: f64 = 0.03;
+/// Bands with less gain than this are dropped, dB.
+pub const PRUNE_GAIN_DB: f64 = 0.2;
+
+/// Limits of a fit on top of the kind bounds: how far the result may boost, how narrow a bell
+/// may be, and the highest centre frequency (0.45·fs: bilinear-like cramping above).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitLimits {
+    pub max_gain_db: f64,
+    pub max_bell_q: f64,
+    pub top_hz: f64,
+}
+
+impl FitLimits {
+    /// The kind bounds only, centres up to `top_hz`.
+    pub fn new(top_hz: f64) -> Self {
+        Self {
+            max_gain_db: BELL_BOUNDS.max_gain_db,
+            max_bell_q: BELL_BOUNDS.max_q,
+            top_hz,
+        }
+    }
+
+    fn bounds(&self, kind: FilterKind) -> KindBounds {
+        let mut b = bounds(kind);
+        b.max_gain_db = b.max_gain_db.min(self.max_gain_db);
+        b.max_hz = b.max_hz.min(self.top_hz);
+        if kind == FilterKind::Bell {
+            b.max_q = b.max_q.min(self.max_bell_q);
+        }
+        b
+    }
+}
+
+fn bounds(kind: FilterKind) -> KindBounds {
+    match kind {
+        FilterKind::LowShelf | FilterKind::HighShelf => SHELF_BOUNDS,
+        _ => BELL_BOUNDS,
+    }
+}
+
+/// What to fit: a target curve on a frequency grid, with a weight per point (0 = ignore).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitTarget {
+    pub freqs_hz: Vec<f64>,
+    pub target_db: Vec<f64>,
+    pub weights: Vec<f64>,
+}
+
+/// The fitted bands and how well they match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EqFit {
+    pub bands: Vec<EqBandSettings>,
+    /// Summed response of `bands` on the target's grid, dB.
+    pub curve_db: Vec<f64>,
+    /// Weighted RMS of curve − target, dB.
+    pub rms_error_db: f64,
+    /// Largest |curve − target| where the weight is at least 0.5, dB.
+    pub max_error_db: f64,
+}
+
+/// Magnitude of the analog prototype of an RBJ-cookbook band at `freq_hz`, dB
+/// (bell: H(s) = (s² + s·A/Q + 1)/(s² + s/(A·Q) + 1), A = 10^(G/40); shelves with the
+/// cookbook's √A/Q terms). The matched digital EQ follows it closely below fs/4; used in
+/// tests and to build the shape dictionary quickly.
+pub fn analog_band_db(band: &EqBandSettings, freq_hz: f64) -> f64 {
+    if !band.enabled {
+        return 0.0;
+    }
+    let a = 10f64.powf(band.gain_db as f64 / 40.0);
+    let q = band.q as f64;
+    let w = freq_hz / band.freq_hz as f64;
+    let w2 = w * w;
+    // |N(jw)|² / |D(jw)|² for second-order sections n2 s² + n1 s + n0.
+    let mag2 = |n2: f64, n1: f64, n0: f64| (n0 - n2 * w2).powi(2) + (n1 * w).powi(2);
+    let ratio = match band.kind {
+        FilterKind::Bell => mag2(1.0, a / q, 1.0) / mag2(1.0, 1.0 / (a * q), 1.0),
+        FilterKind::LowShelf => a * a * mag2(1.0, a.sqrt() / q, a) / mag2(a, a.sqrt() / q, 1.0),
+        FilterKind::HighShelf => a * a * mag2(a, a.sqrt() / q, 1.0) / mag2(1.0, a.sqrt() / q, a),
+        _ => 1.0,
+    };
+    10.0 * ratio.log10()
+}
+
+/// A band in the fitter's coordinates: `[log2 f, gain dB, ln Q]`.
+#[derive(Debug, Clone, Copy)]
+struct Param {
+    kind: FilterKind,
+    x: [f64; 3],
+}
+
+impl Param {
+    fn band(&self) -> EqBandSettings {
+        EqBandSettings {
+            enabled: true,
+            kind: self.kind,
+            freq_hz: 2f64.powf(self.x[0]) as f32,
+            gain_db: self.x[1] as f32,
+            q: self.x[2].exp() as f32,
+            slope_db_per_oct: 12,
+        }
+    }
+
+    fn clamp(&mut self, limits: &FitLimits) {
+        let b = limits.bounds(self.kind);
+        self.x[0] = self.x[0].clamp(b.min_hz.log2(), b.max_hz.log2());
+        self.x[1] = self.x[1].clamp(b.min_gain_db, b.max_gain_db);
+        self.x[2] = self.x[2].clamp(b.min_q.ln(), b.max_q.ln());
+    }
+}
+
+/// A band's magnitude in dB at each of `freqs_hz`, written to `out`.
+pub trait BandResponse: Fn(&EqBandSettings, &[f64], &mut [f64]) {}
+impl<F: Fn(&EqBandSettings, &[f64], &mut [f64])> BandResponse for F {}
+
+/// [`analog_band_db`] as a [`BandResponse`].
+pub fn analog_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
+    for (o, &f) in out.iter_mut().zip(freqs_hz) {
+        *o = analog_band_db(band, f);
+    }
+}
+
+/// The band exactly as the DSP runs it at `sample_rate` (`dsp::eq::design`), designed once
+/// per call and evaluated at every frequency.
+pub fn digital_curve(sample_rate: f64) -> impl BandResponse {
+    use crate::dsp::eq::design::{Biquad, FitGrid, MAX_SECTIONS, design_band};
+    let grid = FitGrid::new(sample_rate);
+    move |band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]| {
+        let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
+        let n = if band.enabled {
+            design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections)
+        } else {
+            0
+        };
+        for (o, &f) in out.iter_mut().zip(freqs_hz) {
+            let w = std::f64::consts::TAU * f / sample_rate;
+            *o = sections[..n]
+                .iter()
+                .map(|s| 10.0 * s.magnitude_sq(w).max(1e-30).log10())
+                .sum();
+        }
+    }
+}
+
+/// The analog prototype the DSP's bands are matched to (`dsp::eq::design`), as a
+/// [`BandResponse`]: a few flops per point, so the search runs on it and only the last
+/// iterations use the exact digital response ([`refine_exact`]).
+pub fn prototype_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
+    use crate::dsp::eq::design::{Analog, MAX_SECTIONS, analog_sections};
+    if !band.enabled {
+        out.fill(0.0);
+        return;
+    }
+    let b = band.clamped_for_dsp();
+    let mut analog = [Analog {
+        n: [0.0; 3],
+        d: [1.0; 3],
+    }; MAX_SECTIONS];
+    let n = analog_sections(&b, &mut analog);
+    for (o, &f) in out.iter_mut().zip(freqs_hz) {
+        let omega = f / b.freq_hz as f64;
+        *o = analog[..n]
+            .iter()
+            .map(|s| 10.0 * s.magnitude_sq(omega).max(1e-30).log10())
+            .sum();
+    }
+}
+
+/// Polish `fit` (found with an approximate response) with `exact` for at most `iterations`
+/// Levenberg–Marquardt steps, and report its curve and errors under `exact`.
+pub fn refine_exact<R: BandResponse>(
+    fit: &EqFit,
+    target: &FitTarget,
+    limits: &FitLimits,
+    exact: &R,
+    iterations: usize,
+) -> EqFit {
+    let mut params: Vec<Param> = fit
+        .bands
+        .iter()
+        .map(|b| Param {
+            kind: b.kind,
+            x: [
+                (b.freq_hz as f64).log2(),
+                b.gain_db as f64,
+                (b.q as f64).ln(),
+            ],
+        })
+        .collect();
+    levenberg_marquardt(&mut params, target, limits, exact, iterations);
+    finish(params, target, exact)
+}
+
+/// Bands sorted low to high, with their curve and errors.
+fn finish<R: BandResponse>(mut params: Vec<Param>, target: &FitTarget, response: &R) -> EqFit {
+    params.sort_by(|a, b| a.x[0].total_cmp(&b.x[0]));
+    let curve_db = total_curve(&params, &target.freqs_hz, response);
+    let rms_error_db = weighted_rms(&target.target_db, &curve_db, &target.weights);
+    let max_error_db = curve_db
+        .iter()
+        .zip(&target.target_db)
+        .zip(&target.weights)
+        .filter(|(_, w)| **w >= 0.5)
+        .fold(0.0f64, |m, ((c, t), _)| m.max((c - t).abs()));
+    EqFit {
+        bands: params.iter().map(Param::band).collect(),
+        curve_db,
+        rms_error_db,
+        max_error_db,
+    }
+}
+
+/// Fit at most `max_bands` bands to `target` inside `limits`, each band's magnitude given by
+/// `response`. Deterministic.
+pub fn fit_eq<R: BandResponse>(
+    target: &FitTarget,
+    max_bands: usize,
+    limits: &FitLimits,
+    response: &R,
+) -> EqFit {
+    let n = target.freqs_hz.len();
+    let dictionary = Dictionary::new(&target.freqs_hz, limits, response);
+    let mut params: Vec<Param> = Vec::new();
+    let mut best_error = weighted_rms(&target.target_db, &vec![0.0; n], &target.weights);
+    let mut best = params.clone();
+    let max_bands = max_bands.min(crate::dsp::NUM_BANDS);
+    while params.len() < max_bands {
+        let curve = total_curve(&params, &target.freqs_hz, response);
+        let residual: Vec<f64> = target
+            .target_db
+            .iter()
+            .zip(&curve)
+            .map(|(t, c)| t - c)
+            .collect();
+        let Some(atom) = dictionary.best_atom(&residual, &target.weights, &params, limits) else {
+            break;
+        };
+        params.push(atom);
+        levenberg_marquardt(&mut params, target, limits, response, 60);
+        let curve = total_curve(&params, &target.freqs_hz, response);
+        let error = weighted_rms(&target.target_db, &curve, &target.weights);
+        let improvement = best_error - error;
+        if error < best_error {
+            best_error = error;
+            best = params.clone();
+        }
+        if error <= GOOD_ENOUGH_DB || improvement < MIN_IMPROVEMENT_DB {
+            break;
+        }
+    }
+    let mut params = best;
+    let before = params.len();
+    params.retain(|p| p.x[1].abs() >= PRUNE_GAIN_DB);
+    if params.len() != before {
+        levenberg_marquardt(&mut params, target, limits, response, 30);
+    }
+    // Low to high: the order people read an EQ in.
+    finish(params, target, response)
+}
+
+fn total_curve<R: BandResponse>(params: &[Param], freqs_hz: &[f64], response: &R) -> Vec<f64> {
+    let mut curve = vec![0.0; freqs_hz.len()];
+    let mut one = vec![0.0; freqs_hz.len()];
+    for p in params {
+        response(&p.band(), freqs_hz, &mut one);
+        for (c, o) in curve.iter_mut().zip(&one) {
+            *c += o;
+        }
+    }
+    curve
+}
+
+fn weighted_rms(target: &[f64], curve: &[f64], weights: &[f64]) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for ((t, c), w) in target.iter().zip(curve).zip(weights) {
+        num += w * (t - c).powi(2);
+        den += w;
+    }
+    (num / den.max(1e-12)).sqrt()
+}
+
+/// Unit-gain shapes (the response at +6 dB divided by 6: nearly linear in gain, matching.md
+/// §6.1(b)) of every candidate band, for the greedy choice.
+struct Dictionary {
+    atoms: Vec<(Param, Vec<f64>)>,
+}
+
+impl Dictionary {
+    fn new<R: BandResponse>(freqs_hz: &[f64], limits: &FitLimits, response: &R) -> Self {
+        let mut atoms = Vec::new();
+        let kinds: [(FilterKind, &[f64]); 3] = [
+            (FilterKind::Bell, &[0.5, 0.8, 1.2, 1.8, 2.7, 4.0]),
+            (FilterKind::LowShelf, &[0.5, 0.71]),
+            (FilterKind::HighShelf, &[0.5, 0.71]),
+        ];
+        for (kind, qs) in kinds {
+            let b = limits.bounds(kind);
+            // Centres every 1/6 octave inside the kind's bounds.
+            let mut u = b.min_hz.max(25.0).log2();
+            while u <= b.max_hz.log2() {
+                for &q in qs.iter().filter(|q| **q <= b.max_q) {
+                    let param = Param {
+                        kind,
+                        x: [u, 6.0, f64::ln(q)],
+                    };
+                    let band = param.band();
+                    let mut shape = vec![0.0; freqs_hz.len()];
+                    response(&band, freqs_hz, &mut shape);
+                    shape.iter_mut().for_each(|v| *v /= 6.0);
+                    atoms.push((param, shape));
+                }
+                u += 1.0 / 6.0;
+            }
+        }
+        Self { atoms }
+    }
+
+    /// The atom (with its least-squares gain) that removes most weighted residual energy.
+    /// A kind already used for a shelf is not offered again (one low and one high shelf).
+    fn best_atom(
+        &self,
+        residual: &[f64],
+        weights: &[f64],
+        used: &[Param],
+        limits: &FitLimits,
+    ) -> Option<Param> {
+        let mut best: Option<(f64, Param)> = None;
+        for (param, shape) in &self.atoms {
+            if param.kind != FilterKind::Bell && used.iter().any(|p| p.kind == param.kind) {
+                continue;
+            }
+            let (mut dot, mut norm) = (0.0, 0.0);
+            for ((r, s), w) in residual.iter().zip(shape).zip(weights) {
+                dot += w * r * s;
+                norm += w * s * s;
+            }
+            if norm < 1e-12 {
+                continue;
+            }
+            let gain = dot / norm;
+            let explained = dot * dot / norm;
+            if best.as_ref().is_none_or(|(e, _)| explained > *e) {
+                let mut p = *param;
+                p.x[1] = gain;
+                best = Some((explained, p));
+            }
+        }
+        best.map(|(_, mut p)| {
+            p.clamp(limits);
+            p
+        })
+    }
+}
+
+/// Weight of the ridge on gains (per grid point, on dB²): keeps bands that fight each other
+/// from growing without bound (matching.md §6.1(d), λ_g ≈ 1e-3).
+const GAIN_RIDGE: f64 = 1e-4;
+
+/// Joint refinement of all bands: Levenberg–Marquardt with forward-difference Jacobian,
+/// Marquardt's diagonal damping, projection onto the bounds after every step.
+fn levenberg_marquardt<R: BandResponse>(
+    params: &mut [Param],
+    target: &FitTarget,
+    limits: &FitLimits,
+    response: &R,
+    max_iterations: usize,
+) {
+    let n = target.freqs_hz.len();
+    let m = params.len() * 3;
+    if m == 0 {
+        return;
+    }
+    let sqrt_w: Vec<f64> = target.weights.iter().map(|w| w.sqrt()).collect();
+    let ridge = (GAIN_RIDGE * n as f64).sqrt();
+    // Residual vector: weighted curve errors, then one ridge row per band.
+    let residuals = |params: &[Param], per_band: &[Vec<f64>]| -> Vec<f64> {
+        let mut r: Vec<f64> = (0..n)
+            .map(|i| {
+                let h: f64 = per_band.iter().map(|b| b[i]).sum();
+                sqrt_w[i] * (h - target.target_db[i])
+            })
+            .collect();
+        r.extend(params.iter().map(|p| ridge * p.x[1]));
+        r
+    };
+    let band_curve = |p: &Param| -> Vec<f64> {
+        let mut curve = vec![0.0; n];
+        response(&p.band(), &target.freqs_hz, &mut curve);
+        curve
+    };
+    let mut per_band: Vec<Vec<f64>> = params.iter().map(band_curve).collect();
+    let mut r = residuals(params, &per_band);
+    let mut cost: f64 = r.iter().map(|v| v * v).sum();
+    let mut mu = -1.0;
+    const STEPS: [f64; 3] = [1e-4, 1e-3, 1e-4];
+    for _ in 0..max_iterations {
+        // Jacobian, column by column: only the perturbed band's curve changes.
+        let rows = n + params.len();
+        let mut jac = vec![0.0; rows * m];
+        for (k, p) in params.iter().enumerate() {
+            for d in 0..3 {
+                let mut q = *p;
+                q.x[d] += STEPS[d];
+                let curve = band_curve(&q);
+                let col = 3 * k + d;
+                for i in 0..n {
+                    jac[i * m + col] = sqrt_w[i] * (curve[i] - per_band[k][i]) / STEPS[d];
+                }
+                if d == 1 {
+                    jac[(n + k) * m + col] = ridge;
+                }
+            }
+        }
+        let mut jtj = vec![0.0; m * m];
+        let mut jtr = vec![0.0; m];
+        for i in 0..rows {
+            let row = &jac[i * m..(i + 1) * m];
+            for a in 0..m {
+                if row[a] == 0.0 {
+                    continue;
+                }
+                jtr[a] += row[a] * r[i];
+                for b in a..m {
+                    jtj[a * m + b] += row[a] * row[b];
+                }
+            }
+        }
+        for a in 0..m {
+            for b in 0..a {
+                jtj[a * m + b] = jtj[b * m + a];
+            }
+        }
+        if mu < 0.0 {
+            mu = 1e-3;
+        }
+        let mut improved = false;
+        for _ in 0..8 {
+            let mut lhs = jtj.clone();
+            for a in 0..m {
+                lhs[a * m + a] += mu * jtj[a * m + a].max(1e-9);
+            }
+            let rhs: Vec<f64> = jtr.iter().map(|v| -v).collect();
+            let Some(step) = solve(&mut lhs, rhs, m) else {
+                mu *= 4.0;
+                continue;
+            };
+            let mut trial: Vec<Param> = params.to_vec();
+            for (k, p) in trial.iter_mut().enumerate() {
+                for d in 0..3 {
+                    p.x[d] += step[3 * k + d];
+                }
+                p.clamp(limits);
+            }
+            let trial_bands: Vec<Vec<f64>> = trial.iter().map(band_curve).collect();
+            let trial_r = residuals(&trial, &trial_bands);
+            let trial_cost: f64 = trial_r.iter().map(|v| v * v).sum();
+            if trial_cost < cost {
+                let relative = (cost - trial_cost) / cost.max(1e-30);
+                params.copy_from_slice(&trial);
+                per_band = trial_bands;
+                r = trial_r;
+                cost = trial_cost;
+                mu = (mu / 3.0).max(1e-9);
+                improved = relative > 1e-7;
+                break;
+            }
+            mu *= 4.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+}
+
+/// Solve `a·x = b` (a is m×m, row-major) by Gaussian elimination with partial pivoting.
+fn solve(a: &mut [f64], mut b: Vec<f64>, m: usize) -> Option<Vec<f64>> {
+    for col in 0..m {
+        let pivot =
+            (col..m).max_by(|&i, &j| a[i * m + col].abs().total_cmp(&a[j * m + col].abs()))?;
+        if a[pivot * m + col].abs() < 1e-15 {
+            return None;
+        }
+        if pivot != col {
+            for k in 0..m {
+                a.swap(pivot * m + k, col * m + k);
+            }
+            b.swap(pivot, col);
+        }
+        for row in col + 1..m {
+            let factor = a[row * m + col] / a[col * m + col];
+            for k in col..m {
+                a[row * m + k] -= factor * a[col * m + k];
+            }
+            b[row] -= factor * b[col];
+        }
+    }
+    let mut x = vec![0.0; m];
+    for row in (0..m).rev() {
+        let s: f64 = (row + 1..m).map(|k| a[row * m + k] * x[k]).sum();
+        x[row] = (b[row] - s) / a[row * m + row];
+    }
+    Some(x)
+}
+
+/// Whether a fitted band sits inside the plugin's ranges (used by tests and as a guard).
+pub fn in_plugin_ranges(band: &EqBandSettings) -> bool {
+    ranges::BAND_FREQ_HZ.check(band.freq_hz).is_ok()
+        && ranges::BAND_GAIN_DB.check(band.gain_db).is_ok()
+        && ranges::BAND_Q.check(band.q).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::spectrum::log_grid_hz;
+
+    fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> EqBandSettings {
+        EqBandSettings {
+            enabled: true,
+            kind,
+            freq_hz,
+            gain_db,
+            q,
+            slope_db_per_oct: 12,
+        }
+    }
+
+    fn target_of(bands: &[EqBandSettings], fs: f64) -> FitTarget {
+        let freqs_hz = log_grid_hz(fs);
+        let target_db = freqs_hz
+            .iter()
+            .map(|&f| bands.iter().map(|b| analog_band_db(b, f)).sum())
+            .collect();
+        let weights = vec![1.0; freqs_hz.len()];
+        FitTarget {
+            freqs_hz,
+            target_db,
+            weights,
+        }
+    }
+
+    #[test]
+    fn analog_bell_has_its_gain_at_the_centre_and_half_at_the_shelf_corner() {
+        let b = band(FilterKind::Bell, 1000.0, 9.0, 2.0);
+        assert!((analog_band_db(&b, 1000.0) - 9.0).abs() < 1e-9);
+        assert!(analog_band_db(&b, 100.0).abs() < 0.1);
+        let s = band(FilterKind::LowShelf, 200.0, -12.0, 0.707);
+        assert!((analog_band_db(&s, 200.0) + 6.0).abs() < 1e-9);
+        assert!((analog_band_db(&s, 10.0) + 12.0).abs() < 0.05);
+        let h = band(FilterKind::HighShelf, 5000.0, 6.0, 0.707);
+        assert!((analog_band_db(&h, 20_000.0) - 6.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn recovers_a_four_band_curve_within_a_tenth_of_a_db() {
+        let truth = [
+            band(FilterKind::LowShelf, 150.0, -6.0, 0.707),
+            band(FilterKind::Bell, 400.0, -4.0, 1.5),
+            band(FilterKind::Bell, 3000.0, 7.0, 1.0),
+            band(FilterKind::HighShelf, 8000.0, 4.0, 0.707),
+        ];
+        let target = target_of(&truth, 48_000.0);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
+        assert!(
+            fit.rms_error_db < 0.1,
+            "rms {} bands {:?}",
+            fit.rms_error_db,
+            fit.bands
+        );
+        assert!(fit.max_error_db < 0.4, "max {}", fit.max_error_db);
+        assert!(fit.bands.iter().all(in_plugin_ranges));
+    }
+
+    #[test]
+    fn recovers_one_bell_and_one_shelf_exactly() {
+        let truth = [
+            band(FilterKind::Bell, 3000.0, 7.0, 2.0),
+            band(FilterKind::HighShelf, 10_000.0, -5.0, 0.707),
+        ];
+        let target = target_of(&truth, 48_000.0);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
+        assert_eq!(fit.bands.len(), 2, "{:?}", fit.bands);
+        let bell = fit
+            .bands
+            .iter()
+            .find(|b| b.kind == FilterKind::Bell)
+            .unwrap();
+        assert!((bell.freq_hz / 3000.0).log2().abs() < 0.02, "{bell:?}");
+        assert!(
+            (bell.gain_db - 7.0).abs() < 0.1 && (bell.q - 2.0).abs() < 0.1,
+            "{bell:?}"
+        );
+    }
+
+    #[test]
+    fn band_budget_is_respected_and_zero_target_needs_no_band() {
+        let truth = [
+            band(FilterKind::Bell, 100.0, 5.0, 2.0),
+            band(FilterKind::Bell, 500.0, -5.0, 2.0),
+            band(FilterKind::Bell, 2000.0, 5.0, 2.0),
+            band(FilterKind::Bell, 8000.0, -5.0, 2.0),
+        ];
+        let target = target_of(&truth, 44_100.0);
+        let two = fit_eq(&target, 2, &FitLimits::new(19_845.0), &analog_curve);
+        assert!(two.bands.len() <= 2);
+        let four = fit_eq(&target, 4, &FitLimits::new(19_845.0), &analog_curve);
+        assert!(four.rms_error_db < two.rms_error_db - 1.0);
+        let flat = target_of(&[], 44_100.0);
+        assert!(
+            fit_eq(&flat, 8, &FitLimits::new(19_845.0), &analog_curve)
+                .bands
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn zero_weight_regions_are_ignored() {
+        let truth = [band(FilterKind::Bell, 1000.0, 6.0, 1.0)];
+        let mut target = target_of(&truth, 48_000.0);
+        // A huge spike the fit must not chase, with no weight.
+        for (t, (f, w)) in target
+            .target_db
+            .iter_mut()
+            .zip(target.freqs_hz.iter().zip(target.weights.iter_mut()))
+        {
+            if *f > 12_000.0 {
+                *t += 30.0;
+                *w = 0.0;
+            }
+        }
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
+        assert!(fit.rms_error_db < 0.1, "{}", fit.rms_error_db);
+        assert!(
+            fit.bands.iter().all(|b| b.gain_db < 10.0),
+            "{:?}",
+            fit.bands
+        );
+    }
+}

@@ -1,0 +1,777 @@
+//! Learn an EQ + compressor preset from a reference recording (issue 4; method in
+//! research/matching.md §6).
+//!
+//! 1. Check the inputs (length, silence, clipping, channels).
+//! 2. If a source (the user's dry mic) is given, find out by cross-correlation whether it is
+//!    the same performance as the reference ([`align`]).
+//! 3. Long-term spectra of both over active frames ([`spectrum`]); the target EQ curve is
+//!    their difference with the level offset removed, unreliable regions masked, boosts capped.
+//!    Without a source, the reference is compared with [`neutral_source_db`] (low confidence).
+//! 4. Fit up to N bands to it with the DSP's own band responses ([`eq_fit`]).
+//! 5. Identify the compressor on excerpts of the EQ'd source ([`comp_fit`]): from the gain
+//!    trace when paired, from level statistics otherwise. When paired, refit the EQ to what
+//!    the compressor leaves of the spectral difference.
+//! 6. Set the output gain so integrated loudness (BS.1770) matches, render the excerpts with
+//!    the real [`Chain`] and predict the metrics ([`metrics`]).
+//!
+//! Deterministic: no threads, no randomness, fixed iteration orders.
+
+// The fitters index parameter vectors, Jacobian columns and simplex points by dimension;
+// iterator chains over zipped slices would hide which dimension is meant.
+#![allow(clippy::needless_range_loop)]
+
+pub mod align;
+pub mod comp_fit;
+pub mod eq_fit;
+pub mod loudness;
+pub mod metrics;
+pub mod report;
+pub mod spectrum;
+
+use crate::audio_io::Audio;
+use crate::dsp::{Chain, ChainSettings, EqBandSettings, NUM_BANDS};
+use align::Alignment;
+use comp_fit::CompFit;
+use eq_fit::{EqFit, FitTarget};
+use metrics::SignalMetrics;
+use spectrum::PowerSpectrum;
+use std::fmt;
+
+/// Shortest usable recording, seconds.
+pub const MIN_DURATION_S: f64 = 2.0;
+/// Largest boost the EQ target may ask for, dB (a dry mic without energy somewhere cannot be
+/// boosted into having it; Matchering has no cap, matching.md §1.5).
+pub const MAX_BOOST_DB: f64 = 12.0;
+/// Boost cap when there is no source recording and the target is a guess, dB.
+pub const MAX_BOOST_LOW_CONFIDENCE_DB: f64 = 6.0;
+/// Deepest cut the EQ target may ask for, dB.
+pub const MAX_CUT_DB: f64 = -24.0;
+/// Welch frames averaged at most per spectrum (strided evenly over the active frames): enough
+/// for a smooth LTAS, and keeps a 3-minute file fast.
+pub const MAX_WELCH_FRAMES: usize = 240;
+/// A sample at or above this magnitude counts as clipped.
+const CLIP_LEVEL: f32 = 0.999;
+/// Runs of this many clipped samples in a row count as clipping (Matchering uses 8 samples).
+const CLIP_RUN: usize = 3;
+/// This many clipped runs trigger the warning.
+const CLIP_RUNS_WARN: usize = 8;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalyzeOptions {
+    /// Most EQ bands to use, 1…[`NUM_BANDS`].
+    pub bands: usize,
+    /// How much of the learned processing to apply, 0…1: scales the EQ curve and sets the
+    /// compressor's dry/wet mix.
+    pub amount: f64,
+    /// Fit a compressor (otherwise EQ and gain only).
+    pub compressor: bool,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self {
+            bands: NUM_BANDS,
+            amount: 1.0,
+            compressor: true,
+        }
+    }
+}
+
+/// Why the inputs cannot be analysed. One line each, naming the input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("{what}: {seconds:.2} s long; at least {MIN_DURATION_S} s are needed")]
+    TooShort { what: String, seconds: f64 },
+    #[error("{what}: silent (nothing above {} dBFS)", metrics::SILENCE_DB)]
+    Silent { what: String },
+    #[error("--bands {0}: allowed 1 to {NUM_BANDS}")]
+    Bands(usize),
+    #[error("--amount {0}: allowed 0 to 1")]
+    Amount(f64),
+}
+
+/// Something the user should know; the result is still usable.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnalysisWarning {
+    /// The reference has runs of full-scale samples: its spectrum and dynamics include
+    /// clipping distortion.
+    ClippedReference { runs: usize },
+    /// Reference and source have different channel counts; both are analysed as mid.
+    ChannelMismatch { reference: usize, source: usize },
+    /// No source recording: the EQ targets the reference against a neutral spectrum.
+    NoSource,
+    /// Sample rates differ, so the two cannot be compared sample by sample (treated as
+    /// different performances).
+    RateMismatch { reference: u32, source: u32 },
+}
+
+impl fmt::Display for AnalysisWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnalysisWarning::ClippedReference { runs } => write!(
+                f,
+                "reference is clipped ({runs} runs of full-scale samples); the match includes the distortion"
+            ),
+            AnalysisWarning::ChannelMismatch { reference, source } => write!(
+                f,
+                "reference has {reference} channel(s), source {source}; both analysed as mid"
+            ),
+            AnalysisWarning::NoSource => write!(
+                f,
+                "no --source: EQ targets a neutral voice spectrum; low confidence"
+            ),
+            AnalysisWarning::RateMismatch { reference, source } => write!(
+                f,
+                "reference at {reference} Hz, source at {source} Hz; matched as different performances"
+            ),
+        }
+    }
+}
+
+/// Expected differences between the source through the preset and the reference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// 1/3-octave LTAS error (M1), RMS over 50 Hz–16 kHz, dB.
+    pub ltas_error_db: f64,
+    /// |ΔLUFS|, LU.
+    pub loudness_error_lu: f64,
+    /// |Δ(P95 − P10)| of 50 ms levels, dB.
+    pub spread_error_db: f64,
+    /// |Δ crest factor|, dB.
+    pub crest_error_db: f64,
+    /// Waveform SNR against the reference, dB (paired only).
+    pub snr_db: Option<f64>,
+}
+
+/// Everything the analysis found: the settings, and what the report and summary show.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub settings: ChainSettings,
+    pub options: AnalyzeOptions,
+    /// Alignment with the source, when one was given at the same rate.
+    pub alignment: Option<Alignment>,
+    /// Whether the source is the same performance (compressor from the gain trace).
+    pub paired: bool,
+    /// No source: the EQ is a guess against a neutral spectrum.
+    pub low_confidence: bool,
+    /// Frequencies of the curves below, Hz.
+    pub grid_hz: Vec<f64>,
+    /// Smoothed LTAS of the reference and of the source (or the neutral prior), dB/Hz.
+    pub reference_db: Vec<f64>,
+    pub source_db: Vec<f64>,
+    /// The target EQ curve and the weight of each point.
+    pub target: FitTarget,
+    pub eq_fit: EqFit,
+    pub comp_fit: Option<CompFit>,
+    pub reference_metrics: SignalMetrics,
+    pub source_metrics: Option<SignalMetrics>,
+    /// The source through the preset (on the analysed excerpts).
+    pub predicted_metrics: Option<SignalMetrics>,
+    pub prediction: Option<Prediction>,
+    /// Active 50 ms levels (dB) of reference and source, for the report's histograms.
+    pub reference_levels_db: Vec<f64>,
+    pub source_levels_db: Vec<f64>,
+    pub warnings: Vec<AnalysisWarning>,
+}
+
+/// Channel slices of an [`Audio`].
+fn refs(audio: &Audio) -> Vec<&[f32]> {
+    audio.channels.iter().map(Vec::as_slice).collect()
+}
+
+/// Length, silence and clipping checks of one input.
+fn check_input(audio: &Audio, what: &str) -> Result<Vec<f32>, AnalysisError> {
+    let seconds = audio.duration_s();
+    if seconds < MIN_DURATION_S || audio.sample_rate == 0 {
+        return Err(AnalysisError::TooShort {
+            what: what.to_owned(),
+            seconds,
+        });
+    }
+    let mid = metrics::mid(&refs(audio));
+    let levels = metrics::frame_levels_db(&mid, audio.sample_rate as f64, 0.05, 0.01);
+    if levels.iter().all(|&l| l <= metrics::SILENCE_DB) {
+        return Err(AnalysisError::Silent {
+            what: what.to_owned(),
+        });
+    }
+    Ok(mid)
+}
+
+/// Runs of at least [`CLIP_RUN`] samples at full scale, over all channels.
+pub fn clipped_runs(audio: &Audio) -> usize {
+    let mut runs = 0;
+    for c in &audio.channels {
+        let mut run = 0;
+        for chunk in c.chunks(1024) {
+            // Most audio never gets near full scale: skip such chunks with a fast maximum.
+            if run == 0 && chunk.iter().fold(0.0f32, |m, v| m.max(v.abs())) < CLIP_LEVEL {
+                continue;
+            }
+            for &v in chunk {
+                if v.abs() >= CLIP_LEVEL {
+                    run += 1;
+                    if run == CLIP_RUN {
+                        runs += 1;
+                    }
+                } else {
+                    run = 0;
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// The documented neutral spectrum used when there is no source recording, dB/Hz up to an
+/// offset: flat 100–500 Hz, falling 12 dB/octave below 60 Hz (mic and voice have little
+/// there), and 5 dB/octave above 500 Hz — the long-term average speech spectrum's slope
+/// (Byrne et al., JASA 96(4), 1994 [mem]), which beatbox shares above the kick region.
+pub fn neutral_source_db(freq_hz: f64) -> f64 {
+    let mut db = 0.0;
+    if freq_hz < 60.0 {
+        db -= 12.0 * (60.0 / freq_hz).log2();
+    }
+    if freq_hz > 500.0 {
+        db -= 5.0 * (freq_hz / 500.0).log2();
+    }
+    db
+}
+
+/// Welch frame starts of `x` (length `fft_len`, hop half a frame): the active frames (M0
+/// gate), at most [`MAX_WELCH_FRAMES`], evenly strided; and all non-silent frames, strided the
+/// same way, for the noise floor.
+fn frame_starts(x: &[f32], fft_len: usize) -> (Vec<usize>, Vec<usize>) {
+    let hop = fft_len / 2;
+    let levels: Vec<f64> = metrics::window_energies(x, fft_len, hop)
+        .into_iter()
+        .map(|e| 10.0 * (e / fft_len as f64 + 1e-12).log10())
+        .collect();
+    let starts: Vec<usize> = (0..levels.len()).map(|i| i * hop).collect();
+    let gate = metrics::activity_gate_db(&levels);
+    let pick = |min_db: f64| -> Vec<usize> {
+        let chosen: Vec<usize> = starts
+            .iter()
+            .zip(&levels)
+            .filter(|(_, l)| **l > min_db)
+            .map(|(s, _)| *s)
+            .collect();
+        stride(&chosen, MAX_WELCH_FRAMES)
+    };
+    (pick(gate), pick(-120.0))
+}
+
+/// At most `max` items of `v`, evenly spaced.
+fn stride(v: &[usize], max: usize) -> Vec<usize> {
+    if v.len() <= max {
+        v.to_vec()
+    } else {
+        (0..max).map(|i| v[i * v.len() / max]).collect()
+    }
+}
+
+/// Smoothed LTAS of `x` on `grid_hz` over the frames at `starts`.
+fn ltas_db(
+    x: &[f32],
+    sample_rate: f64,
+    starts: &[usize],
+    grid_hz: &[f64],
+    width_octaves: fn(f64) -> f64,
+) -> Vec<f64> {
+    let spectrum: PowerSpectrum =
+        spectrum::welch_power(x, sample_rate, spectrum::fft_len_for(sample_rate), starts);
+    spectrum::smoothed_db(&spectrum, grid_hz, width_octaves)
+}
+
+/// Compressor fit and EQ refit alternate this many times when the source is the same
+/// performance (the second round corrects the EQ for what the compressor does to the
+/// spectrum, and the compressor for the corrected EQ).
+pub const PAIRED_ROUNDS: usize = 3;
+
+/// The paired EQ correction compares spectra on this much of the source, in this many
+/// segments.
+pub const SPECTRUM_EXCERPT: (f64, usize) = (20.0, 4);
+
+/// Unpaired loudness is measured on this much of the source, in this many segments: more than
+/// the compressor fit needs, because integrated loudness depends on the whole level
+/// distribution.
+pub const LOUDNESS_EXCERPT: (f64, usize) = (30.0, 6);
+
+/// Levenberg–Marquardt steps on the exact digital band responses after the search on the
+/// analog prototypes (they differ by hundredths of a dB below fs/4, so a few steps settle it).
+pub const EXACT_ITERATIONS: usize = 8;
+
+/// Most a bell's Q may be when the two recordings are different performances: the
+/// difference of their spectra is content as much as EQ, and narrow bands would chase it.
+pub const MAX_BELL_Q_UNPAIRED: f64 = 2.5;
+
+/// Reliability of each grid point from a spectrum and its noise floor: 0 at ≤ 6 dB above the
+/// floor, 1 at ≥ 18 dB (matching.md §6.1(a)4).
+fn reliability(signal_db: &[f64], floor_db: &[f64]) -> Vec<f64> {
+    signal_db
+        .iter()
+        .zip(floor_db)
+        .map(|(s, n)| ((s - n - 6.0) / 12.0).clamp(0.0, 1.0))
+        .collect()
+}
+
+/// Perceptual weight of a grid point: equal per octave, tapered to 0.3 below 40 Hz and
+/// above 14 kHz, where hearing and playback care less (matching.md §6.1(d)).
+fn perceptual_weight(freq_hz: f64) -> f64 {
+    if !(40.0..=14_000.0).contains(&freq_hz) {
+        0.3
+    } else {
+        1.0
+    }
+}
+
+/// Target = reference − source with the weighted mean over 100 Hz–8 kHz removed, clamped to
+/// [`MAX_CUT_DB`]…`max_boost_db`, times `amount`.
+fn target_curve(
+    grid_hz: &[f64],
+    reference_db: &[f64],
+    source_db: &[f64],
+    weights: &[f64],
+    max_boost_db: f64,
+    amount: f64,
+) -> Vec<f64> {
+    let diff: Vec<f64> = reference_db
+        .iter()
+        .zip(source_db)
+        .map(|(r, s)| r - s)
+        .collect();
+    let (mut sum, mut total) = (0.0, 0.0);
+    for ((f, d), w) in grid_hz.iter().zip(&diff).zip(weights) {
+        if (100.0..=8000.0).contains(f) {
+            sum += w * d;
+            total += w;
+        }
+    }
+    let offset = if total > 0.0 { sum / total } else { 0.0 };
+    diff.iter()
+        .map(|d| (d - offset).clamp(MAX_CUT_DB, max_boost_db) * amount)
+        .collect()
+}
+
+/// Render `channels` (1 or 2) through `settings` with the real chain, state from rest.
+pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64) -> Vec<Vec<f32>> {
+    let mut out = channels.to_vec();
+    let mut chain = Chain::new(settings, sample_rate as f32);
+    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+    chain.process(&mut slices);
+    out
+}
+
+/// `base` with `bands` in its EQ (the rest off).
+fn with_bands(base: &ChainSettings, bands: &[EqBandSettings]) -> ChainSettings {
+    let mut s = base.clone();
+    s.eq.bands = [EqBandSettings::default(); NUM_BANDS];
+    for (dst, b) in s.eq.bands.iter_mut().zip(bands) {
+        *dst = *b;
+    }
+    s
+}
+
+/// Analyse `reference` (and optionally the user's `source`) into a preset's settings.
+pub fn analyze(
+    reference: &Audio,
+    source: Option<&Audio>,
+    options: &AnalyzeOptions,
+) -> Result<Analysis, AnalysisError> {
+    if options.bands == 0 || options.bands > NUM_BANDS {
+        return Err(AnalysisError::Bands(options.bands));
+    }
+    if !(0.0..=1.0).contains(&options.amount) {
+        return Err(AnalysisError::Amount(options.amount));
+    }
+    let ref_mid = check_input(reference, "reference")?;
+    let src_mid = source.map(|s| check_input(s, "source")).transpose()?;
+    let ref_fs = reference.sample_rate as f64;
+    let mut warnings = Vec::new();
+    let runs = clipped_runs(reference);
+    if runs >= CLIP_RUNS_WARN {
+        warnings.push(AnalysisWarning::ClippedReference { runs });
+    }
+    let Some((source, src_mid)) = source.zip(src_mid) else {
+        warnings.push(AnalysisWarning::NoSource);
+        return Ok(analyze_without_source(
+            reference, &ref_mid, options, warnings,
+        ));
+    };
+    let src_fs = source.sample_rate as f64;
+    if source.channels.len() != reference.channels.len() {
+        warnings.push(AnalysisWarning::ChannelMismatch {
+            reference: reference.channels.len(),
+            source: source.channels.len(),
+        });
+    }
+    let alignment = if source.sample_rate == reference.sample_rate {
+        Some(align::align(&ref_mid, &src_mid, ref_fs))
+    } else {
+        warnings.push(AnalysisWarning::RateMismatch {
+            reference: reference.sample_rate,
+            source: source.sample_rate,
+        });
+        None
+    };
+    // Paired also needs an overlap long enough to analyse.
+    let overlap = |a: &Alignment| {
+        let start = a.lag_samples.max(0);
+        let end = (reference.frames() as i64).min(source.frames() as i64 + a.lag_samples);
+        end - start
+    };
+    let paired =
+        alignment.is_some_and(|a| a.is_paired() && overlap(&a) as f64 >= MIN_DURATION_S * ref_fs);
+    let grid_hz = spectrum::log_grid_hz(src_fs.min(ref_fs));
+
+    // Aligned views: when paired, both cover exactly the overlap (no copies).
+    let (ref_range, src_range) = match alignment {
+        Some(a) if paired => {
+            let lag = a.lag_samples;
+            let start = lag.max(0) as usize;
+            let end = (reference.frames() as i64).min(source.frames() as i64 + lag) as usize;
+            let shift = |n: usize| (n as i64 - lag) as usize;
+            (start..end, shift(start)..shift(end))
+        }
+        _ => (0..reference.frames(), 0..source.frames()),
+    };
+    let ref_refs: Vec<&[f32]> = reference
+        .channels
+        .iter()
+        .map(|c| &c[ref_range.clone()])
+        .collect();
+    let src_refs: Vec<&[f32]> = source
+        .channels
+        .iter()
+        .map(|c| &c[src_range.clone()])
+        .collect();
+    let (ref_mid, src_mid) = (&ref_mid[ref_range], &src_mid[src_range]);
+
+    // Spectra: when paired, the very same frames of both (the reference's activity decides).
+    let (ref_starts, ref_quiet) = frame_starts(ref_mid, spectrum::fft_len_for(ref_fs));
+    let (src_starts, src_quiet) = if paired {
+        (ref_starts.clone(), ref_quiet.clone())
+    } else {
+        frame_starts(src_mid, spectrum::fft_len_for(src_fs))
+    };
+    let width: fn(f64) -> f64 = if paired {
+        spectrum::smoothing_octaves_paired
+    } else {
+        spectrum::smoothing_octaves_unpaired
+    };
+    let reference_db = ltas_db(ref_mid, ref_fs, &ref_starts, &grid_hz, width);
+    let ref_floor_db = spectrum::noise_floor_db(
+        ref_mid,
+        ref_fs,
+        spectrum::fft_len_for(ref_fs),
+        &ref_quiet,
+        &grid_hz,
+    );
+    let source_db = ltas_db(src_mid, src_fs, &src_starts, &grid_hz, width);
+    let src_floor_db = spectrum::noise_floor_db(
+        src_mid,
+        src_fs,
+        spectrum::fft_len_for(src_fs),
+        &src_quiet,
+        &grid_hz,
+    );
+    let rel_src = reliability(&source_db, &src_floor_db);
+    let rel_ref = reliability(&reference_db, &ref_floor_db);
+    let weights: Vec<f64> = grid_hz
+        .iter()
+        .zip(rel_src.iter().zip(&rel_ref))
+        .map(|(&f, (a, b))| perceptual_weight(f) * a * b)
+        .collect();
+    let target = FitTarget {
+        target_db: target_curve(
+            &grid_hz,
+            &reference_db,
+            &source_db,
+            &weights,
+            MAX_BOOST_DB,
+            options.amount,
+        ),
+        freqs_hz: grid_hz.clone(),
+        weights,
+    };
+    let response = eq_fit::digital_curve(src_fs);
+    // The search runs on the analog prototype (cheap); the exact digital response polishes.
+    let fit = |t: &FitTarget, limits: &eq_fit::FitLimits| {
+        let coarse = eq_fit::fit_eq(t, options.bands, limits, &eq_fit::prototype_curve);
+        eq_fit::refine_exact(&coarse, t, limits, &response, EXACT_ITERATIONS)
+    };
+    let top_hz = 0.45 * src_fs;
+    let limits = eq_fit::FitLimits {
+        max_gain_db: MAX_BOOST_DB,
+        max_bell_q: if paired {
+            eq_fit::BELL_BOUNDS.max_q
+        } else {
+            MAX_BELL_Q_UNPAIRED
+        },
+        top_hz,
+    };
+    let mut eq_fit = fit(&target, &limits);
+
+    // Excerpts for the compressor fit and the predictions.
+    let excerpt = if paired {
+        comp_fit::PAIRED_EXCERPT
+    } else {
+        comp_fit::UNPAIRED_EXCERPT
+    };
+    let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
+    let src_segments = comp_fit::gather(&src_refs, &segments);
+    let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
+    settings.compressor.enabled = false;
+    let mut comp_fit = None;
+    let ref_segments = comp_fit::gather(&ref_refs, &segments);
+    // Paired: once the compressor is known, what it does to the spectrum is known too; refit
+    // the EQ to the remaining difference on the excerpts (the very same frames of both), then
+    // the compressor to the new EQ.
+    let rounds = if paired { PAIRED_ROUNDS } else { 1 };
+    // The EQ correction reads spectra, which need more material than the gain trace.
+    let spectrum_segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, SPECTRUM_EXCERPT);
+    let (spectrum_src, spectrum_ref) = if paired {
+        (
+            comp_fit::gather(&src_refs, &spectrum_segments),
+            comp_fit::gather(&ref_refs, &spectrum_segments),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    for round in 0..rounds {
+        if options.compressor {
+            let eq_only = {
+                let mut s = settings.clone();
+                s.compressor.enabled = false;
+                s.ceiling.enabled = false;
+                s
+            };
+            let src_eq: Vec<Vec<Vec<f32>>> = src_segments
+                .iter()
+                .map(|seg| render(&eq_only, seg, src_fs))
+                .collect();
+            let fit = if paired {
+                let previous = comp_fit.as_ref().and_then(|c: &CompFit| c.model);
+                comp_fit::fit_paired(&src_eq, &ref_segments, src_fs, previous)
+            } else {
+                // The excerpt is not the whole source: shift the goal by how the excerpt's
+                // statistics differ from the whole source's.
+                let part = comp_fit::measure_stats(
+                    &concat_channels(&src_segments)
+                        .iter()
+                        .map(Vec::as_slice)
+                        .collect::<Vec<_>>(),
+                    src_fs,
+                );
+                let full = comp_fit::measure_stats(&src_refs, src_fs);
+                let goal = comp_fit::measure_stats(&ref_refs, ref_fs).shifted(&part, &full);
+                comp_fit::fit_unpaired(&src_eq, &goal, src_fs)
+            };
+            settings.compressor.enabled = false;
+            if let Some(model) = fit.model {
+                settings.compressor = model.settings(0.0);
+                settings.compressor.mix_pct = (100.0 * options.amount) as f32;
+            }
+            comp_fit = Some(fit);
+        }
+        if !paired || round + 1 == rounds && !settings.compressor.enabled {
+            break;
+        }
+        let rendered: Vec<Vec<Vec<f32>>> = spectrum_src
+            .iter()
+            .map(|seg| render(&settings, seg, src_fs))
+            .collect();
+        let (ref_x, out_x) = (concat_mid(&spectrum_ref), concat_mid(&rendered));
+        let (starts, _) = frame_starts(&ref_x, spectrum::fft_len_for(ref_fs));
+        let r_db = ltas_db(&ref_x, ref_fs, &starts, &grid_hz, width);
+        let o_db = ltas_db(&out_x, src_fs, &starts, &grid_hz, width);
+        let residual = target_curve(&grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0);
+        let refined = FitTarget {
+            target_db: eq_fit
+                .curve_db
+                .iter()
+                .zip(&residual)
+                .map(|(c, r)| (c + options.amount * r).clamp(MAX_CUT_DB, MAX_BOOST_DB))
+                .collect(),
+            ..target.clone()
+        };
+        eq_fit = fit(&refined, &limits);
+        settings = with_bands(&settings, &eq_fit.bands);
+    }
+
+    // Loudness: output gain so the source through the chain reads the reference's LUFS.
+    // Paired: on the excerpts, against the same excerpts of the reference (exact). Unpaired:
+    // on up to [`LOUDNESS_EXCERPT`] of the source, offset by how that excerpt's loudness
+    // differs from the whole source's, against the whole reference.
+    let ref_lufs = loudness::integrated_loudness(&ref_refs, ref_fs).unwrap_or(metrics::SILENCE_DB);
+    let src_lufs = loudness::integrated_loudness(&src_refs, src_fs).unwrap_or(metrics::SILENCE_DB);
+    let (loudness_segments, goal_lufs) = if paired {
+        (src_segments, segments_loudness(&ref_segments, ref_fs))
+    } else {
+        let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, LOUDNESS_EXCERPT);
+        (comp_fit::gather(&src_refs, &segments), ref_lufs)
+    };
+    let correction = if paired {
+        0.0
+    } else {
+        src_lufs - segments_loudness(&loudness_segments, src_fs)
+    };
+    let render_all = |s: &ChainSettings| -> Vec<Vec<Vec<f32>>> {
+        loudness_segments
+            .iter()
+            .map(|seg| render(s, seg, src_fs))
+            .collect()
+    };
+    // The output gain is linear up to the ceiling: one render without the ceiling gives the
+    // gain; one with it checks (and corrects for) what the ceiling takes off.
+    let mut open = settings.clone();
+    open.ceiling.enabled = false;
+    open.output_gain_db = 0.0;
+    let open_lufs = segments_loudness(&render_all(&open), src_fs) + correction;
+    settings.output_gain_db = crate::dsp::ranges::OUT_GAIN_DB.clamp((goal_lufs - open_lufs) as f32);
+    let mut rendered = render_all(&settings);
+    let change = goal_lufs - (segments_loudness(&rendered, src_fs) + correction);
+    if change.abs() > 0.02 {
+        settings.output_gain_db =
+            crate::dsp::ranges::OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
+        rendered = render_all(&settings);
+    }
+    let settings = settings.clamped();
+
+    // Predictions on the excerpts: against the same excerpts of the reference when paired,
+    // against the whole reference otherwise.
+    let reference_metrics = SignalMetrics::from_mid(ref_lufs, ref_mid, ref_fs);
+    let source_metrics = SignalMetrics::from_mid(src_lufs, src_mid, src_fs);
+    let out_concat = concat_channels(&rendered);
+    let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
+    let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
+    predicted.loudness_lufs += correction;
+    let (compare_metrics, ltas_error, snr) = if paired {
+        let ref_concat = concat_channels(&ref_segments);
+        let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
+        let m = SignalMetrics::measure(&rr, ref_fs);
+        let (rm, om) = (metrics::mid(&rr), metrics::mid(&out_refs));
+        let (ltas, _) = metrics::ltas_error_db(&om, &rm, ref_fs);
+        (m, ltas, Some(metrics::snr_db(&om, &rm)))
+    } else {
+        let om = metrics::mid(&out_refs);
+        let (ltas, _) = metrics::ltas_error_db(&om, ref_mid, src_fs.min(ref_fs));
+        (reference_metrics, ltas, None)
+    };
+    let prediction = Prediction {
+        ltas_error_db: ltas_error,
+        loudness_error_lu: (predicted.loudness_lufs - compare_metrics.loudness_lufs).abs(),
+        spread_error_db: (predicted.level_spread_db - compare_metrics.level_spread_db).abs(),
+        crest_error_db: (predicted.crest_factor_db - compare_metrics.crest_factor_db).abs(),
+        snr_db: snr,
+    };
+    Ok(Analysis {
+        settings,
+        options: *options,
+        alignment,
+        paired,
+        low_confidence: false,
+        grid_hz,
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        comp_fit,
+        reference_metrics,
+        source_metrics: Some(source_metrics),
+        predicted_metrics: Some(predicted),
+        prediction: Some(prediction),
+        reference_levels_db: metrics::active_levels_db(ref_mid, ref_fs),
+        source_levels_db: metrics::active_levels_db(src_mid, src_fs),
+        warnings,
+    })
+}
+
+/// No source: EQ against the neutral spectrum, no compressor estimate (nothing to compare
+/// dynamics with), gain left at 0 dB.
+fn analyze_without_source(
+    reference: &Audio,
+    ref_mid: &[f32],
+    options: &AnalyzeOptions,
+    warnings: Vec<AnalysisWarning>,
+) -> Analysis {
+    let fs = reference.sample_rate as f64;
+    let grid_hz = spectrum::log_grid_hz(fs);
+    let (starts, quiet) = frame_starts(ref_mid, spectrum::fft_len_for(fs));
+    let width = spectrum::smoothing_octaves_unpaired;
+    let reference_db = ltas_db(ref_mid, fs, &starts, &grid_hz, width);
+    let floor_db =
+        spectrum::noise_floor_db(ref_mid, fs, spectrum::fft_len_for(fs), &quiet, &grid_hz);
+    let source_db: Vec<f64> = grid_hz.iter().map(|&f| neutral_source_db(f)).collect();
+    let weights: Vec<f64> = grid_hz
+        .iter()
+        .zip(reliability(&reference_db, &floor_db))
+        .map(|(&f, r)| perceptual_weight(f) * r)
+        .collect();
+    let target = FitTarget {
+        target_db: target_curve(
+            &grid_hz,
+            &reference_db,
+            &source_db,
+            &weights,
+            MAX_BOOST_LOW_CONFIDENCE_DB,
+            options.amount,
+        ),
+        freqs_hz: grid_hz.clone(),
+        weights,
+    };
+    let response = eq_fit::digital_curve(fs);
+    let limits = eq_fit::FitLimits {
+        max_gain_db: MAX_BOOST_LOW_CONFIDENCE_DB,
+        max_bell_q: MAX_BELL_Q_UNPAIRED,
+        top_hz: 0.45 * fs,
+    };
+    let coarse = eq_fit::fit_eq(&target, options.bands, &limits, &eq_fit::prototype_curve);
+    let eq_fit = eq_fit::refine_exact(&coarse, &target, &limits, &response, EXACT_ITERATIONS);
+    let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
+    settings.compressor.enabled = false;
+    let refs = refs(reference);
+    Analysis {
+        settings: settings.clamped(),
+        options: *options,
+        alignment: None,
+        paired: false,
+        low_confidence: true,
+        grid_hz,
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        comp_fit: None,
+        reference_metrics: SignalMetrics::measure(&refs, fs),
+        source_metrics: None,
+        predicted_metrics: None,
+        prediction: None,
+        reference_levels_db: metrics::active_levels_db(ref_mid, fs),
+        source_levels_db: Vec::new(),
+        warnings,
+    }
+}
+
+/// Integrated loudness of segments played one after another, LUFS.
+fn segments_loudness(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> f64 {
+    let all = concat_channels(segments);
+    let r: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
+    loudness::integrated_loudness(&r, sample_rate).unwrap_or(metrics::SILENCE_DB)
+}
+
+/// Segments (each a list of channels) joined channel by channel.
+fn concat_channels(segments: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let n = segments.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|c| segments.iter().flat_map(|s| s[c].iter().copied()).collect())
+        .collect()
+}
+
+/// Mid of segments joined.
+fn concat_mid(segments: &[Vec<Vec<f32>>]) -> Vec<f32> {
+    let all = concat_channels(segments);
+    let r: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
+    metrics::mid(&r)
+}

@@ -1,0 +1,329 @@
+//! `matchbox analyze`: learn a preset from a reference recording (and optionally the user's
+//! own dry take), write it, print a short summary, optionally draw a report.
+
+use super::{CliError, EXIT_ANALYSIS, channels_name};
+use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
+use crate::audio_io::{Audio, read_audio};
+use crate::dsp::{FilterKind, NUM_BANDS};
+use crate::preset::{self, MAX_NAME_CHARS, Preset};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = super::help_footer(
+    "  matchbox analyze --reference pro-take.wav --source my-take.wav --output my-sound.json\n  \
+     matchbox analyze --reference track.mp3 --output track.json --bands 5 --report track.svg\n"
+))]
+pub struct AnalyzeArgs {
+    /// The sound to imitate: WAV, FLAC, MP3 or Ogg Vorbis; mono or stereo; any sample rate.
+    #[arg(long, short, value_name = "REF")]
+    pub reference: PathBuf,
+    /// A recording of your own dry mic (the same performance or another one). Without it the
+    /// EQ aims at the reference from a neutral voice spectrum (low confidence) and no
+    /// compressor is fitted.
+    #[arg(long, short, value_name = "SRC")]
+    pub source: Option<PathBuf>,
+    /// Where to write the preset (JSON; overwritten).
+    #[arg(long, short, value_name = "PRESET.json")]
+    pub output: PathBuf,
+    /// Most EQ bands to use, 1 to 8.
+    #[arg(long, value_name = "N", default_value_t = NUM_BANDS as i64, allow_negative_numbers = true)]
+    pub bands: i64,
+    /// How much of the learned processing to apply, 0 to 1 (scales the EQ curve, sets the
+    /// compressor's mix).
+    #[arg(
+        long,
+        value_name = "0..1",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    pub amount: f64,
+    /// Fit EQ and gain only.
+    #[arg(long)]
+    pub no_compressor: bool,
+    /// Also draw the analysis (spectra, EQ fit, compressor curve, level histograms) as SVG.
+    #[arg(long, value_name = "REPORT.svg")]
+    pub report: Option<PathBuf>,
+    /// Name of the preset (default: "Match: " and the reference's file name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
+    let bands = usize::try_from(args.bands)
+        .ok()
+        .filter(|b| (1..=NUM_BANDS).contains(b))
+        .ok_or_else(|| {
+            CliError::Usage(AnalysisError::Bands(args.bands.max(0) as usize).to_string())
+        })?;
+    if !(0.0..=1.0).contains(&args.amount) {
+        return Err(CliError::Usage(
+            AnalysisError::Amount(args.amount).to_string(),
+        ));
+    }
+    if let Some(report) = &args.report {
+        let svg = report
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+        if !svg {
+            return Err(CliError::Usage(format!(
+                "--report {}: only SVG reports are supported (use a .svg name)",
+                report.display()
+            )));
+        }
+    }
+    let reference = read_audio(&args.reference)?;
+    let source = args.source.as_deref().map(read_audio).transpose()?;
+    let options = AnalyzeOptions {
+        bands,
+        amount: args.amount,
+        compressor: !args.no_compressor,
+    };
+    let result = analysis::analyze(&reference, source.as_ref(), &options).map_err(|e| match e {
+        AnalysisError::Bands(_) | AnalysisError::Amount(_) => CliError::Usage(e.to_string()),
+        _ => {
+            eprintln!("error: {e}");
+            CliError::Reported(EXIT_ANALYSIS)
+        }
+    })?;
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
+    let preset = build_preset(args, &reference, source.as_ref(), &result);
+    preset::save(&args.output, &preset)?;
+    if let Some(report) = &args.report {
+        std::fs::write(report, analysis::report::svg(&result))
+            .map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", report.display())))?;
+    }
+    print!("{}", summary(args, &reference, source.as_ref(), &result));
+    Ok(())
+}
+
+/// File name of `path` for the preset (not the full path: presets get shared).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The preset with its `analysis` block.
+fn build_preset(
+    args: &AnalyzeArgs,
+    reference: &Audio,
+    source: Option<&Audio>,
+    a: &Analysis,
+) -> Preset {
+    let default_name = format!("Match: {}", file_name(&args.reference));
+    let name: String = args
+        .name
+        .clone()
+        .unwrap_or(default_name)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let name = if name.trim().is_empty() {
+        "Match".to_owned()
+    } else {
+        name
+    };
+    let description = match (&args.source, a.paired) {
+        (None, _) => format!(
+            "EQ learned from {} against a neutral voice spectrum (low confidence; no source take given).",
+            file_name(&args.reference)
+        ),
+        (Some(src), true) => format!(
+            "EQ and compressor learned from {} and the same performance recorded dry ({}).",
+            file_name(&args.reference),
+            file_name(src)
+        ),
+        (Some(src), false) => format!(
+            "EQ and dynamics matched from {} to the dry take {} (different performances: statistics only).",
+            file_name(&args.reference),
+            file_name(src)
+        ),
+    };
+    let mut preset = Preset::new(&name, &description, a.settings.clone());
+    let mut metrics = BTreeMap::new();
+    metrics.insert(
+        "reference_duration_s".into(),
+        round(reference.duration_s(), 3),
+    );
+    metrics.insert(
+        "reference_sample_rate_hz".into(),
+        reference.sample_rate as f64,
+    );
+    metrics.insert("reference_channels".into(), reference.channels.len() as f64);
+    metrics.insert(
+        "reference_loudness_lufs".into(),
+        round(a.reference_metrics.loudness_lufs, 2),
+    );
+    metrics.insert(
+        "reference_level_spread_db".into(),
+        round(a.reference_metrics.level_spread_db, 2),
+    );
+    metrics.insert(
+        "reference_crest_factor_db".into(),
+        round(a.reference_metrics.crest_factor_db, 2),
+    );
+    if let Some(s) = source {
+        metrics.insert("source_duration_s".into(), round(s.duration_s(), 3));
+        metrics.insert("source_sample_rate_hz".into(), s.sample_rate as f64);
+        metrics.insert("source_channels".into(), s.channels.len() as f64);
+    }
+    if let Some(m) = &a.source_metrics {
+        metrics.insert("source_loudness_lufs".into(), round(m.loudness_lufs, 2));
+        metrics.insert("source_level_spread_db".into(), round(m.level_spread_db, 2));
+        metrics.insert("source_crest_factor_db".into(), round(m.crest_factor_db, 2));
+    }
+    if let Some(al) = &a.alignment {
+        metrics.insert("source_correlation".into(), round(al.correlation, 3));
+        metrics.insert("source_lag_samples".into(), al.lag_samples as f64);
+    }
+    if let Some(p) = &a.prediction {
+        metrics.insert("predicted_ltas_error_db".into(), round(p.ltas_error_db, 2));
+        metrics.insert(
+            "predicted_loudness_error_lu".into(),
+            round(p.loudness_error_lu, 2),
+        );
+        metrics.insert(
+            "predicted_level_spread_error_db".into(),
+            round(p.spread_error_db, 2),
+        );
+        metrics.insert(
+            "predicted_crest_factor_error_db".into(),
+            round(p.crest_error_db, 2),
+        );
+        if let Some(snr) = p.snr_db {
+            metrics.insert("predicted_snr_db".into(), round(snr, 1));
+        }
+    }
+    let mut sources = Vec::new();
+    if let Some(s) = &args.source {
+        sources.push(file_name(s));
+    }
+    preset.analysis = Some(preset::Analysis {
+        generator: Some(format!("matchbox analyze {}", env!("CARGO_PKG_VERSION"))),
+        reference_files: Some(vec![file_name(&args.reference)]),
+        source_files: (!sources.is_empty()).then_some(sources),
+        duration_s: Some(round(reference.duration_s(), 3)),
+        sample_rate_hz: Some(reference.sample_rate),
+        eq_fit_rms_error_db: Some(round(a.eq_fit.rms_error_db, 3)),
+        eq_fit_max_error_db: Some(round(a.eq_fit.max_error_db, 3)),
+        compressor_fit_error_db: a
+            .comp_fit
+            .as_ref()
+            .filter(|c| c.model.is_some())
+            .map(|c| round(c.error_db, 3)),
+        metrics: Some(metrics),
+        notes: Some(match (a.low_confidence, a.paired) {
+            (true, _) => {
+                "confidence: low (no source recording; EQ against a neutral spectrum)".into()
+            }
+            (false, true) => {
+                "confidence: high (same performance; compressor from the gain trace)".into()
+            }
+            (false, false) => {
+                "confidence: medium (different performances; dynamics from level statistics)".into()
+            }
+        }),
+    });
+    preset
+}
+
+/// `v` rounded to `digits` decimals (keeps the JSON readable; the analysis is deterministic
+/// either way).
+fn round(v: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (v * scale).round() / scale
+}
+
+fn kind_name(kind: FilterKind) -> &'static str {
+    kind.name()
+}
+
+/// The human summary printed on success.
+fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &Analysis) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "reference: {} ({} Hz, {}, {:.1} s, {:.1} LUFS)\n",
+        args.reference.display(),
+        reference.sample_rate,
+        channels_name(reference.channels.len()),
+        reference.duration_s(),
+        a.reference_metrics.loudness_lufs
+    ));
+    if let (Some(path), Some(s)) = (&args.source, source) {
+        let relation = match &a.alignment {
+            Some(al) if a.paired => format!(
+                "same performance (correlation {:.2}, offset {:.1} ms)",
+                al.correlation,
+                al.lag_samples as f64 * 1000.0 / s.sample_rate as f64
+            ),
+            _ => "a different performance".to_owned(),
+        };
+        out.push_str(&format!(
+            "source:    {} ({} Hz, {}, {:.1} s): {relation}\n",
+            path.display(),
+            s.sample_rate,
+            channels_name(s.channels.len()),
+            s.duration_s()
+        ));
+    }
+    let s = &a.settings;
+    let bands: Vec<_> = s.eq.bands.iter().filter(|b| b.enabled).collect();
+    out.push_str(&format!(
+        "EQ: {} band(s), fit error {:.2} dB RMS (max {:.2} dB)\n",
+        bands.len(),
+        a.eq_fit.rms_error_db,
+        a.eq_fit.max_error_db
+    ));
+    for b in bands {
+        out.push_str(&format!(
+            "  {:<10} {:>7.0} Hz {:>+6.1} dB  Q {:.2}\n",
+            kind_name(b.kind),
+            b.freq_hz,
+            b.gain_db,
+            b.q
+        ));
+    }
+    let c = &s.compressor;
+    if c.enabled {
+        out.push_str(&format!(
+            "compressor: threshold {:.1} dB, ratio {:.1}:1, knee {:.1} dB, attack {:.1} ms, release {:.0} ms, {} detector, mix {:.0} %\n",
+            c.threshold_db,
+            c.ratio,
+            c.knee_db,
+            c.attack_ms,
+            c.release_ms,
+            match c.detector {
+                crate::dsp::Detector::Peak => "peak",
+                crate::dsp::Detector::Rms => "RMS",
+            },
+            c.mix_pct
+        ));
+    } else {
+        out.push_str("compressor: off\n");
+    }
+    out.push_str(&format!("output gain: {:+.1} dB\n", s.output_gain_db));
+    if let Some(p) = &a.prediction {
+        out.push_str(&format!(
+            "expected: spectrum {:.2} dB RMS (1/3 oct), loudness {:.2} LU, level spread {:.2} dB, crest factor {:.2} dB",
+            p.ltas_error_db, p.loudness_error_lu, p.spread_error_db, p.crest_error_db
+        ));
+        if let Some(snr) = p.snr_db {
+            out.push_str(&format!(", waveform SNR {snr:.1} dB"));
+        }
+        out.push('\n');
+    }
+    if a.low_confidence {
+        out.push_str("confidence: low (no --source)\n");
+    }
+    out.push_str(&format!("wrote {}", args.output.display()));
+    if let Some(r) = &args.report {
+        out.push_str(&format!(" and {}", r.display()));
+    }
+    out.push('\n');
+    out
+}
