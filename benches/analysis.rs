@@ -46,14 +46,7 @@ fn take(seed: u64) -> Vec<Vec<f32>> {
 
 fn preset() -> ChainSettings {
     let mut s = ChainSettings::default();
-    let band = |kind, freq_hz, gain_db, q| EqBandSettings {
-        enabled: true,
-        kind,
-        freq_hz,
-        gain_db,
-        q,
-        slope_db_per_oct: 12,
-    };
+    let band = |kind, freq_hz, gain_db, q| EqBandSettings::on(kind, freq_hz, gain_db, q);
     s.eq.bands[0] = band(FilterKind::LowShelf, 150.0, 3.0, 0.707);
     s.eq.bands[1] = band(FilterKind::Bell, 2500.0, 5.0, 1.2);
     s.compressor.enabled = true;

@@ -139,14 +139,7 @@ fn dry_take(seconds: f64, seed: u64) -> Vec<f32> {
 }
 
 fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> EqBandSettings {
-    EqBandSettings {
-        enabled: true,
-        kind,
-        freq_hz,
-        gain_db,
-        q,
-        slope_db_per_oct: 12,
-    }
+    EqBandSettings::on(kind, freq_hz, gain_db, q)
 }
 
 /// The "engineer's" preset the reference is made with.

@@ -148,17 +148,7 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
 mod tests {
     use super::*;
 
-    fn noise(len: usize, seed: u64) -> Vec<f32> {
-        let mut state = seed;
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 32) as f64 / (1u64 << 31) as f64 - 1.0) as f32
-            })
-            .collect()
-    }
+    use crate::analysis::test_noise as noise;
 
     #[test]
     fn finds_a_delay_to_the_sample_in_either_direction() {

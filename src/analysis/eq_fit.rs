@@ -562,14 +562,7 @@ mod tests {
     use crate::analysis::spectrum::log_grid_hz;
 
     fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> EqBandSettings {
-        EqBandSettings {
-            enabled: true,
-            kind,
-            freq_hz,
-            gain_db,
-            q,
-            slope_db_per_oct: 12,
-        }
+        EqBandSettings::on(kind, freq_hz, gain_db, q)
     }
 
     fn target_of(bands: &[EqBandSettings], fs: f64) -> FitTarget {

@@ -775,3 +775,17 @@ fn concat_mid(segments: &[Vec<Vec<f32>>]) -> Vec<f32> {
     let r: Vec<&[f32]> = all.iter().map(Vec::as_slice).collect();
     metrics::mid(&r)
 }
+
+/// Deterministic white noise in ±1 for the analysis tests.
+#[cfg(test)]
+pub(crate) fn test_noise(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 32) as f64 / (1u64 << 31) as f64 - 1.0) as f32
+        })
+        .collect()
+}

@@ -5,6 +5,7 @@
 //! (log grid with 1.02 spacing as AutoEq, 1/6-octave smoothing widening in the treble).
 
 use realfft::RealFftPlanner;
+use realfft::num_complex::Complex;
 
 /// Spacing of the analysis grid: each point is 2 % above the previous one
 /// (AutoEq `DEFAULT_BIQUAD_OPTIMIZATION_F_STEP`), about 35 points per octave.
@@ -76,29 +77,12 @@ pub fn welch_power(
     fft_len: usize,
     frame_starts: &[usize],
 ) -> PowerSpectrum {
-    let mut planner = RealFftPlanner::<f64>::new();
-    let fft = planner.plan_fft_forward(fft_len);
-    let window = hann(fft_len);
-    let window_power: f64 = window.iter().map(|w| w * w).sum();
-    let mut input = fft.make_input_vec();
-    let mut output = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
     let mut power = vec![0.0; fft_len / 2 + 1];
-    let mut frames = 0;
-    for &start in frame_starts {
-        let Some(frame) = signal.get(start..start + fft_len) else {
-            continue;
-        };
-        for ((dst, &x), w) in input.iter_mut().zip(frame).zip(&window) {
-            *dst = x as f64 * w;
-        }
-        fft.process_with_scratch(&mut input, &mut output, &mut scratch)
-            .expect("buffer sizes come from the same plan");
-        for (p, c) in power.iter_mut().zip(&output) {
+    let (frames, window_power) = for_each_frame(signal, fft_len, frame_starts, |spectrum| {
+        for (p, c) in power.iter_mut().zip(spectrum) {
             *p += c.norm_sqr();
         }
-        frames += 1;
-    }
+    });
     // One-sided spectrum: bins other than DC and Nyquist stand for two.
     let scale = 1.0 / (frames.max(1) as f64 * window_power * fft_len as f64);
     let last = power.len() - 1;
@@ -130,13 +114,6 @@ pub fn noise_floor_db(
     frame_starts: &[usize],
     grid_hz: &[f64],
 ) -> Vec<f64> {
-    let mut planner = RealFftPlanner::<f64>::new();
-    let fft = planner.plan_fft_forward(fft_len);
-    let window = hann(fft_len);
-    let window_power: f64 = window.iter().map(|w| w * w).sum();
-    let mut input = fft.make_input_vec();
-    let mut output = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
     let bin_hz = sample_rate / fft_len as f64;
     let edge = 2f64.powf(1.0 / 6.0);
     // Each grid point's window as bin indices [lo, hi), at least one bin wide.
@@ -150,24 +127,17 @@ pub fn noise_floor_db(
         .collect();
     let mut per_point: Vec<Vec<f64>> = vec![Vec::with_capacity(frame_starts.len()); grid_hz.len()];
     let mut cumulative = vec![0.0; fft_len / 2 + 2];
+    let window_power: f64 = hann(fft_len).iter().map(|w| w * w).sum();
     let scale = 2.0 / (window_power * fft_len as f64);
-    for &start in frame_starts {
-        let Some(frame) = signal.get(start..start + fft_len) else {
-            continue;
-        };
-        for ((dst, &x), w) in input.iter_mut().zip(frame).zip(&window) {
-            *dst = x as f64 * w;
-        }
-        fft.process_with_scratch(&mut input, &mut output, &mut scratch)
-            .expect("buffer sizes come from the same plan");
-        for (k, c) in output.iter().enumerate() {
+    for_each_frame(signal, fft_len, frame_starts, |spectrum| {
+        for (k, c) in spectrum.iter().enumerate() {
             cumulative[k + 1] = cumulative[k] + c.norm_sqr() * scale;
         }
         for (values, &(lo, hi)) in per_point.iter_mut().zip(&windows) {
             let density = (cumulative[hi] - cumulative[lo]) / ((hi - lo) as f64 * bin_hz);
             values.push(density);
         }
-    }
+    });
     per_point
         .into_iter()
         .map(|mut v| {
@@ -179,6 +149,36 @@ pub fn noise_floor_db(
             10.0 * p.max(1e-20).log10()
         })
         .collect()
+}
+
+/// Calls `each` with the spectrum of every Hann-windowed `fft_len`-sample frame of `signal`
+/// starting at `frame_starts` (frames running past the end are skipped). Returns how many
+/// frames there were and the window's power Σw².
+fn for_each_frame(
+    signal: &[f32],
+    fft_len: usize,
+    frame_starts: &[usize],
+    mut each: impl FnMut(&[Complex<f64>]),
+) -> (usize, f64) {
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(fft_len);
+    let window = hann(fft_len);
+    let mut input = fft.make_input_vec();
+    let mut output = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let mut frames = 0;
+    for &start in frame_starts {
+        let Some(frame) = signal.get(start..start + fft_len) else {
+            continue;
+        };
+        for ((dst, &x), w) in input.iter_mut().zip(frame).zip(&window) {
+            *dst = x as f64 * w;
+        }
+        fft.process_with_scratch(&mut input, &mut output, &mut scratch)
+            .expect("buffer sizes come from the same plan");
+        each(&output);
+        frames += 1;
+    }
+    (frames, window.iter().map(|w| w * w).sum())
 }
 
 /// Periodic Hann window of `len` samples.

@@ -6,12 +6,8 @@ use proptest::prelude::*;
 
 fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32, slope: u32) -> EqBandSettings {
     EqBandSettings {
-        enabled: true,
-        kind,
-        freq_hz,
-        gain_db,
-        q,
         slope_db_per_oct: slope,
+        ..EqBandSettings::on(kind, freq_hz, gain_db, q)
     }
 }
 

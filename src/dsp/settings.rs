@@ -195,6 +195,20 @@ pub struct EqBandSettings {
     pub slope_db_per_oct: u32,
 }
 
+impl EqBandSettings {
+    /// An enabled band (cuts at 12 dB/oct; change `slope_db_per_oct` for steeper ones).
+    pub fn on(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> Self {
+        Self {
+            enabled: true,
+            kind,
+            freq_hz,
+            gain_db,
+            q,
+            slope_db_per_oct: 12,
+        }
+    }
+}
+
 impl Default for EqBandSettings {
     fn default() -> Self {
         Self {

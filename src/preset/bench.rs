@@ -12,14 +12,7 @@ use crate::dsp::{
 /// 12 dB/oct); compressor −20 dB 4:1, attack 5 ms, release 80 ms, RMS detector with a 100 Hz
 /// sidechain high-pass; ceiling on; output +3 dB.
 pub fn bench_settings() -> ChainSettings {
-    let band = |kind, freq_hz, gain_db, q| EqBandSettings {
-        enabled: true,
-        kind,
-        freq_hz,
-        gain_db,
-        q,
-        slope_db_per_oct: 12,
-    };
+    let band = |kind, freq_hz, gain_db, q| EqBandSettings::on(kind, freq_hz, gain_db, q);
     ChainSettings {
         input_gain_db: 0.0,
         eq: EqSettings {

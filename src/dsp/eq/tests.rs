@@ -5,14 +5,7 @@ use crate::dsp::settings::{EqBandSettings, FilterKind};
 use realfft::RealFftPlanner;
 
 fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> EqBandSettings {
-    EqBandSettings {
-        enabled: true,
-        kind,
-        freq_hz,
-        gain_db,
-        q,
-        slope_db_per_oct: 12,
-    }
+    EqBandSettings::on(kind, freq_hz, gain_db, q)
 }
 
 /// Log-spaced frequencies from `lo` to `hi`.
