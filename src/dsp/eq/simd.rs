@@ -201,30 +201,74 @@ unsafe fn run_pipe<const P: usize>(
             let (lo, hi) = ((2 * p) as f64, (2 * p + 1) as f64);
             _mm256_set_pd(hi, hi, lo, lo)
         });
-        for t in 0..frames + depth - 1 {
-            let x = if t < frames {
-                _mm_set_pd(
-                    *right.get_unchecked(t) as f64,
-                    *left.get_unchecked(t) as f64,
-                )
-            } else {
-                _mm_setzero_pd()
-            };
-            // Inputs: section 0 takes the new sample, section k the previous output of k − 1.
-            let mut input = [_mm256_setzero_pd(); P];
-            input[0] = _mm256_set_m128d(_mm256_castpd256_pd128(out[0]), x);
-            for p in 1..P {
-                input[p] = _mm256_permute2f128_pd(out[p - 1], out[p], 0x21);
+        // One step of the pipeline: section k takes sample t − k.
+        #[inline(always)]
+        unsafe fn step<const P: usize>(
+            x: __m128d,
+            c: &[[__m256d; P]; 5],
+            z0: &mut [__m256d; P],
+            z1: &mut [__m256d; P],
+            out: &mut [__m256d; P],
+        ) {
+            let [b0, b1, b2, na1, na2] = c;
+            // SAFETY: the caller guarantees AVX2 + FMA.
+            unsafe {
+                // Inputs: section 0 takes the new sample, section k the previous output of k − 1.
+                let mut input = [_mm256_setzero_pd(); P];
+                input[0] = _mm256_set_m128d(_mm256_castpd256_pd128(out[0]), x);
+                for p in 1..P {
+                    input[p] = _mm256_permute2f128_pd(out[p - 1], out[p], 0x21);
+                }
+                for p in 0..P {
+                    let y = _mm256_fmadd_pd(b0[p], input[p], z0[p]);
+                    z0[p] = _mm256_fmadd_pd(na1[p], y, _mm256_fmadd_pd(b1[p], input[p], z1[p]));
+                    z1[p] = _mm256_fmadd_pd(na2[p], y, _mm256_mul_pd(b2[p], input[p]));
+                    out[p] = y;
+                }
             }
-            let (old0, old1) = (z0, z1);
-            for p in 0..P {
-                let y = _mm256_fmadd_pd(b0[p], input[p], z0[p]);
-                z0[p] = _mm256_fmadd_pd(na1[p], y, _mm256_fmadd_pd(b1[p], input[p], z1[p]));
-                z1[p] = _mm256_fmadd_pd(na2[p], y, _mm256_mul_pd(b2[p], input[p]));
-                out[p] = y;
+        }
+        let c = [b0, b1, b2, na1, na2];
+        // Sample t is read at step t and its output written at step t + depth − 1: the write
+        // never overtakes the reads, so the block is processed in place.
+        let (lp, rp) = (left.as_mut_ptr(), right.as_mut_ptr());
+        #[inline(always)]
+        unsafe fn sample(lp: *const f32, rp: *const f32, t: usize, frames: usize) -> __m128d {
+            // SAFETY: t < frames, the length of both channels.
+            unsafe {
+                if t < frames {
+                    _mm_set_pd(*rp.add(t) as f64, *lp.add(t) as f64)
+                } else {
+                    _mm_setzero_pd()
+                }
             }
-            if t + 1 < depth || t >= frames {
-                // Section k works on sample t − k, which must exist: keep the others' states.
+        }
+        #[inline(always)]
+        unsafe fn emit(lp: *mut f32, rp: *mut f32, i: usize, y: __m256d) {
+            // SAFETY: i < frames, the length of both channels; AVX is available.
+            unsafe {
+                let y = _mm256_extractf128_pd(y, 1);
+                *lp.add(i) = _mm_cvtsd_f64(y) as f32;
+                *rp.add(i) = _mm_cvtsd_f64(_mm_unpackhi_pd(y, y)) as f32;
+            }
+        }
+        // Fill and drain: section k works on sample t − k only if that sample exists; the
+        // others keep their states.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn masked<const P: usize>(
+            x: __m128d,
+            t: usize,
+            frames: usize,
+            c: &[[__m256d; P]; 5],
+            index: &[__m256d; P],
+            z0: &mut [__m256d; P],
+            z1: &mut [__m256d; P],
+            out: &mut [__m256d; P],
+        ) {
+            // SAFETY: the caller guarantees AVX2 + FMA.
+            unsafe {
+                let (old0, old1) = (*z0, *z1);
+                step::<P>(x, c, z0, z1, out);
                 let first = _mm256_set1_pd(t as f64 - (frames as f64 - 1.0));
                 let last = _mm256_set1_pd(t as f64);
                 for p in 0..P {
@@ -236,20 +280,34 @@ unsafe fn run_pipe<const P: usize>(
                     z1[p] = _mm256_blendv_pd(old1[p], z1[p], live);
                 }
             }
-            if t % FLUSH_EVERY == FLUSH_EVERY - 1 {
-                let floor = _mm256_set1_pd(FLUSH_BELOW);
-                let sign = _mm256_set1_pd(-0.0);
-                for z in z0.iter_mut().chain(z1.iter_mut()) {
-                    let big = _mm256_cmp_pd(_mm256_andnot_pd(sign, *z), floor, _CMP_GE_OQ);
-                    *z = _mm256_and_pd(*z, big);
-                }
+        }
+        let total = frames + depth - 1;
+        for t in 0..(depth - 1).min(total) {
+            let x = sample(lp, rp, t, frames);
+            masked::<P>(x, t, frames, &c, &index, &mut z0, &mut z1, &mut out);
+        }
+        // The steady middle, in runs of FLUSH_EVERY with the denormal flush between runs.
+        let mut t = depth - 1;
+        while t < frames {
+            let end = (t + FLUSH_EVERY).min(frames);
+            let (mut s0, mut s1, mut o) = (z0, z1, out);
+            for tt in t..end {
+                step::<P>(sample(lp, rp, tt, frames), &c, &mut s0, &mut s1, &mut o);
+                emit(lp, rp, tt + 1 - depth, o[P - 1]);
             }
-            if t + 1 >= depth {
-                let y = _mm256_extractf128_pd(out[P - 1], 1);
-                let i = t + 1 - depth;
-                *left.get_unchecked_mut(i) = _mm_cvtsd_f64(y) as f32;
-                *right.get_unchecked_mut(i) = _mm_cvtsd_f64(_mm_unpackhi_pd(y, y)) as f32;
+            (z0, z1, out) = (s0, s1, o);
+            let floor = _mm256_set1_pd(FLUSH_BELOW);
+            let sign = _mm256_set1_pd(-0.0);
+            for z in z0.iter_mut().chain(z1.iter_mut()) {
+                let big = _mm256_cmp_pd(_mm256_andnot_pd(sign, *z), floor, _CMP_GE_OQ);
+                *z = _mm256_and_pd(*z, big);
             }
+            t = end;
+        }
+        for t in (depth - 1).max(frames)..total {
+            let x = sample(lp, rp, t, frames);
+            masked::<P>(x, t, frames, &c, &index, &mut z0, &mut z1, &mut out);
+            emit(lp, rp, t + 1 - depth, out[P - 1]);
         }
         for k in 0..k_used {
             let (p, hi) = (k / 2, k % 2 == 1);
