@@ -322,22 +322,28 @@ impl Compressor {
             }
         }
         let s = &mut self.scratch;
-        for w in &mut s.work[..N] {
+        // With full link and equal envelopes both channels get the same gain: compute it once,
+        // from the louder channel's power (the logarithm of the larger power is the larger
+        // logarithm, to the fast log2's 1e-5: one log2 per frame instead of two). The
+        // per-channel path agrees within 1e-4 dB, so switching paths is seamless.
+        let shared =
+            N == 1 || (self.link.is_steady_at(1.0) && self.reduction_db[0] == self.reduction_db[1]);
+        if shared && N == 2 {
+            let [w0, w1] = s.work.each_mut();
+            for (a, &b) in w0[..n].iter_mut().zip(&w1[..n]) {
+                *a = a.max(b);
+            }
+        }
+        for w in &mut s.work[..if shared { 1 } else { N }] {
             for v in &mut w[..n] {
                 *v = DB_PER_LOG2_POWER * fastmath::log2(*v);
             }
         }
-
-        // With full link and equal envelopes both channels get the same gain: compute it once.
-        // The per-channel path gives bit-identical numbers, so switching paths is seamless.
-        let shared =
-            N == 1 || (self.link.is_steady_at(1.0) && self.reduction_db[0] == self.reduction_db[1]);
         let knee = self.knee;
         let [w0, w1] = s.work.each_mut();
         if shared {
             for i in 0..n {
-                let level = if N == 2 { w0[i].max(w1[i]) } else { w0[i] };
-                w0[i] = knee.reduction_db(level - s.threshold_db[i]);
+                w0[i] = knee.reduction_db(w0[i] - s.threshold_db[i]);
             }
         } else {
             for i in 0..n {
