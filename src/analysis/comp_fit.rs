@@ -345,22 +345,26 @@ pub fn fit_paired(
         (cost / sw.max(1e-30), makeup)
     };
     let (cost_without, makeup_without) = cost_of(&vec![0.0; observed.len()]);
-    let mut gains = Vec::new();
     let all_blocks = ex.blocks.len();
     let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
-    let mut no_peaks = Vec::new();
-    let mut evaluate = |levels: &[f32], m: &CompModel, blocks: usize| -> (f64, f64) {
-        ex.simulated_block_gains(
-            levels,
-            m,
-            sample_rate,
-            blocks,
-            &mut gains,
-            &[],
-            &mut no_peaks,
-        );
-        cost_of(&gains)
+    // An evaluator with its own scratch, so independent searches can run on separate cores.
+    let evaluator = || {
+        let (mut gains, mut no_peaks) = (Vec::new(), Vec::new());
+        let (ex, cost_of) = (&ex, &cost_of);
+        move |levels: &[f32], m: &CompModel, blocks: usize| -> (f64, f64) {
+            ex.simulated_block_gains(
+                levels,
+                m,
+                sample_rate,
+                blocks,
+                &mut gains,
+                &[],
+                &mut no_peaks,
+            );
+            cost_of(&gains)
+        }
     };
+    let mut evaluate = evaluator();
     let best = if let Some(start) = start {
         let levels = detector_levels_db(&channels, sample_rate, start.detector);
         let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 30);
@@ -369,8 +373,9 @@ pub fn fit_paired(
     } else {
         // Coarse grid on the first seconds and a short refinement for both detectors (the
         // grid alone cannot tell them apart reliably); then refine the better one further.
-        let mut candidates = Vec::new();
-        for detector in [Detector::Peak, Detector::Rms] {
+        // The two detectors are searched side by side, one per core.
+        let search = |detector: Detector| {
+            let mut evaluate = evaluator();
             let levels = detector_levels_db(&channels, sample_rate, detector);
             let pairs = [(1.0, 60.0), (10.0, 150.0)];
             let (_, model) = grid_search(&levels, detector, &pairs, &mut |m| {
@@ -378,8 +383,13 @@ pub fn fit_paired(
             });
             let model = nelder_mead_model(model, &mut |m| evaluate(&levels, m, all_blocks).0, 35);
             let (cost, _) = evaluate(&levels, &model, all_blocks);
-            candidates.push((cost, model, levels));
-        }
+            (cost, model, levels)
+        };
+        let mut candidates = std::thread::scope(|scope| {
+            let rms = scope.spawn(|| search(Detector::Rms));
+            let peak = search(Detector::Peak);
+            vec![peak, rms.join().expect("the search does not panic")]
+        });
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (_, start, levels) = candidates.swap_remove(0);
         let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 60);

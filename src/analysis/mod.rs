@@ -460,22 +460,18 @@ pub fn analyze(
     } else {
         spectrum::smoothing_octaves_unpaired
     };
-    let reference_db = ltas_db(ref_mid, ref_fs, &ref_starts, &grid_hz, width);
-    let ref_floor_db = spectrum::noise_floor_db(
-        ref_mid,
-        ref_fs,
-        spectrum::fft_len_for(ref_fs),
-        &ref_quiet,
-        &grid_hz,
-    );
-    let source_db = ltas_db(src_mid, src_fs, &src_starts, &grid_hz, width);
-    let src_floor_db = spectrum::noise_floor_db(
-        src_mid,
-        src_fs,
-        spectrum::fft_len_for(src_fs),
-        &src_quiet,
-        &grid_hz,
-    );
+    // The reference's and the source's spectra are independent: one on each core.
+    let spectra = |mid: &[f32], fs: f64, starts: &[usize], quiet: &[usize]| {
+        let db = ltas_db(mid, fs, starts, &grid_hz, width);
+        let floor_db =
+            spectrum::noise_floor_db(mid, fs, spectrum::fft_len_for(fs), quiet, &grid_hz);
+        (db, floor_db)
+    };
+    let ((reference_db, ref_floor_db), (source_db, src_floor_db)) = std::thread::scope(|scope| {
+        let reference = scope.spawn(|| spectra(ref_mid, ref_fs, &ref_starts, &ref_quiet));
+        let source = spectra(src_mid, src_fs, &src_starts, &src_quiet);
+        (reference.join().expect("spectra do not panic"), source)
+    });
     let rel_src = reliability(&source_db, &src_floor_db);
     let rel_ref = reliability(&reference_db, &ref_floor_db);
     let weights: Vec<f64> = grid_hz

@@ -72,8 +72,13 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let reference = read_audio(&args.reference)?;
-    let source = args.source.as_deref().map(read_audio).transpose()?;
+    // Decode both files at once (a 3-minute WAV takes about 0.1 s).
+    let (reference, source) = std::thread::scope(|scope| {
+        let source = scope.spawn(|| args.source.as_deref().map(read_audio).transpose());
+        let reference = read_audio(&args.reference);
+        (reference, source.join().expect("decoding does not panic"))
+    });
+    let (reference, source) = (reference?, source?);
     let options = AnalyzeOptions {
         bands,
         amount: args.amount,
