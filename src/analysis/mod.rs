@@ -354,6 +354,29 @@ fn target_curve(
         .collect()
 }
 
+/// The EQ fit's target on `grid_hz`: [`target_curve`] with its weights.
+fn fit_target(
+    grid_hz: &[f64],
+    reference_db: &[f64],
+    source_db: &[f64],
+    weights: Vec<f64>,
+    max_boost_db: f64,
+    amount: f64,
+) -> FitTarget {
+    FitTarget {
+        target_db: target_curve(
+            grid_hz,
+            reference_db,
+            source_db,
+            &weights,
+            max_boost_db,
+            amount,
+        ),
+        freqs_hz: grid_hz.to_vec(),
+        weights,
+    }
+}
+
 /// Render `channels` (1 or 2) through `settings` with the real chain, state from rest.
 pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64) -> Vec<Vec<f32>> {
     let mut out = channels.to_vec();
@@ -479,18 +502,14 @@ pub fn analyze(
         .zip(rel_src.iter().zip(&rel_ref))
         .map(|(&f, (a, b))| perceptual_weight(f) * a * b)
         .collect();
-    let target = FitTarget {
-        target_db: target_curve(
-            &grid_hz,
-            &reference_db,
-            &source_db,
-            &weights,
-            MAX_BOOST_DB,
-            options.amount,
-        ),
-        freqs_hz: grid_hz.clone(),
+    let target = fit_target(
+        &grid_hz,
+        &reference_db,
+        &source_db,
         weights,
-    };
+        MAX_BOOST_DB,
+        options.amount,
+    );
     let response = eq_fit::digital_curve(src_fs);
     // The search runs on the analog prototype (cheap); the exact digital response polishes.
     let fit = |t: &FitTarget, limits: &eq_fit::FitLimits| {
@@ -705,18 +724,14 @@ fn analyze_without_source(
         .zip(reliability(&reference_db, &floor_db))
         .map(|(&f, r)| perceptual_weight(f) * r)
         .collect();
-    let target = FitTarget {
-        target_db: target_curve(
-            &grid_hz,
-            &reference_db,
-            &source_db,
-            &weights,
-            MAX_BOOST_LOW_CONFIDENCE_DB,
-            options.amount,
-        ),
-        freqs_hz: grid_hz.clone(),
+    let target = fit_target(
+        &grid_hz,
+        &reference_db,
+        &source_db,
         weights,
-    };
+        MAX_BOOST_LOW_CONFIDENCE_DB,
+        options.amount,
+    );
     let response = eq_fit::digital_curve(fs);
     let limits = eq_fit::FitLimits {
         max_gain_db: MAX_BOOST_LOW_CONFIDENCE_DB,

@@ -411,18 +411,6 @@ impl Band {
             })
             .sum()
     }
-
-    /// The settings this band is heading to (frequency as limited for this sample rate).
-    pub fn target_settings(&self) -> EqBandSettings {
-        EqBandSettings {
-            enabled: self.target.enabled,
-            kind: self.target.kind,
-            freq_hz: self.freq_log2.target().exp2() as f32,
-            gain_db: self.gain_db.target() as f32,
-            q: self.q_log2.target().exp2() as f32,
-            slope_db_per_oct: self.target.slope_db_per_oct,
-        }
-    }
 }
 
 /// A state value, or 0 when it is too small to matter (or not a number).

@@ -87,12 +87,7 @@ impl Polisher {
         polisher
     }
 
-    /// Whether the polish has finished.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The best design so far (the final one once [`is_done`](Self::is_done)).
+    /// The best design so far (the final one once [`step`](Self::step) has returned true).
     pub fn result(&self) -> Biquad {
         self.best
     }

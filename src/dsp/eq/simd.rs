@@ -13,7 +13,7 @@ const UNROLL: usize = 8;
 
 /// A stereo kernel entry point: `$inner` compiled with `$features` enabled.
 macro_rules! stereo_kernel {
-    ($(#[$doc:meta])* $name:ident, $features:literal, $inner:ident) => {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $inner:expr) => {
         $(#[$doc])*
         #[target_feature(enable = $features)]
         pub unsafe fn $name(
@@ -23,7 +23,7 @@ macro_rules! stereo_kernel {
             right: &mut [f32],
         ) {
             // SAFETY: the features are available, as this function requires.
-            unsafe { $inner(sections, state, left, right) }
+            unsafe { ($inner)(sections, state, left, right) }
         }
     };
 }
@@ -36,30 +36,36 @@ stereo_kernel!(
     /// The CPU must support FMA (checked by the caller with `is_x86_feature_detected!`).
     run_stereo_fma,
     "fma",
-    run_passes
+    run_passes::<false>
 );
 
+/// `sections` in passes of at most [`UNROLL`], each pass fully unrolled so its states live in
+/// registers for the whole block: section after section (`PIPELINED` false, needs FMA), or as
+/// the two-sections-per-vector pipeline of [`run_pipe`] (needs AVX2 and FMA).
 #[inline(always)]
-unsafe fn run_passes(
+unsafe fn run_passes<const PIPELINED: bool>(
     sections: &[Tdf2],
     state: &mut [[[f64; 2]; 2]],
     left: &mut [f32],
     right: &mut [f32],
 ) {
-    // The section count is fixed per pass, so each pass is fully unrolled and its states can
-    // live in registers for the whole block.
     for (sections, state) in sections.chunks(UNROLL).zip(state.chunks_mut(UNROLL)) {
-        // SAFETY (all arms): FMA is available, as this function requires.
+        // SAFETY (all arms): the features each kernel needs are available, as the callers
+        // require.
         unsafe {
-            match sections.len() {
-                1 => run_k::<1>(sections, state, left, right),
-                2 => run_k::<2>(sections, state, left, right),
-                3 => run_k::<3>(sections, state, left, right),
-                4 => run_k::<4>(sections, state, left, right),
-                5 => run_k::<5>(sections, state, left, right),
-                6 => run_k::<6>(sections, state, left, right),
-                7 => run_k::<7>(sections, state, left, right),
-                _ => run_k::<8>(sections, state, left, right),
+            match (PIPELINED, sections.len()) {
+                (_, 1) => run_k::<1>(sections, state, left, right),
+                (true, 2) => run_pipe::<1>(sections, state, left, right),
+                (true, 3 | 4) => run_pipe::<2>(sections, state, left, right),
+                (true, 5 | 6) => run_pipe::<3>(sections, state, left, right),
+                (true, _) => run_pipe::<4>(sections, state, left, right),
+                (false, 2) => run_k::<2>(sections, state, left, right),
+                (false, 3) => run_k::<3>(sections, state, left, right),
+                (false, 4) => run_k::<4>(sections, state, left, right),
+                (false, 5) => run_k::<5>(sections, state, left, right),
+                (false, 6) => run_k::<6>(sections, state, left, right),
+                (false, 7) => run_k::<7>(sections, state, left, right),
+                (false, _) => run_k::<8>(sections, state, left, right),
             }
         }
     }
@@ -126,7 +132,7 @@ stereo_kernel!(
     /// The CPU must support AVX2 and FMA.
     run_stereo_avx2,
     "avx2,fma",
-    run_pipelined
+    run_passes::<true>
 );
 
 stereo_kernel!(
@@ -136,29 +142,8 @@ stereo_kernel!(
     /// The CPU must support AVX2, FMA and AVX-512F/VL.
     run_stereo_avx2_512,
     "avx2,fma,avx512f,avx512vl",
-    run_pipelined
+    run_passes::<true>
 );
-
-#[inline(always)]
-unsafe fn run_pipelined(
-    sections: &[Tdf2],
-    state: &mut [[[f64; 2]; 2]],
-    left: &mut [f32],
-    right: &mut [f32],
-) {
-    for (sections, state) in sections.chunks(UNROLL).zip(state.chunks_mut(UNROLL)) {
-        // SAFETY (all arms): AVX2 and FMA are available, as the callers require.
-        unsafe {
-            match sections.len() {
-                1 => run_k::<1>(sections, state, left, right),
-                2 => run_pipe::<1>(sections, state, left, right),
-                3 | 4 => run_pipe::<2>(sections, state, left, right),
-                5 | 6 => run_pipe::<3>(sections, state, left, right),
-                _ => run_pipe::<4>(sections, state, left, right),
-            }
-        }
-    }
-}
 
 /// The pipeline over `P` pairs of sections (the last one padded with an identity section
 /// when `sections` is odd).
