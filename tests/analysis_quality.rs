@@ -470,10 +470,10 @@ fn cli_writes_a_checked_preset_report_and_documented_exit_codes() {
                 os("--output"),
                 p("x.json").into_os_string(),
                 os("--report"),
-                p("x.png").into_os_string(),
+                p("x.pdf").into_os_string(),
             ],
             2,
-            "only SVG",
+            ".svg or .png",
         ),
     ];
     for (extra, code, message) in cases {

@@ -1,5 +1,6 @@
 //! The `matchbox` binary end to end: render, check, presets, bench, live, help and the
-//! documented exit codes (0 ok, 2 usage, 3 preset, 4 audio file, 5 not in this build).
+//! documented exit codes (0 ok, 2 usage, 3 preset, 4 audio file, 5 not in this build), and
+//! `analyze --report` as SVG or PNG.
 
 use std::f32::consts::TAU;
 use std::path::{Path, PathBuf};
@@ -558,4 +559,142 @@ fn live_fallback_can_be_forced_with_any_preset() {
     check_fallback_render(&dir.path().join("phone.wav"));
     let o = matchbox(&["live", "-p", "Kazoo"], dir.path());
     assert_eq!(code(&o), 3);
+}
+
+/// A 3 s mono take (`dry.wav`) and the same through "Vocal Presence" (`ref.wav`) in `dir`.
+fn analysis_inputs(dir: &Path) {
+    let sample_rate = 44_100;
+    let dry: Vec<f32> = busy(sample_rate, 3 * sample_rate as usize, 5)
+        .iter()
+        .enumerate()
+        // Two levels 12 dB apart, so the level histograms have some spread.
+        .map(|(i, v)| {
+            if (i / 11_025).is_multiple_of(2) {
+                *v
+            } else {
+                v / 4.0
+            }
+        })
+        .collect();
+    write_f32_wav(&dir.join("dry.wav"), sample_rate, &[dry]);
+    let o = matchbox(
+        &["render", "-p", "Vocal Presence", "dry.wav", "ref.wav"],
+        dir,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+fn analyze_with_report(dir: &Path, report: &str) -> Output {
+    matchbox(
+        &[
+            "analyze",
+            "--reference",
+            "ref.wav",
+            "--source",
+            "dry.wav",
+            "--output",
+            "m.json",
+            "--report",
+            report,
+        ],
+        dir,
+    )
+}
+
+/// Pixels (RGBA) of a PNG file, with its width and height, via the `png` crate.
+fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    (info, pixels)
+}
+
+#[test]
+fn analyze_report_png_is_the_report_drawn_on_white_at_twice_the_svg_size() {
+    let dir = tempfile::tempdir().unwrap();
+    analysis_inputs(dir.path());
+    // The extension picks the format in any case.
+    let o = analyze_with_report(dir.path(), "report.PNG");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("wrote m.json and report.PNG"),
+        "{}",
+        stdout(&o)
+    );
+    let o = analyze_with_report(dir.path(), "report.Svg");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let svg = std::fs::read_to_string(dir.path().join("report.Svg")).unwrap();
+    let attribute = |name: &str| -> f64 {
+        let start = svg.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        svg[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (svg_w, svg_h) = (attribute("width"), attribute("height"));
+
+    let (info, pixels) = decode_png(&dir.path().join("report.PNG"));
+    assert_eq!(
+        (info.width, info.height),
+        ((2.0 * svg_w) as u32, (2.0 * svg_h) as u32)
+    );
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgba, png::BitDepth::Eight)
+    );
+    let (w, h) = (info.width as usize, info.height as usize);
+    let px = |x: usize, y: usize| -> [u8; 4] {
+        let i = 4 * (y * w + x);
+        pixels[i..i + 4].try_into().unwrap()
+    };
+    let all = || (0..h).flat_map(move |y| (0..w).map(move |x| (x, y)));
+    // White and opaque: the corners, and most of the picture.
+    for (x, y) in [(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)] {
+        assert_eq!(px(x, y), [255; 4], "({x}, {y})");
+    }
+    assert!(all().all(|(x, y)| px(x, y)[3] == 255), "transparent pixels");
+    let white = all().filter(|&(x, y)| px(x, y) == [255; 4]).count();
+    assert!(white > w * h / 2, "{white} of {} px white", w * h);
+    // Each series colour (reference blue, fitted red, source grey): a line 3 px thick over
+    // two panels 1120 px wide would be up to 6700 px; the fitted curve hides some blue.
+    for (name, rgb) in [
+        ("blue", [0x1f, 0x77, 0xb4]),
+        ("red", [0xd6, 0x27, 0x28]),
+        ("grey", [0x7f, 0x7f, 0x7f]),
+    ] {
+        let n = all()
+            .filter(|&(x, y)| (0..3).all(|i| px(x, y)[i].abs_diff(rgb[i]) <= 24))
+            .count();
+        assert!(n > 2_000, "{name}: {n} px");
+    }
+    // Text: the titles above the top panels, found as the first row mostly dark (the panel
+    // frames' top edges).
+    let dark = |x: usize, y: usize| px(x, y)[..3].iter().all(|&c| c < 0x80);
+    let top = (0..h)
+        .find(|&y| (0..w).filter(|&x| dark(x, y)).count() > w / 3)
+        .expect("a panel frame");
+    let ink = (0..top)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| dark(x, y))
+        .count();
+    assert!(top > 40 && ink > 2_000, "{ink} dark px above y = {top}");
+}
+
+#[test]
+fn analyze_refuses_a_report_name_it_cannot_draw_before_analysing() {
+    let dir = tempfile::tempdir().unwrap();
+    analysis_inputs(dir.path());
+    for name in ["report.pdf", "report", "report.png.txt"] {
+        let o = analyze_with_report(dir.path(), name);
+        assert_eq!(code(&o), 2, "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(name) && err.contains(".svg or .png") && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        assert!(stdout(&o).is_empty());
+        assert!(!dir.path().join(name).exists());
+        assert!(!dir.path().join("m.json").exists());
+    }
 }

@@ -1,17 +1,43 @@
 //! The analysis as a picture: a hand-written SVG with four panels — spectra of reference,
 //! source and predicted result; the fitted EQ curve against its target; the compressor's
-//! static curve; the short-term level histograms of source and reference.
+//! static curve; the short-term level histograms of source and reference. The PNG is the same
+//! SVG rasterised ([`raster`]).
 
 use super::Analysis;
 use crate::dsp::compressor::static_curve_db;
 use std::fmt::Write;
 
+pub mod raster;
+
+pub use raster::{PNG_SCALE, Png, RasterError};
+
 const PANEL_W: f64 = 560.0;
 const PANEL_H: f64 = 300.0;
-const MARGIN: f64 = 50.0;
+/// Room left of a panel for its tick labels and the rotated y-axis label.
+const LEFT: f64 = 64.0;
+/// Room right of a panel, so the last x tick label stays inside the picture.
+const RIGHT: f64 = 20.0;
+/// Room above a panel for its title.
+const TOP: f64 = 36.0;
+/// Room below a panel for its tick labels and the x-axis label.
+const BOTTOM: f64 = 44.0;
+const CELL_W: f64 = LEFT + PANEL_W + RIGHT;
+const CELL_H: f64 = TOP + PANEL_H + BOTTOM;
+/// Height of a legend row; legend text is 11 units high, a character at most about 6.2 wide.
+const LEGEND_ROW: f64 = 15.0;
+const LEGEND_CHAR_W: f64 = 6.2;
 const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"];
+/// Named families first because the generic `sans-serif` alone resolves through fontconfig's
+/// aliases, which a minimal Linux may lack (DejaVu Sans is Debian's fonts-dejavu-core).
+const FONT_FAMILY: &str = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif";
 
-/// One plotted panel: data ranges and the SVG group being written.
+/// Something drawn in a panel (SVG units) that the legend should not hide.
+enum Mark {
+    Point(f64, f64),
+    Rect { x: f64, y: f64, w: f64, h: f64 },
+}
+
+/// One plotted panel: data ranges, the SVG being written, and the legend drawn last.
 struct Panel {
     x0: f64,
     y0: f64,
@@ -19,6 +45,9 @@ struct Panel {
     y_range: (f64, f64),
     log_x: bool,
     svg: String,
+    /// (colour, label) in drawing order.
+    legend: Vec<(String, String)>,
+    marks: Vec<Mark>,
 }
 
 impl Panel {
@@ -30,14 +59,14 @@ impl Panel {
         y_range: (f64, f64),
         log_x: bool,
     ) -> Self {
-        let x0 = MARGIN + col as f64 * (PANEL_W + MARGIN);
-        let y0 = MARGIN + row as f64 * (PANEL_H + MARGIN);
+        let x0 = col as f64 * CELL_W + LEFT;
+        let y0 = row as f64 * CELL_H + TOP;
         let mut svg = String::new();
         let _ = write!(
             svg,
             r##"<rect x="{x0}" y="{y0}" width="{PANEL_W}" height="{PANEL_H}" fill="none" stroke="#444"/><text x="{}" y="{}" font-size="14" text-anchor="middle">{}</text>"##,
             x0 + PANEL_W / 2.0,
-            y0 - 8.0,
+            y0 - 10.0,
             escape(title)
         );
         let mut p = Self {
@@ -47,6 +76,8 @@ impl Panel {
             y_range,
             log_x,
             svg,
+            legend: Vec::new(),
+            marks: Vec::new(),
         };
         p.axes();
         p
@@ -81,7 +112,7 @@ impl Panel {
             let label = if x >= 1000.0 && self.log_x {
                 format!("{}k", x / 1000.0)
             } else {
-                format!("{x}")
+                tick_label(x)
             };
             let _ = write!(
                 self.svg,
@@ -95,55 +126,144 @@ impl Panel {
             let py = self.ty(y);
             let _ = write!(
                 self.svg,
-                r##"<line x1="{}" y1="{py:.1}" x2="{}" y2="{py:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="10" text-anchor="end">{y}</text>"##,
+                r##"<line x1="{}" y1="{py:.1}" x2="{}" y2="{py:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" font-size="10" text-anchor="end">{}</text>"##,
                 self.x0,
                 self.x0 + PANEL_W,
                 self.x0 - 4.0,
-                py + 3.0
+                py + 3.0,
+                tick_label(y)
             );
         }
     }
 
-    fn line(&mut self, xs: &[f64], ys: &[f64], colour: &str, label: &str, index: usize) {
-        let points: Vec<String> = xs
-            .iter()
-            .zip(ys)
-            .filter(|(_, y)| y.is_finite())
-            .map(|(&x, &y)| format!("{:.1},{:.1}", self.tx(x), self.ty(y)))
-            .collect();
+    /// Names of the axes: `x_label` under the tick labels, `y_label` turned along the left.
+    fn axis_labels(&mut self, x_label: &str, y_label: &str) {
+        let (cx, cy) = (self.x0 + PANEL_W / 2.0, self.y0 + PANEL_H / 2.0);
+        let yx = self.x0 - 46.0;
         let _ = write!(
             self.svg,
-            r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="1.5"/>"##,
-            points.join(" ")
-        );
-        self.legend(colour, label, index);
-    }
-
-    fn legend(&mut self, colour: &str, label: &str, index: usize) {
-        let (lx, ly) = (self.x0 + 10.0, self.y0 + 16.0 + 14.0 * index as f64);
-        let _ = write!(
-            self.svg,
-            r##"<rect x="{lx}" y="{}" width="10" height="10" fill="{colour}"/><text x="{}" y="{}" font-size="11">{}</text>"##,
-            ly - 9.0,
-            lx + 14.0,
-            ly,
-            escape(label)
+            r##"<text x="{cx}" y="{}" font-size="11" text-anchor="middle" fill="#333">{}</text><text x="{yx}" y="{cy}" transform="rotate(-90 {yx} {cy})" font-size="11" text-anchor="middle" fill="#333">{}</text>"##,
+            self.y0 + PANEL_H + 32.0,
+            escape(x_label),
+            escape(y_label)
         );
     }
 
-    fn bars(&mut self, edges: &[f64], counts: &[f64], colour: &str, label: &str, index: usize) {
+    /// A curve through the finite points; a gap (NaN) splits it rather than bridging it.
+    fn line(&mut self, xs: &[f64], ys: &[f64], colour: &str, label: &str) {
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for (&x, &y) in xs.iter().zip(ys) {
+            if y.is_finite() {
+                runs.last_mut()
+                    .expect("never empty")
+                    .push((self.tx(x), self.ty(y)));
+            } else if !runs.last().expect("never empty").is_empty() {
+                runs.push(Vec::new());
+            }
+        }
+        for run in runs.iter().filter(|r| r.len() > 1) {
+            let points: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = write!(
+                self.svg,
+                r##"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="1.5" stroke-linejoin="round"/>"##,
+                points.join(" ")
+            );
+        }
+        // Points at most 4 units apart along each segment, so a legend box small enough to
+        // fall between two data points still sees the line through it.
+        for run in &runs {
+            for pair in run.windows(2) {
+                let ((xa, ya), (xb, yb)) = (pair[0], pair[1]);
+                let steps = ((xb - xa).hypot(yb - ya) / 4.0).ceil().max(1.0) as usize;
+                self.marks.extend((0..steps).map(|i| {
+                    let t = i as f64 / steps as f64;
+                    Mark::Point(xa + t * (xb - xa), ya + t * (yb - ya))
+                }));
+            }
+            self.marks
+                .extend(run.last().map(|&(x, y)| Mark::Point(x, y)));
+        }
+        self.legend.push((colour.to_owned(), label.to_owned()));
+    }
+
+    fn bars(&mut self, edges: &[f64], counts: &[f64], colour: &str, label: &str) {
         for (w, c) in edges.windows(2).zip(counts) {
             let (xa, xb) = (self.tx(w[0]), self.tx(w[1]));
             let (ya, yb) = (self.ty(*c), self.ty(0.0));
+            let (w, h) = ((xb - xa).max(0.5), (yb - ya).max(0.0));
             let _ = write!(
                 self.svg,
-                r##"<rect x="{xa:.1}" y="{ya:.1}" width="{:.1}" height="{:.1}" fill="{colour}" fill-opacity="0.45"/>"##,
-                (xb - xa).max(0.5),
-                (yb - ya).max(0.0)
+                r##"<rect x="{xa:.1}" y="{ya:.1}" width="{w:.1}" height="{h:.1}" fill="{colour}" fill-opacity="0.45"/>"##,
+            );
+            self.marks.push(Mark::Rect { x: xa, y: ya, w, h });
+        }
+        self.legend.push((colour.to_owned(), label.to_owned()));
+    }
+
+    /// How much of what is drawn a legend box at (x, y), w × h, would hide: one per curve
+    /// point inside, one per 25 square units of bar.
+    fn hidden_by(&self, x: f64, y: f64, w: f64, h: f64) -> f64 {
+        let overlap = |a0: f64, a1: f64, b0: f64, b1: f64| (a1.min(b1) - a0.max(b0)).max(0.0);
+        self.marks
+            .iter()
+            .map(|m| match *m {
+                Mark::Point(px, py) => f64::from(u8::from(
+                    (x..=x + w).contains(&px) && (y..=y + h).contains(&py),
+                )),
+                Mark::Rect {
+                    x: rx,
+                    y: ry,
+                    w: rw,
+                    h: rh,
+                } => overlap(x, x + w, rx, rx + rw) * overlap(y, y + h, ry, ry + rh) / 25.0,
+            })
+            .sum()
+    }
+
+    /// The panel's SVG with its legend in the corner where it hides the least (top left on
+    /// a tie), on a translucent white box.
+    fn finish(mut self) -> String {
+        if self.legend.is_empty() {
+            return self.svg;
+        }
+        let longest = self.legend.iter().map(|(_, l)| l.chars().count()).max();
+        let w = 24.0 + LEGEND_CHAR_W * longest.unwrap_or(0) as f64;
+        let h = 6.0 + LEGEND_ROW * self.legend.len() as f64;
+        let inset = 6.0;
+        let (left, right) = (self.x0 + inset, self.x0 + PANEL_W - inset - w);
+        let (top, bottom) = (self.y0 + inset, self.y0 + PANEL_H - inset - h);
+        let corners = [(left, top), (right, top), (left, bottom), (right, bottom)];
+        let (bx, by) = corners.into_iter().fold((left, top), |best, c| {
+            if self.hidden_by(c.0, c.1, w, h) < self.hidden_by(best.0, best.1, w, h) {
+                c
+            } else {
+                best
+            }
+        });
+        let _ = write!(
+            self.svg,
+            r##"<rect x="{bx:.1}" y="{by:.1}" width="{w:.1}" height="{h:.1}" fill="white" fill-opacity="0.85" stroke="#ccc"/>"##
+        );
+        for (i, (colour, label)) in self.legend.iter().enumerate() {
+            let row_y = by + 3.0 + LEGEND_ROW * i as f64;
+            let _ = write!(
+                self.svg,
+                r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"##,
+                bx + 6.0,
+                row_y + 2.5,
+                bx + 20.0,
+                row_y + 11.5,
+                escape(label)
             );
         }
-        self.legend(colour, label, index);
+        self.svg
     }
+}
+
+/// A tick value as text, with a typographic minus sign.
+fn tick_label(v: f64) -> String {
+    // `+ 0.0` turns a rounded −0 into 0.
+    format!("{}", v + 0.0).replace('-', "\u{2212}")
 }
 
 fn escape(s: &str) -> String {
@@ -225,22 +345,23 @@ pub fn svg(analysis: &Analysis) -> String {
             .map(|(s, c)| s + c)
             .collect::<Vec<_>>(),
     );
-    let source_label = if a.low_confidence {
-        "neutral prior (no source)"
+    let (source_label, predicted_label) = if a.low_confidence {
+        ("neutral prior (no source)", "prior + fitted EQ")
     } else {
-        "source"
+        ("source", "source + fitted EQ")
     };
     let mut p1 = Panel::new(
         0,
         0,
-        "Long-term spectra (dB, offset removed)",
+        "Long-term spectra (offset removed)",
         x_range,
         range_of(&[&reference, &source, &predicted], 3.0),
         true,
     );
-    p1.line(f, &reference, COLOURS[0], "reference", 0);
-    p1.line(f, &source, COLOURS[3], source_label, 1);
-    p1.line(f, &predicted, COLOURS[1], "source + fitted EQ", 2);
+    p1.axis_labels("frequency (Hz)", "level (dB)");
+    p1.line(f, &reference, COLOURS[0], "reference");
+    p1.line(f, &source, COLOURS[3], source_label);
+    p1.line(f, &predicted, COLOURS[1], predicted_label);
 
     let title = format!(
         "EQ: fitted curve vs target ({} bands, {:.2} dB RMS error)",
@@ -262,22 +383,12 @@ pub fn svg(analysis: &Analysis) -> String {
         .zip(&a.target.weights)
         .map(|(t, w)| if *w > 0.05 { *t } else { f64::NAN })
         .collect();
-    p2.line(
-        f,
-        &weighted_target,
-        COLOURS[0],
-        "target (masked where unreliable)",
-        0,
-    );
-    p2.line(f, &a.eq_fit.curve_db, COLOURS[1], "fitted EQ", 1);
+    p2.axis_labels("frequency (Hz)", "gain (dB)");
+    p2.line(f, &weighted_target, COLOURS[0], "target (gaps: unreliable)");
+    p2.line(f, &a.eq_fit.curve_db, COLOURS[1], "fitted EQ");
 
     let inputs: Vec<f64> = (0..=70).map(|i| -60.0 + i as f64).collect();
     let c = &a.settings.compressor;
-    let outputs: Vec<f64> = if c.enabled {
-        inputs.iter().map(|&x| static_curve_db(c, x)).collect()
-    } else {
-        inputs.clone()
-    };
     let title = if c.enabled {
         format!(
             "Compressor: {:.1} dB, {:.1}:1, knee {:.1} dB, {:.1}/{:.0} ms",
@@ -287,14 +398,12 @@ pub fn svg(analysis: &Analysis) -> String {
         "Compressor: off".to_owned()
     };
     let mut p3 = Panel::new(0, 1, &title, (-60.0, 10.0), (-60.0, 10.0), false);
-    p3.line(&inputs, &inputs, COLOURS[3], "1:1", 1);
-    p3.line(
-        &inputs,
-        &outputs,
-        COLOURS[1],
-        "static curve (in → out dBFS)",
-        0,
-    );
+    p3.axis_labels("input level (dBFS)", "output level (dBFS)");
+    p3.line(&inputs, &inputs, COLOURS[3], "1:1");
+    if c.enabled {
+        let outputs: Vec<f64> = inputs.iter().map(|&x| static_curve_db(c, x)).collect();
+        p3.line(&inputs, &outputs, COLOURS[1], "static curve");
+    }
 
     let edges: Vec<f64> = (0..=35).map(|i| -70.0 + 2.0 * i as f64).collect();
     let h_ref = histogram(&a.reference_levels_db, &edges);
@@ -303,41 +412,245 @@ pub fn svg(analysis: &Analysis) -> String {
     let mut p4 = Panel::new(
         1,
         1,
-        "50 ms levels (dBFS), fraction of active frames",
+        "Short-term levels of the active frames",
         (-70.0, 0.0),
         (0.0, top),
         false,
     );
-    p4.bars(&edges, &h_ref, COLOURS[0], "reference", 0);
+    p4.axis_labels("50 ms level (dBFS)", "fraction of frames");
+    p4.bars(&edges, &h_ref, COLOURS[0], "reference");
     if !a.source_levels_db.is_empty() {
-        p4.bars(&edges, &h_src, COLOURS[2], "source", 1);
+        p4.bars(&edges, &h_src, COLOURS[2], "source");
     }
 
-    let width = 2.0 * PANEL_W + 3.0 * MARGIN;
-    let height = 2.0 * PANEL_H + 3.0 * MARGIN;
+    let (width, height) = (2.0 * CELL_W, 2.0 * CELL_H);
     let mut out = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="{FONT_FAMILY}"><rect width="100%" height="100%" fill="white"/>"##
     );
     for p in [p1, p2, p3, p4] {
-        out.push_str(&p.svg);
+        out.push_str(&p.finish());
     }
     out.push_str("</svg>\n");
     out
 }
 
+/// The report as a PNG: [`svg`] rasterised at [`PNG_SCALE`] with the system's fonts.
+pub fn png(analysis: &Analysis) -> Result<Png, RasterError> {
+    raster::rasterise(&svg(analysis), PNG_SCALE, raster::system_fonts())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::{AnalyzeOptions, analyze, render, test_noise};
+    use crate::audio_io::Audio;
+    use crate::dsp::{ChainSettings, FilterKind};
+    use resvg::tiny_skia::Pixmap;
+    use resvg::usvg::fontdb;
+    use std::sync::OnceLock;
+
+    const FS: u32 = 44_100;
+
+    /// A paired analysis: enveloped noise bursts, and the same through a +6 dB bell at 2 kHz
+    /// and a compressor. Built once; the analysis takes a moment in a debug build.
+    fn analysis() -> &'static Analysis {
+        static ANALYSIS: OnceLock<Analysis> = OnceLock::new();
+        ANALYSIS.get_or_init(|| {
+            let noise = test_noise(3 * FS as usize, 7);
+            let dry: Vec<f32> = noise
+                .iter()
+                .enumerate()
+                .map(|(n, v)| {
+                    // Four bursts a second, each decaying over 60 ms, louder every other one.
+                    let t_s = (n % (FS as usize / 4)) as f32 / FS as f32;
+                    let level = if (n / (FS as usize / 4)).is_multiple_of(2) {
+                        0.5
+                    } else {
+                        0.15
+                    };
+                    v * level * (-t_s / 0.06).exp()
+                })
+                .collect();
+            let mut preset = ChainSettings::default();
+            preset.eq.bands[0].enabled = true;
+            preset.eq.bands[0].kind = FilterKind::Bell;
+            preset.eq.bands[0].freq_hz = 2000.0;
+            preset.eq.bands[0].gain_db = 6.0;
+            preset.eq.bands[0].q = 1.0;
+            preset.compressor.enabled = true;
+            preset.compressor.threshold_db = -24.0;
+            preset.compressor.ratio = 4.0;
+            let reference = render(&preset, std::slice::from_ref(&dry), FS as f64);
+            let mono = |x: Vec<f32>| Audio {
+                sample_rate: FS,
+                channels: vec![x],
+            };
+            let mut a = analyze(
+                &mono(reference.into_iter().next().expect("one channel")),
+                Some(&mono(dry)),
+                &AnalyzeOptions::default(),
+            )
+            .expect("analysable");
+            // Draw a known compressor whatever the fit found, to check its curve's place.
+            a.settings.compressor = preset.compressor;
+            a
+        })
+    }
+
+    fn rgba(p: &Pixmap, x: u32, y: u32) -> [u8; 4] {
+        let c = p.pixel(x, y).expect("inside the picture");
+        [c.red(), c.green(), c.blue(), c.alpha()]
+    }
+
+    /// Within 24 of `hex` ("#rrggbb") in every channel, and opaque.
+    fn near(c: [u8; 4], hex: &str) -> bool {
+        let v = u32::from_str_radix(&hex[1..], 16).expect("hex colour");
+        let want = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        c[3] == 255 && (0..3).all(|i| c[i].abs_diff(want[i]) <= 24)
+    }
+
+    /// Pixels of the rectangle `x`, `y`, `w` × `h` (SVG units) for which `keep` holds.
+    fn count(
+        p: &Pixmap,
+        (x, y, w, h): (f64, f64, f64, f64),
+        keep: impl Fn([u8; 4]) -> bool,
+    ) -> usize {
+        let px = |v: f64| (v * f64::from(PNG_SCALE)) as u32;
+        (px(y)..px(y + h))
+            .flat_map(|yy| (px(x)..px(x + w)).map(move |xx| (xx, yy)))
+            .filter(|&(xx, yy)| keep(rgba(p, xx, yy)))
+            .count()
+    }
+
+    /// The plot area of the panel at `col`, `row` (SVG units).
+    fn plot(col: usize, row: usize) -> (f64, f64, f64, f64) {
+        let (x0, y0) = (col as f64 * CELL_W + LEFT, row as f64 * CELL_H + TOP);
+        (x0, y0, PANEL_W, PANEL_H)
+    }
+
+    fn draw(fonts: fontdb::Database) -> (Png, Pixmap) {
+        let png = raster::rasterise(&svg(analysis()), PNG_SCALE, fonts).expect("rasterised");
+        let pixmap = Pixmap::decode_png(&png.data).expect("a valid PNG");
+        (png, pixmap)
+    }
 
     #[test]
     fn ticks_are_round_and_inside_the_range() {
         assert_eq!(nice_ticks((-60.0, 10.0)), vec![-60.0, -40.0, -20.0, 0.0]);
         assert_eq!(nice_ticks((0.0, 1.0)), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(tick_label(-20.0), "\u{2212}20");
+        assert_eq!(tick_label(-0.0), "0");
     }
 
     #[test]
     fn histogram_fractions_sum_to_the_share_inside() {
         let h = histogram(&[-10.0, -9.0, -30.0, 5.0], &[-40.0, -20.0, 0.0]);
         assert_eq!(h, vec![0.25, 0.5]);
+    }
+
+    #[test]
+    fn a_gap_splits_a_curve_and_the_legend_avoids_it() {
+        let mut p = Panel::new(0, 0, "t", (0.0, 10.0), (0.0, 10.0), false);
+        // A curve along the top left, broken by a NaN: two polylines, nothing bridging.
+        let xs = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0];
+        p.line(&xs, &[9.5, 9.5, 9.5, f64::NAN, 9.5, 9.5], "#d62728", "a");
+        assert_eq!(p.svg.matches("<polyline").count(), 2);
+        let svg = p.finish();
+        // The legend moved to the top right: its box starts right of the panel's middle.
+        let legend_x: f64 = svg
+            .split(r#"fill-opacity="0.85""#)
+            .next()
+            .and_then(|s| s.rsplit("<rect x=\"").next())
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .expect("a legend box");
+        assert!(legend_x > LEFT + PANEL_W / 2.0, "legend at x = {legend_x}");
+    }
+
+    #[test]
+    fn png_is_the_svg_at_twice_the_size_on_white() {
+        let (png, p) = draw(raster::system_fonts());
+        let (w, h) = ((2.0 * CELL_W) as u32 * 2, (2.0 * CELL_H) as u32 * 2);
+        assert_eq!((png.width_px, png.height_px), (w, h));
+        assert_eq!((p.width(), p.height()), (w, h));
+        for (x, y) in [(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)] {
+            assert_eq!(rgba(&p, x, y), [255; 4], "corner ({x}, {y})");
+        }
+        let opaque = count(&p, (0.0, 0.0, 2.0 * CELL_W, 2.0 * CELL_H), |c| c[3] == 255);
+        assert_eq!(opaque, (w * h) as usize);
+    }
+
+    #[test]
+    fn png_shows_every_series_in_its_panel_and_nothing_outside() {
+        let (_, p) = draw(raster::system_fonts());
+        let [blue, red, green, grey] = COLOURS;
+        // A 1.5-unit line is 3 px thick and a panel 1120 px wide: 1000 px of a curve's own
+        // colour mean it shows over about a third of the width, even where another covers it.
+        for (panel, colours) in [
+            (plot(0, 0), vec![blue, grey, red]),
+            (plot(1, 0), vec![blue, red]),
+            (plot(0, 1), vec![grey, red]),
+        ] {
+            for colour in colours {
+                let n = count(&p, panel, |c| near(c, colour));
+                assert!(n > 1000, "{colour} in {panel:?}: {n} px");
+            }
+        }
+        // The histogram bars: 45 % of each colour over white.
+        let bar = |c: [u8; 4], hex: &str| {
+            let v = u32::from_str_radix(&hex[1..], 16).expect("hex colour");
+            let want = [16, 8, 0].map(|s| (255.0 - 0.45 * (255.0 - ((v >> s) & 255) as f64)) as u8);
+            (0..3).all(|i| c[i].abs_diff(want[i]) <= 3)
+        };
+        for colour in [blue, green] {
+            let n = count(&p, plot(1, 1), |c| bar(c, colour));
+            assert!(n > 10_000, "{colour} bars: {n} px");
+        }
+        // No curve colour between the panels (where only text is).
+        let outside = [
+            (0.0, 0.0, 2.0 * CELL_W, TOP - 2.0),
+            (0.0, TOP + PANEL_H + 2.0, 2.0 * CELL_W, BOTTOM + TOP - 4.0),
+            (0.0, 2.0 * CELL_H - BOTTOM + 2.0, 2.0 * CELL_W, BOTTOM - 2.0),
+        ];
+        for area in outside {
+            let n = count(&p, area, |c| [blue, red, green].iter().any(|h| near(c, h)));
+            assert_eq!(n, 0, "curve colour outside the panels in {area:?}");
+        }
+    }
+
+    #[test]
+    fn compressor_curve_passes_through_its_static_levels() {
+        let (_, p) = draw(fontdb::Database::new());
+        let c = &analysis().settings.compressor;
+        let (x0, y0, w, h) = plot(0, 1);
+        // Panel 3 spans −60…10 dB on both axes.
+        let at = |v: f64| (v + 60.0) / 70.0;
+        for input_db in [-50.0, -30.0, -10.0, 0.0] {
+            let output_db = static_curve_db(c, input_db);
+            let (x, y) = (x0 + at(input_db) * w, y0 + (1.0 - at(output_db)) * h);
+            let s = f64::from(PNG_SCALE);
+            let colour = rgba(&p, (x * s) as u32, (y * s) as u32);
+            assert!(
+                near(colour, COLOURS[1]),
+                "{input_db} dB in → {output_db:.1} dB out: {colour:?} at ({x:.0}, {y:.0})"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_are_drawn_with_a_font_and_left_out_without_one() {
+        // The first panel's title: 14-unit text above the panel, centred.
+        let title = (LEFT + PANEL_W / 2.0 - 150.0, TOP - 26.0, 300.0, 20.0);
+        let ink = |p: &Pixmap| count(p, title, |c| c[0] < 128 && c[1] < 128 && c[2] < 128);
+        let (png, with_fonts) = draw(raster::system_fonts());
+        assert!(png.labelled, "no system fonts: install fonts-dejavu-core");
+        let n = ink(&with_fonts);
+        assert!(n > 1000, "{n} dark px in the title");
+        let (png, without) = draw(fontdb::Database::new());
+        assert!(!png.labelled);
+        assert_eq!(ink(&without), 0);
+        // The curves do not need fonts.
+        let red = count(&without, plot(1, 0), |c| near(c, COLOURS[1]));
+        assert!(red > 300, "{red} px of the fitted EQ");
     }
 }

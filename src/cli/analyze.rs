@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 #[command(after_help = super::help_footer(
     "  matchbox analyze --reference pro-take.wav --source my-take.wav --output my-sound.json\n  \
-     matchbox analyze --reference track.mp3 --output track.json --bands 5 --report track.svg\n"
+     matchbox analyze --reference track.mp3 --output track.json --bands 5 --report track.png\n"
 ))]
 pub struct AnalyzeArgs {
     /// The sound to imitate: WAV, FLAC, MP3 or Ogg Vorbis; mono or stereo; any sample rate.
@@ -41,8 +41,9 @@ pub struct AnalyzeArgs {
     /// Fit EQ and gain only.
     #[arg(long)]
     pub no_compressor: bool,
-    /// Also draw the analysis (spectra, EQ fit, compressor curve, level histograms) as SVG.
-    #[arg(long, value_name = "REPORT.svg")]
+    /// Also draw the analysis (spectra, EQ fit, compressor curve, level histograms): SVG or
+    /// PNG by the name's extension.
+    #[arg(long, value_name = "REPORT.svg|png")]
     pub report: Option<PathBuf>,
     /// Name of the preset (default: "Match: " and the reference's file name).
     #[arg(long, value_name = "NAME")]
@@ -61,17 +62,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
             AnalysisError::Amount(args.amount).to_string(),
         ));
     }
-    if let Some(report) = &args.report {
-        let svg = report
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
-        if !svg {
-            return Err(CliError::Usage(format!(
-                "--report {}: only SVG reports are supported (use a .svg name)",
-                report.display()
-            )));
-        }
-    }
+    let report_format = args.report.as_deref().map(ReportFormat::of).transpose()?;
     // Decode both files at once (a 3-minute WAV takes about 0.1 s).
     let (reference, source) = std::thread::scope(|scope| {
         let source = scope.spawn(|| args.source.as_deref().map(read_audio).transpose());
@@ -96,12 +87,52 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     }
     let preset = build_preset(args, &reference, source.as_ref(), &result);
     preset::save(&args.output, &preset)?;
-    if let Some(report) = &args.report {
-        std::fs::write(report, analysis::report::svg(&result))
-            .map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", report.display())))?;
+    if let (Some(report), Some(format)) = (&args.report, report_format) {
+        write_report(report, format, &result)?;
     }
     print!("{}", summary(args, &reference, source.as_ref(), &result));
     Ok(())
+}
+
+/// What `--report` writes, from its name's extension (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    Svg,
+    Png,
+}
+
+impl ReportFormat {
+    fn of(path: &Path) -> Result<Self, CliError> {
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        match extension.to_ascii_lowercase().as_str() {
+            "svg" => Ok(Self::Svg),
+            "png" => Ok(Self::Png),
+            _ => Err(CliError::Usage(format!(
+                "--report {}: unknown picture format; use a name ending in .svg or .png",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Draw the report to `path`; a PNG without fonts is still written, with a warning.
+fn write_report(path: &Path, format: ReportFormat, result: &Analysis) -> Result<(), CliError> {
+    let data = match format {
+        ReportFormat::Svg => analysis::report::svg(result).into_bytes(),
+        ReportFormat::Png => {
+            let png = analysis::report::png(result)
+                .map_err(|e| CliError::Runtime(format!("{}: cannot draw: {e}", path.display())))?;
+            if !png.labelled {
+                eprintln!(
+                    "warning: {}: no font found, so the picture has no labels; install one (e.g. apt install fonts-dejavu-core) or use --report with a .svg name",
+                    path.display()
+                );
+            }
+            png.data
+        }
+    };
+    std::fs::write(path, data)
+        .map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", path.display())))
 }
 
 /// File name of `path` for the preset (not the full path: presets get shared).
