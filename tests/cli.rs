@@ -634,7 +634,11 @@ fn compare_refuses_different_rates_or_channels_and_missing_files() {
     let dir = tempfile::tempdir().unwrap();
     let a = busy(44_100, 44_100, 1);
     write_f32_wav(&dir.path().join("a.wav"), 44_100, &[a.clone(), a.clone()]);
-    write_f32_wav(&dir.path().join("mono.wav"), 44_100, &[a.clone()]);
+    write_f32_wav(
+        &dir.path().join("mono.wav"),
+        44_100,
+        std::slice::from_ref(&a),
+    );
     write_f32_wav(&dir.path().join("b.wav"), 48_000, &[a.clone(), a]);
     let o = matchbox(&["compare", "b.wav", "a.wav"], dir.path());
     assert_eq!(code(&o), 2);
