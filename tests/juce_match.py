@@ -380,7 +380,7 @@ def run_matchbox(binary, work, ref, src):
         "stderr": analyze.stderr,
         "paired": "same performance" in source_line,
         "source_line": source_line.strip(),
-        "correlation": p["analysis"]["metrics"].get("source_correlation"),
+        "correlation": p["analysis"]["metrics"].get("source_coherence"),
         "lag": p["analysis"]["metrics"].get("source_lag_samples"),
         "settings": p["settings"],
     }
@@ -476,7 +476,7 @@ def table(case):
     lines = [f"== {case['name']}: Matchbox {case['matchbox_s']:.1f} s, "
              f"Matchering {case['matchering_s']:.1f} s",
              f"   analyze: {info['source_line']} "
-             f"(source_correlation {info['correlation']}, lag {info['lag']} samples)"]
+             f"(source_coherence {info['correlation']}, lag {info['lag']} samples)"]
     lines.append(f"   {'metric':<26}{'Matchbox':>10}{'Matchering':>12}{'(limited)' if ml else '':>11}  note")
     for key, label in LABELS:
         if key == "snr" and case["kind"] != "paired":
