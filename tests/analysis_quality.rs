@@ -258,8 +258,8 @@ fn unpaired_take_is_matched_within_looser_bounds() {
     let before = figures(&dry, &ground_truth);
     let content_floor = figures(&other, &dry).ltas_rms_db;
     eprintln!(
-        "unpaired: {f:?}\n  unprocessed: {before:?}\n  take-to-take LTAS: {content_floor:.2} dB\n  settings: {:?}",
-        result.settings
+        "unpaired: {f:?}\n  unprocessed: {before:?}\n  take-to-take LTAS: {content_floor:.2} dB\n  pairing: {:?}\n  settings: {:?}",
+        result.alignment, result.settings
     );
     assert!(f.ltas_rms_db <= 1.0 + content_floor, "{f:?}");
     assert!(f.loudness_lu <= 0.5, "{f:?}");
@@ -537,4 +537,64 @@ fn odd_but_valid_inputs_give_valid_presets() {
             assert!(a.settings.eq.bands.iter().all(|b| !b.enabled));
         }
     }
+}
+
+/// Every factory preset, on the varied take and on a strictly periodic loop (the live demo's:
+/// the same kick and bass note every bar), paired: the pairing search must line the takes
+/// up whatever the preset does to them, and the fit must land within the bounds.
+#[test]
+fn every_factory_preset_is_learned_from_a_paired_take() {
+    let takes = [
+        ("varied take", dry_take(20.0, 11)),
+        (
+            "periodic loop",
+            matchbox::cli::synth::beatbox_loop(FS as f32, 20.0),
+        ),
+    ];
+    for (take, dry) in &takes {
+        for (_, preset) in matchbox::preset::factory::factory_presets() {
+            let reference =
+                analysis::render(&preset.settings, std::slice::from_ref(dry), FS).remove(0);
+            let result = analysis::analyze(
+                &mono(reference.clone()),
+                Some(&mono(dry.clone())),
+                &AnalyzeOptions::default(),
+            )
+            .expect("analysis runs");
+            let alignment = result.alignment.expect("same rate");
+            assert!(result.paired, "{take}, {}: {alignment:?}", preset.name);
+            assert!(
+                alignment.lag_samples.abs() <= 4,
+                "{take}, {}: {alignment:?}",
+                preset.name
+            );
+            let out = analysis::render(&result.settings, std::slice::from_ref(dry), FS).remove(0);
+            let f = figures(&out, &reference);
+            eprintln!("{take}, {}: {alignment:?} {f:?}", preset.name);
+        }
+    }
+}
+
+/// The ceiling follows the reference: at its peak when a limiter made the peaks pile up
+/// against one level, out of the way (0 dBFS) when the peaks are natural, off when the
+/// reference goes above full scale.
+#[test]
+fn the_ceiling_is_learned_from_how_the_reference_peaks() {
+    let dry = dry_take(10.0, 12);
+    let peak_db = |x: &[f32]| 20.0 * x.iter().fold(0.0f32, |m, v| m.max(v.abs())).log10();
+    let mut limiter = ChainSettings::default();
+    limiter.input_gain_db = 6.0;
+    limiter.ceiling.ceiling_db = -3.0;
+    let limited = analysis::render(&limiter, std::slice::from_ref(&dry), FS).remove(0);
+    let c = analysis::fit_ceiling(&mono(limited));
+    assert!(c.enabled && (c.ceiling_db + 3.0).abs() < 0.01, "{c:?}");
+
+    let natural: Vec<f32> = dry.iter().map(|v| v * 0.25).collect();
+    assert!(peak_db(&natural) < -3.0, "{}", peak_db(&natural));
+    let c = analysis::fit_ceiling(&mono(natural));
+    assert!(c.enabled && c.ceiling_db == 0.0, "{c:?}");
+
+    let hot: Vec<f32> = dry.iter().map(|v| v * 2.0).collect();
+    assert!(peak_db(&hot) > 0.5, "{}", peak_db(&hot));
+    assert!(!analysis::fit_ceiling(&mono(hot)).enabled);
 }

@@ -1,4 +1,4 @@
-//! The `matchbox` binary end to end: render, check, presets, bench, live, help and the
+//! The `matchbox` binary end to end: render, check, presets, bench, live, compare, help and the
 //! documented exit codes (0 ok, 2 usage, 3 preset, 4 audio file, 5 not in this build), and
 //! `analyze --report` as SVG or PNG.
 
@@ -492,6 +492,7 @@ fn help_works_everywhere_and_lists_exit_codes() {
         vec!["--help"],
         vec!["render", "--help"],
         vec!["check", "--help"],
+        vec!["compare", "--help"],
         vec!["presets", "--help"],
         vec!["presets", "list", "--help"],
         vec!["presets", "show", "--help"],
@@ -697,4 +698,94 @@ fn analyze_refuses_a_report_name_it_cannot_draw_before_analysing() {
         assert!(!dir.path().join(name).exists());
         assert!(!dir.path().join("m.json").exists());
     }
+}
+
+/// `busy` under a level that alternates every 0.5 s between 0 and −12 dB, stereo.
+fn bursts(sample_rate: u32, seconds: usize) -> Vec<Vec<f32>> {
+    let frames = sample_rate as usize * seconds;
+    (0..2)
+        .map(|c| {
+            busy(sample_rate, frames, c + 1)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let quiet = (i / (sample_rate as usize / 2)) % 2 == 1;
+                    if quiet { v * 0.25 } else { v }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn compare_json(out: &str, reference: &str, cwd: &Path) -> serde_json::Value {
+    let o = matchbox(&["compare", out, reference], cwd);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).expect("compare prints JSON")
+}
+
+#[test]
+fn compare_scores_a_gain_change_and_a_tilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = 44_100;
+    let reference = bursts(fs, 6);
+    write_f32_wav(&dir.path().join("ref.wav"), fs, &reference);
+    // Half the amplitude: −6.02 dB of loudness, the same spectrum shape, spread and crest;
+    // the waveform error is half the reference, so SNR = 20·log10(2) = 6.02 dB.
+    let half: Vec<Vec<f32>> = reference
+        .iter()
+        .map(|c| c.iter().map(|v| v * 0.5).collect())
+        .collect();
+    write_f32_wav(&dir.path().join("half.wav"), fs, &half);
+    let j = compare_json("half.wav", "ref.wav", dir.path());
+    let f = |key: &str| j[key].as_f64().unwrap_or_else(|| panic!("{key}: {j}"));
+    assert!((f("loudness_diff_lu") + 6.02).abs() < 0.01, "{j}");
+    assert!(f("ltas_error_rms_db") < 0.01, "{j}");
+    assert!(f("level_spread_diff_db").abs() < 0.01, "{j}");
+    assert!(f("crest_factor_diff_db").abs() < 0.01, "{j}");
+    assert!((f("snr_db") - 6.02).abs() < 0.01, "{j}");
+    // The reference's own spread: 12 dB between its loud and quiet halves.
+    let spread = j["reference"]["level_spread_db"].as_f64().unwrap();
+    assert!((spread - 12.04).abs() < 0.5, "{j}");
+    assert_eq!(j["channels"].as_u64(), Some(2));
+    assert_eq!(j["common_frames"].as_u64(), Some(6 * fs as u64));
+
+    // A first difference tilts the spectrum by 6 dB/octave: a large spectrum error.
+    let tilted: Vec<Vec<f32>> = reference
+        .iter()
+        .map(|c| {
+            let mut prev = 0.0;
+            c.iter()
+                .map(|&v| {
+                    let d = v - prev;
+                    prev = v;
+                    d
+                })
+                .collect()
+        })
+        .collect();
+    write_f32_wav(&dir.path().join("tilted.wav"), fs, &tilted);
+    let j = compare_json("tilted.wav", "ref.wav", dir.path());
+    assert!(j["ltas_error_rms_db"].as_f64().unwrap() > 5.0, "{j}");
+}
+
+#[test]
+fn compare_refuses_different_rates_or_channels_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = busy(44_100, 44_100, 1);
+    write_f32_wav(&dir.path().join("a.wav"), 44_100, &[a.clone(), a.clone()]);
+    write_f32_wav(
+        &dir.path().join("mono.wav"),
+        44_100,
+        std::slice::from_ref(&a),
+    );
+    write_f32_wav(&dir.path().join("b.wav"), 48_000, &[a.clone(), a]);
+    let o = matchbox(&["compare", "b.wav", "a.wav"], dir.path());
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("48000 Hz"), "{}", stderr(&o));
+    let o = matchbox(&["compare", "mono.wav", "a.wav"], dir.path());
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("channel"), "{}", stderr(&o));
+    let o = matchbox(&["compare", "nothing.wav", "a.wav"], dir.path());
+    assert_eq!(code(&o), 4);
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }

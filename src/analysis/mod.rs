@@ -2,8 +2,8 @@
 //! research/matching.md §6).
 //!
 //! 1. Check the inputs (length, silence, clipping, channels).
-//! 2. If a source (the user's dry mic) is given, find out by cross-correlation whether it is
-//!    the same performance as the reference ([`align`]).
+//! 2. If a source (the user's dry mic) is given, find out by a whitened cross-correlation
+//!    whether it is the same performance as the reference, and where ([`align`]).
 //! 3. Long-term spectra of both over active frames ([`spectrum`]); the target EQ curve is
 //!    their difference with the level offset removed, unreliable regions masked, boosts capped.
 //!    Without a source, the reference is compared with [`neutral_source_db`] (low confidence).
@@ -29,7 +29,7 @@ pub mod report;
 pub mod spectrum;
 
 use crate::audio_io::Audio;
-use crate::dsp::{Chain, ChainSettings, EqBandSettings, NUM_BANDS};
+use crate::dsp::{CeilingSettings, Chain, ChainSettings, EqBandSettings, NUM_BANDS};
 use align::Alignment;
 use comp_fit::CompFit;
 use eq_fit::{EqFit, FitTarget};
@@ -222,6 +222,57 @@ pub fn clipped_runs(audio: &Audio) -> usize {
         }
     }
     runs
+}
+
+/// Separate peaks (more than 1 ms apart) within [`LIMITED_WITHIN_DB`] of the reference's
+/// highest sample from which the reference counts as limited there: one natural peak gives
+/// one such event (a kick's crest can hold 20 samples within 0.1 dB), a limiter dozens.
+const LIMITED_MIN_PEAKS: usize = 8;
+const LIMITED_WITHIN_DB: f32 = 0.1;
+
+/// The safety ceiling that reproduces `reference`: at its peak level when its peaks pile up
+/// against one level (a limiter or a ceiling made it), otherwise at 0 dBFS, out of the way of
+/// anything the fit reproduces but still a guard on stage. A reference that goes above
+/// 0 dBFS (a float file) was not limited within the ceiling's range: the ceiling is off.
+pub fn fit_ceiling(reference: &Audio) -> CeilingSettings {
+    let peak = reference
+        .channels
+        .iter()
+        .flat_map(|c| c.iter())
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    let peak_db = 20.0 * peak.max(1e-10).log10();
+    let level = peak * 10f32.powf(-LIMITED_WITHIN_DB / 20.0);
+    let gap = (reference.sample_rate as usize / 1000).max(1);
+    let events = |c: &[f32]| {
+        let (mut count, mut since) = (0, usize::MAX);
+        for &v in c {
+            if v.abs() >= level {
+                if since > gap {
+                    count += 1;
+                }
+                since = 0;
+            } else {
+                since = since.saturating_add(1);
+            }
+        }
+        count
+    };
+    let limited = reference
+        .channels
+        .iter()
+        .map(|c| events(c))
+        .max()
+        .unwrap_or(0)
+        >= LIMITED_MIN_PEAKS;
+    let range = crate::dsp::ranges::CEILING_DB;
+    CeilingSettings {
+        enabled: peak_db <= range.max,
+        ceiling_db: if limited {
+            range.clamp(peak_db)
+        } else {
+            range.max
+        },
+    }
 }
 
 /// The documented neutral spectrum used when there is no source recording, dB/Hz up to an
@@ -538,6 +589,7 @@ pub fn analyze(
     let src_segments = comp_fit::gather(&src_refs, &segments);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
+    settings.ceiling = fit_ceiling(reference);
     let mut comp_fit = None;
     let ref_segments = comp_fit::gather(&ref_refs, &segments);
     // Paired: once the compressor is known, what it does to the spectrum is known too; refit
@@ -742,6 +794,7 @@ fn analyze_without_source(
     let eq_fit = eq_fit::refine_exact(&coarse, &target, &limits, &response, EXACT_ITERATIONS);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
+    settings.ceiling = fit_ceiling(reference);
     let refs = refs(reference);
     Analysis {
         settings: settings.clamped(),

@@ -214,7 +214,7 @@ fn build_preset(
         metrics.insert("source_crest_factor_db".into(), round(m.crest_factor_db, 2));
     }
     if let Some(al) = &a.alignment {
-        metrics.insert("source_correlation".into(), round(al.correlation, 3));
+        metrics.insert("source_coherence".into(), round(al.coherence, 3));
         metrics.insert("source_lag_samples".into(), al.lag_samples as f64);
     }
     if let Some(p) = &a.prediction {
@@ -293,8 +293,8 @@ fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &An
     if let (Some(path), Some(s)) = (&args.source, source) {
         let relation = match &a.alignment {
             Some(al) if a.paired => format!(
-                "same performance (correlation {:.2}, offset {:.1} ms)",
-                al.correlation,
+                "same performance (coherence {:.2}, offset {:.1} ms)",
+                al.coherence,
                 al.lag_samples as f64 * 1000.0 / s.sample_rate as f64
             ),
             _ => "a different performance".to_owned(),

@@ -13,6 +13,7 @@ macro_rules! say {
 pub mod analyze;
 pub mod bench;
 pub mod check;
+pub mod compare;
 pub mod live;
 pub mod presets;
 pub mod render;
@@ -107,6 +108,9 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Validate preset files: `ok: FILE` for each good one, one line per bad one.
     Check(check::CheckArgs),
+    /// Score a file against a reference: 1/3-octave spectrum error, loudness, level spread,
+    /// crest factor and waveform SNR, printed as JSON.
+    Compare(compare::CompareArgs),
     /// List the factory presets, or print one as JSON.
     Presets(presets::PresetsArgs),
     /// Time the full chain on synthetic stereo audio in memory.
@@ -169,6 +173,7 @@ pub fn main() -> i32 {
         Some(Command::Analyze(args)) => analyze::run(&args),
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Check(args)) => check::run(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Presets(args)) => presets::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Live(args)) => live::run(&args),
