@@ -62,28 +62,20 @@ REGRESSION = {
 # Assertions the current code fails, reported but not counted until the fit is improved:
 # (case, figure) -> why. When one starts to pass, the run says so: remove it here.
 KNOWN_GAPS = {
-    ("drums/peer/paired", "snr"): "the first-order high- and low-pass are not in the EQ and "
-        "their phase scrambles the 1 ms gain trace: the compressor fit loses to a plain gain",
-    ("drums/corners/paired", "snr"): "as drums/peer: compressor switched off",
-    ("drums/heavy/paired", "ltas"): "8:1 from −30 dB with 0.5 ms attack fitted as 20:1 from −35 dB "
-        "(release at the 5 ms floor); the EQ absorbs the difference",
-    ("drums/heavy/paired", "spread"): "as drums/heavy ltas",
-    ("drums/heavy/paired", "crest"): "as drums/heavy ltas: the transients come through +10 dB",
-    ("beatbox/heavy/paired", "crest"): "as drums/heavy: transients +7.6 dB",
     ("drums/heavy/unpaired", "crest"): "the level-statistics fit keeps 8–9 dB more crest than JUCE's "
         "0.5 ms peak compressor",
     ("beatbox/heavy/unpaired", "crest"): "as drums/heavy/unpaired",
-    ("voice/peer/unpaired", "ltas"): "the unpaired compressor fit runs to threshold −60 dB, 16:1; "
-        "output gain is capped at +24 dB and the noise between syllables comes up",
-    ("voice/peer/unpaired", "loudness"): "as voice/peer/unpaired ltas: +24 dB output cap, −15 LU",
-    ("voice/peer/unpaired", "crest"): "as voice/peer/unpaired ltas",
-    ("voice/corners/unpaired", "ltas"): "as voice/peer/unpaired (−57 dB, 20:1, +24 dB cap)",
-    ("voice/corners/unpaired", "loudness"): "as voice/peer/unpaired: −10.6 LU",
-    ("voice/corners/unpaired", "crest"): "as voice/peer/unpaired",
-    ("voice/heavy/unpaired", "ltas"): "unpaired compressor at −40 dB, 20:1 lifts the pauses",
-    ("voice/heavy/unpaired", "crest"): "as voice/heavy/unpaired ltas",
-    ("voice/gentle/unpaired", "ltas"): "unpaired compressor at −40 dB lifts the pauses (+16.7 dB output)",
-    ("voice/gentle/unpaired", "crest"): "as voice/gentle/unpaired ltas",
+    ("voice/peer/unpaired", "ltas"): "2.7 dB (9.4 before the threshold was kept above the "
+        "quieter active levels): the statistics fit still picks about 20:1 on voice, and the "
+        "EQ fit absorbs part of what that does to the spectrum",
+    ("voice/corners/unpaired", "ltas"): "3.5 dB: as voice/peer/unpaired",
+    ("voice/heavy/unpaired", "ltas"): "3.2 dB: as voice/peer/unpaired",
+    ("drums/heavy/paired", "snr"): "3.2 dB (5.1 before the gain trace used analytic envelopes, "
+        "which raised the paired means): the EQ fit renders JUCE's 10 kHz shelf as a 1.8 kHz "
+        "shelf and a 6 kHz cut, and the first-order 60 Hz high-pass is not in the EQ",
+    ("drums/heavy/unpaired", "ltas"): "2.6 dB: as drums/heavy/unpaired crest (the statistics "
+        "fit lands on 20:1 with a 0.1 ms attack)",
+    ("drums/heavy/unpaired", "spread"): "as drums/heavy/unpaired ltas",
 }
 
 

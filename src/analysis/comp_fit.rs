@@ -16,6 +16,9 @@
 //! soft-knee gain computer; branching one-pole smoothing of the gain in dB with
 //! `α = exp(−1/(τ·fs))` (τ = time to 63 %).
 
+use realfft::RealFftPlanner;
+use realfft::num_complex::Complex;
+
 use crate::dsp::compressor::RMS_WINDOW_MS;
 use crate::dsp::{CompressorSettings, Detector, ranges};
 
@@ -161,8 +164,42 @@ pub fn gather(channels: &[&[f32]], segments: &[(usize, usize)]) -> Vec<Vec<Vec<f
         .collect()
 }
 
-/// Segments concatenated, with per-sample energy (summed over channels) and the scored 1 ms
-/// blocks. The first [`WARMUP_S`] of each segment is simulated but not scored, so envelopes
+/// Instantaneous power of `x`'s analytic signal, `(x² + H{x}²)/2` (H: Hilbert transform, by
+/// FFT; halved so its mean is the mean of `x²`).
+/// Unlike `x²` it does not swing with the phase of each cycle, so the energy of a 1 ms block
+/// of a 50 Hz kick does not depend on where in its cycle the block falls — nor on a phase
+/// shift the fitted EQ does not reproduce exactly.
+fn envelope_power(x: &[f32], planner: &mut RealFftPlanner<f32>) -> Vec<f32> {
+    let len = x.len().next_power_of_two().max(2);
+    let forward = planner.plan_fft_forward(len);
+    let inverse = planner.plan_fft_inverse(len);
+    let mut input = forward.make_input_vec();
+    input[..x.len()].copy_from_slice(x);
+    let mut spectrum = forward.make_output_vec();
+    forward
+        .process(&mut input, &mut spectrum)
+        .expect("sizes from plan");
+    // H multiplies positive frequencies by −j; DC and Nyquist have no quadrature part.
+    let last = spectrum.len() - 1;
+    for (k, c) in spectrum.iter_mut().enumerate() {
+        *c = if k == 0 || k == last {
+            Complex::new(0.0, 0.0)
+        } else {
+            Complex::new(c.im, -c.re) / len as f32
+        };
+    }
+    let mut hilbert = inverse.make_output_vec();
+    inverse
+        .process(&mut spectrum, &mut hilbert)
+        .expect("sizes from plan");
+    x.iter()
+        .zip(&hilbert)
+        .map(|(&v, &h)| 0.5 * (v * v + h * h))
+        .collect()
+}
+
+/// Segments concatenated, with per-sample envelope power (summed over channels, see
+/// [`envelope_power`]) and the scored 1 ms blocks. The first [`WARMUP_S`] of each segment is simulated but not scored, so envelopes
 /// that start from rest do not count.
 struct Excerpt {
     /// Channels, segments concatenated.
@@ -182,13 +219,23 @@ impl Excerpt {
         let mut energy: Vec<f32> = Vec::new();
         let mut blocks = Vec::new();
         let mut block_energy = Vec::new();
+        let mut planner = RealFftPlanner::<f32>::new();
         for seg in segments {
             let len = seg.iter().map(Vec::len).min().unwrap_or(0);
             let offset = energy.len();
             for (dst, src) in channels.iter_mut().zip(seg) {
                 dst.extend_from_slice(&src[..len]);
             }
-            energy.extend((0..len).map(|n| seg.iter().map(|c| c[n] * c[n]).sum::<f32>()));
+            let mut seg_energy = vec![0.0f32; len];
+            for c in seg {
+                for (e, v) in seg_energy
+                    .iter_mut()
+                    .zip(envelope_power(&c[..len], &mut planner))
+                {
+                    *e += v;
+                }
+            }
+            energy.extend_from_slice(&seg_energy);
             let warmup = ((WARMUP_S * sample_rate) as usize).min(len / 4);
             let mut b = warmup;
             while b + block <= len {
@@ -392,7 +439,7 @@ pub fn fit_paired(
         });
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (_, start, levels) = candidates.swap_remove(0);
-        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 60);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 120);
         let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
         Some((cost, refined, makeup))
     };
@@ -690,6 +737,35 @@ pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
     w1 + (spread(qa) - spread(qb)).abs() + 0.5 * (a.crest_400_db - b.crest_400_db).abs()
 }
 
+/// Gain reduction at the median active level beyond which the unpaired fit pays, dB.
+const MAX_MEDIAN_REDUCTION_DB: f64 = 15.0;
+
+/// 10th percentile and median of the active 50 ms levels (dB, mean square) of 1 ms
+/// `block_energy` sums of `block_len` samples: the range a compressor's threshold belongs in.
+fn active_levels_db(block_energy: &[f64], block_len: usize) -> (f64, f64) {
+    let frame_levels: Vec<f64> = block_energy
+        .chunks_exact(50)
+        .map(|c| 10.0 * (c.iter().sum::<f64>() / (50 * block_len) as f64 + 1e-12).log10())
+        .collect();
+    let gate = super::metrics::activity_gate_db(&frame_levels);
+    let active = super::metrics::sorted(
+        &frame_levels
+            .into_iter()
+            .filter(|&l| l > gate)
+            .collect::<Vec<_>>(),
+    );
+    if active.is_empty() {
+        return (
+            ranges::THRESHOLD_DB.min as f64,
+            ranges::THRESHOLD_DB.min as f64,
+        );
+    }
+    (
+        super::metrics::percentile(&active, 0.1),
+        super::metrics::percentile(&active, 0.5),
+    )
+}
+
 /// Unpaired identification: make the level distribution and crest factor of segments of
 /// `source_eq` after the compressor match `target` (the reference's [`measure_stats`]).
 /// Make-up is left at 0: the caller matches integrated loudness afterwards.
@@ -730,6 +806,12 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
         level_stats(&energy, &peaks, block)
     };
     let cost_without = stats_distance_db(&stats_of(None), target);
+    // The statistics are relative to the median active level, so they cannot see a threshold
+    // under the whole performance turning the compressor into a slow gain rider that lifts
+    // the noise between phrases by the make-up. Keep the threshold above the quieter part of
+    // what is played (the 10th percentile of active 50 ms levels, in the RMS detector's
+    // terms) and the reduction at the median level moderate.
+    let (active_p10_db, active_median_db) = active_levels_db(&ex.block_energy, block);
     // Weak priors (matching.md §6.2 B.5): ratio near 3, attack near 10 ms, release near 150 ms,
     // knee 6 dB. They only decide between settings the statistics cannot tell apart.
     let mut cost = |m: &CompModel| -> f64 {
@@ -737,7 +819,10 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
             + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
             + 0.01 * (m.release_ms / 150.0).ln().powi(2)
             + 0.002 * (m.knee_db - 6.0).powi(2);
-        stats_distance_db(&stats_of(Some(m)), target) + prior
+        let below = (active_p10_db - m.threshold_db).max(0.0);
+        let reduction = -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
+        let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
+        stats_distance_db(&stats_of(Some(m)), target) + prior + bounds
     };
     // Time constants start at the priors: statistics barely see them.
     let (_, start) = grid_search(&rms_levels, Detector::Rms, &[(10.0, 150.0)], &mut cost);
