@@ -20,6 +20,7 @@ use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 
 use crate::dsp::compressor::RMS_WINDOW_MS;
+use crate::dsp::fastmath::{self, DB_PER_LOG2_POWER};
 use crate::dsp::{CompressorSettings, Detector, ranges};
 
 /// Gain-trace block length, seconds.
@@ -84,7 +85,8 @@ pub fn detector_levels_db(channels: &[&[f32]], sample_rate: f64, detector: Detec
         Detector::Peak => (0..len)
             .map(|n| {
                 let peak = channels.iter().fold(0.0f32, |m, c| m.max(c[n].abs()));
-                20.0 * peak.max(1e-6).log10()
+                let power = (peak * peak).max(1e-12);
+                DB_PER_LOG2_POWER * fastmath::log2(power)
             })
             .collect(),
         Detector::Rms => {
@@ -97,7 +99,7 @@ pub fn detector_levels_db(channels: &[&[f32]], sample_rate: f64, detector: Detec
                         *s = beta * *s + (1.0 - beta) * (c[n] as f64).powi(2);
                         ms = ms.max(*s);
                     }
-                    (10.0 * ms.max(1e-12).log10()) as f32
+                    DB_PER_LOG2_POWER * fastmath::log2((ms as f32).max(1e-12))
                 })
                 .collect()
         }
@@ -439,7 +441,7 @@ pub fn fit_paired(
         });
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (_, start, levels) = candidates.swap_remove(0);
-        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 120);
+        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 80);
         let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
         Some((cost, refined, makeup))
     };

@@ -235,24 +235,32 @@ const LIMITED_WITHIN_DB: f32 = 0.1;
 /// anything the fit reproduces but still a guard on stage. A reference that goes above
 /// 0 dBFS (a float file) was not limited within the ceiling's range: the ceiling is off.
 pub fn fit_ceiling(reference: &Audio) -> CeilingSettings {
-    let peak = reference
+    // Chunk maxima first (a loop that vectorises); only chunks that reach the level are
+    // looked at sample by sample.
+    const CHUNK: usize = 1024;
+    let chunk_peaks: Vec<Vec<f32>> = reference
         .channels
         .iter()
-        .flat_map(|c| c.iter())
-        .fold(0.0f32, |m, v| m.max(v.abs()));
+        .map(|c| {
+            c.chunks(CHUNK)
+                .map(|ch| ch.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+                .collect()
+        })
+        .collect();
+    let peak = chunk_peaks.iter().flatten().fold(0.0f32, |m, &v| m.max(v));
     let peak_db = 20.0 * peak.max(1e-10).log10();
     let level = peak * 10f32.powf(-LIMITED_WITHIN_DB / 20.0);
     let gap = (reference.sample_rate as usize / 1000).max(1);
-    let events = |c: &[f32]| {
-        let (mut count, mut since) = (0, usize::MAX);
-        for &v in c {
-            if v.abs() >= level {
-                if since > gap {
-                    count += 1;
+    let events = |(c, peaks): (&Vec<f32>, &Vec<f32>)| {
+        let (mut count, mut last) = (0, None::<usize>);
+        for (i, _) in peaks.iter().enumerate().filter(|&(_, &p)| p >= level) {
+            for (n, v) in c.iter().enumerate().skip(i * CHUNK).take(CHUNK) {
+                if v.abs() >= level {
+                    if last.is_none_or(|l| n - l > gap) {
+                        count += 1;
+                    }
+                    last = Some(n);
                 }
-                since = 0;
-            } else {
-                since = since.saturating_add(1);
             }
         }
         count
@@ -260,7 +268,8 @@ pub fn fit_ceiling(reference: &Audio) -> CeilingSettings {
     let limited = reference
         .channels
         .iter()
-        .map(|c| events(c))
+        .zip(&chunk_peaks)
+        .map(events)
         .max()
         .unwrap_or(0)
         >= LIMITED_MIN_PEAKS;
