@@ -46,9 +46,22 @@ pub struct CompModel {
     pub attack_ms: f64,
     pub release_ms: f64,
     pub detector: Detector,
+    /// One gain for all channels (stereo link 100 %), or each channel its own (0 %).
+    pub linked: bool,
 }
 
 impl CompModel {
+    /// No compression (ratio 1).
+    const OFF: CompModel = CompModel {
+        threshold_db: 0.0,
+        ratio: 1.0,
+        knee_db: 0.0,
+        attack_ms: 1.0,
+        release_ms: 10.0,
+        detector: Detector::Rms,
+        linked: true,
+    };
+
     /// The model as plugin settings with `makeup_db`, clamped into the plugin's ranges.
     pub fn settings(&self, makeup_db: f64) -> CompressorSettings {
         CompressorSettings {
@@ -60,6 +73,7 @@ impl CompModel {
             release_ms: ranges::RELEASE_MS.clamp(self.release_ms as f32),
             makeup_db: ranges::MAKEUP_DB.clamp(makeup_db as f32),
             detector: self.detector,
+            stereo_link_pct: if self.linked { 100.0 } else { 0.0 },
             ..CompressorSettings::default()
         }
     }
@@ -201,12 +215,14 @@ fn envelope_power(x: &[f32], planner: &mut RealFftPlanner<f32>) -> Vec<f32> {
 }
 
 /// Segments concatenated, with per-sample envelope power (summed over channels, see
-/// [`envelope_power`]) and the scored 1 ms blocks. The first [`WARMUP_S`] of each segment is simulated but not scored, so envelopes
-/// that start from rest do not count.
+/// [`envelope_power`]) and the scored 1 ms blocks. The first [`WARMUP_S`] of each segment is
+/// simulated but not scored, so envelopes that start from rest do not count.
 struct Excerpt {
     /// Channels, segments concatenated.
     channels: Vec<Vec<f32>>,
-    /// Per-sample energy, segments concatenated.
+    /// Per-sample energy of each channel, segments concatenated.
+    channel_energy: Vec<Vec<f32>>,
+    /// Per-sample energy, summed over channels.
     energy: Vec<f32>,
     /// Block boundaries (start, end) in the concatenated excerpt, scored blocks only.
     blocks: Vec<(usize, usize)>,
@@ -217,42 +233,59 @@ impl Excerpt {
     fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
         let num_channels = segments.first().map_or(0, Vec::len);
         let mut channels = vec![Vec::new(); num_channels];
+        let mut channel_energy = vec![Vec::new(); num_channels];
         let block = ((BLOCK_S * sample_rate) as usize).max(1);
-        let mut energy: Vec<f32> = Vec::new();
         let mut blocks = Vec::new();
-        let mut block_energy = Vec::new();
         let mut planner = RealFftPlanner::<f32>::new();
+        let mut offset = 0;
         for seg in segments {
             let len = seg.iter().map(Vec::len).min().unwrap_or(0);
-            let offset = energy.len();
-            for (dst, src) in channels.iter_mut().zip(seg) {
+            for ((dst, energy), src) in channels.iter_mut().zip(&mut channel_energy).zip(seg) {
                 dst.extend_from_slice(&src[..len]);
+                energy.extend(envelope_power(&src[..len], &mut planner));
             }
-            let mut seg_energy = vec![0.0f32; len];
-            for c in seg {
-                for (e, v) in seg_energy
-                    .iter_mut()
-                    .zip(envelope_power(&c[..len], &mut planner))
-                {
-                    *e += v;
-                }
-            }
-            energy.extend_from_slice(&seg_energy);
             let warmup = ((WARMUP_S * sample_rate) as usize).min(len / 4);
             let mut b = warmup;
             while b + block <= len {
-                let (a, e) = (offset + b, offset + b + block);
-                blocks.push((a, e));
-                block_energy.push(energy[a..e].iter().map(|&v| v as f64).sum::<f64>());
+                blocks.push((offset + b, offset + b + block));
                 b += block;
             }
+            offset += len;
         }
+        let mut energy = vec![0.0f32; offset];
+        for c in &channel_energy {
+            energy.iter_mut().zip(c).for_each(|(e, v)| *e += v);
+        }
+        Self::with_energy(channels, channel_energy, energy, blocks)
+    }
+
+    fn with_energy(
+        channels: Vec<Vec<f32>>,
+        channel_energy: Vec<Vec<f32>>,
+        energy: Vec<f32>,
+        blocks: Vec<(usize, usize)>,
+    ) -> Self {
+        let block_energy = blocks
+            .iter()
+            .map(|&(a, b)| energy[a..b].iter().map(|&v| v as f64).sum())
+            .collect();
         Self {
             channels,
+            channel_energy,
             energy,
             blocks,
             block_energy,
         }
+    }
+
+    /// Channel `k` alone, as a one-channel excerpt (no envelope is computed again).
+    fn channel(&self, k: usize) -> Excerpt {
+        Self::with_energy(
+            vec![self.channels[k].clone()],
+            vec![self.channel_energy[k].clone()],
+            self.channel_energy[k].clone(),
+            self.blocks.clone(),
+        )
     }
 
     fn channel_refs(&self) -> Vec<&[f32]> {
@@ -348,6 +381,99 @@ pub struct CompFit {
     pub error_without_db: f64,
 }
 
+/// What the paired fit matches: the observed gain of every scored block (dB) and its weight.
+struct Trace {
+    observed: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl Trace {
+    /// `10·log10(E_ref/E_src)` per block of `source` (after the EQ) and `reference`. The weight
+    /// √energy favours the loud blocks that dominate the waveform error without letting one
+    /// transient decide everything; blocks over [`BLOCK_RANGE_DB`] below the loudest count 0.
+    fn new(source: &Excerpt, reference: &Excerpt) -> Self {
+        let loudest = source.block_energy.iter().fold(0.0f64, |m, &e| m.max(e));
+        let floor = loudest * 10f64.powf(-BLOCK_RANGE_DB / 10.0);
+        let (observed, weights) = source
+            .block_energy
+            .iter()
+            .zip(&reference.block_energy)
+            .map(|(&e, &er)| {
+                if e > floor && er > 0.0 {
+                    (10.0 * (er / e).log10(), (e / loudest).sqrt())
+                } else {
+                    (0.0, 0.0)
+                }
+            })
+            .unzip();
+        Self { observed, weights }
+    }
+}
+
+/// Weighted mean square of `observed − predicted − makeup` over the (trace, predicted gains)
+/// pairs, with the one make-up that minimises it: (cost dB², make-up dB). `predicted` may
+/// cover only the first blocks (the grid's sub-excerpt).
+fn trace_cost(parts: &[(&Trace, &[f64])]) -> (f64, f64) {
+    let (mut sw, mut swd) = (0.0, 0.0);
+    for (trace, predicted) in parts {
+        for ((o, p), w) in trace.observed.iter().zip(*predicted).zip(&trace.weights) {
+            sw += w;
+            swd += w * (o - p);
+        }
+    }
+    let makeup = swd / sw.max(1e-30);
+    let mut cost = 0.0;
+    for (trace, predicted) in parts {
+        for ((o, p), w) in trace.observed.iter().zip(*predicted).zip(&trace.weights) {
+            cost += w * (o - p - makeup).powi(2);
+        }
+    }
+    (cost / sw.max(1e-30), makeup)
+}
+
+/// Each channel on its own: its excerpt, its trace, and its own detector levels, for
+/// comparing a linked compressor with one that works per channel (as JUCE's does).
+struct PerChannel {
+    excerpts: Vec<Excerpt>,
+    traces: Vec<Trace>,
+}
+
+impl PerChannel {
+    fn new(source: &Excerpt, reference: &Excerpt) -> Self {
+        let excerpts: Vec<Excerpt> = (0..source.channels.len())
+            .map(|k| source.channel(k))
+            .collect();
+        let traces = excerpts
+            .iter()
+            .enumerate()
+            .map(|(k, ex)| Trace::new(ex, &reference.channel(k)))
+            .collect();
+        Self { excerpts, traces }
+    }
+
+    /// Cost of `m` when channel k's detector reads `levels[k]` (the same levels for all
+    /// channels: linked).
+    fn cost(
+        &self,
+        levels: &[&[f32]],
+        m: &CompModel,
+        sample_rate: f64,
+        blocks: usize,
+    ) -> (f64, f64) {
+        let (mut no_peaks, mut gains) = (Vec::new(), vec![Vec::new(); self.excerpts.len()]);
+        for ((ex, l), g) in self.excerpts.iter().zip(levels).zip(&mut gains) {
+            ex.simulated_block_gains(l, m, sample_rate, blocks, g, &[], &mut no_peaks);
+        }
+        let parts: Vec<(&Trace, &[f64])> = self
+            .traces
+            .iter()
+            .zip(&gains)
+            .map(|(t, g)| (t, g.as_slice()))
+            .collect();
+        trace_cost(&parts)
+    }
+}
+
 /// Paired identification from segments of `source_eq` (the source after the fitted EQ) and
 /// the same segments of `reference` (the same performance, aligned sample for sample), at
 /// `sample_rate`. Segments are lists of channels.
@@ -361,45 +487,15 @@ pub fn fit_paired(
 ) -> CompFit {
     let ex = Excerpt::new(source_eq, sample_rate);
     let ref_ex = Excerpt::new(reference, sample_rate);
-    let ref_energy = &ref_ex.energy;
     let channels = ex.channel_refs();
-    let loudest = ex.block_energy.iter().fold(0.0f64, |m, &e| m.max(e));
-    let floor = loudest * 10f64.powf(-BLOCK_RANGE_DB / 10.0);
-    // Observed gain per block, and a weight: √energy favours the loud blocks that dominate the
-    // waveform error without letting one transient decide everything.
-    let mut observed = Vec::new();
-    let mut weights = Vec::new();
-    for (&(a, b), &e) in ex.blocks.iter().zip(&ex.block_energy) {
-        let er: f64 = ref_energy[a..b].iter().map(|&v| v as f64).sum();
-        if e > floor && er > 0.0 {
-            observed.push(10.0 * (er / e).log10());
-            weights.push((e / loudest).sqrt());
-        } else {
-            observed.push(0.0);
-            weights.push(0.0);
-        }
-    }
-    let cost_of = |predicted: &[f64]| -> (f64, f64) {
-        let (mut sw, mut swd) = (0.0, 0.0);
-        // `predicted` may cover only the first blocks (the grid's sub-excerpt).
-        for ((o, p), w) in observed.iter().zip(predicted).zip(&weights) {
-            sw += w;
-            swd += w * (o - p);
-        }
-        let makeup = swd / sw.max(1e-30);
-        let mut cost = 0.0;
-        for ((o, p), w) in observed.iter().zip(predicted).zip(&weights) {
-            cost += w * (o - p - makeup).powi(2);
-        }
-        (cost / sw.max(1e-30), makeup)
-    };
-    let (cost_without, makeup_without) = cost_of(&vec![0.0; observed.len()]);
+    let trace = Trace::new(&ex, &ref_ex);
+    let (cost_without, makeup_without) = trace_cost(&[(&trace, &vec![0.0; ex.blocks.len()])]);
     let all_blocks = ex.blocks.len();
     let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
     // An evaluator with its own scratch, so independent searches can run on separate cores.
     let evaluator = || {
         let (mut gains, mut no_peaks) = (Vec::new(), Vec::new());
-        let (ex, cost_of) = (&ex, &cost_of);
+        let (ex, trace) = (&ex, &trace);
         move |levels: &[f32], m: &CompModel, blocks: usize| -> (f64, f64) {
             ex.simulated_block_gains(
                 levels,
@@ -410,57 +506,137 @@ pub fn fit_paired(
                 &[],
                 &mut no_peaks,
             );
-            cost_of(&gains)
+            trace_cost(&[(trace, &gains)])
         }
     };
     let mut evaluate = evaluator();
-    let best = if let Some(start) = start {
-        let levels = detector_levels_db(&channels, sample_rate, start.detector);
-        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 30);
-        let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
-        Some((cost, refined, makeup))
-    } else {
-        // Coarse grid on the first seconds and a short refinement for both detectors (the
-        // grid alone cannot tell them apart reliably); then refine the better one further.
-        // The two detectors are searched side by side, one per core.
-        let search = |detector: Detector| {
-            let mut evaluate = evaluator();
-            let levels = detector_levels_db(&channels, sample_rate, detector);
-            let pairs = [(1.0, 60.0), (10.0, 150.0)];
-            let (_, model) = grid_search(&levels, detector, &pairs, &mut |m| {
-                evaluate(&levels, m, grid_blocks).0
-            });
-            let model = nelder_mead_model(model, &mut |m| evaluate(&levels, m, all_blocks).0, 35);
-            let (cost, _) = evaluate(&levels, &model, all_blocks);
-            (cost, model, levels)
-        };
-        let mut candidates = std::thread::scope(|scope| {
-            let rms = scope.spawn(|| search(Detector::Rms));
-            let peak = search(Detector::Peak);
-            vec![peak, rms.join().expect("the search does not panic")]
-        });
-        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (_, start, levels) = candidates.swap_remove(0);
-        let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 80);
-        let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
-        Some((cost, refined, makeup))
+    // Stereo with channels that differ: the compressor may work per channel instead.
+    let per_channel = (channels.len() > 1 && channels.windows(2).any(|w| w[0] != w[1]))
+        .then(|| PerChannel::new(&ex, &ref_ex));
+    let own_levels = |detector: Detector| -> Vec<Vec<f32>> {
+        channels
+            .iter()
+            .map(|c| detector_levels_db(&[c], sample_rate, detector))
+            .collect()
     };
-    match best {
-        // Compression must explain clearly more than a constant gain does.
-        Some((cost, model, makeup)) if cost < 0.8 * cost_without && cost_without > 0.01 => {
-            CompFit {
-                model: Some(model),
-                makeup_db: makeup,
-                error_db: cost.sqrt(),
-                error_without_db: cost_without.sqrt(),
-            }
+    let (cost, model, makeup) = match start {
+        Some(start) if !start.linked => {
+            let pc = per_channel
+                .as_ref()
+                .expect("unlinked only where channels differ");
+            let own = own_levels(start.detector);
+            let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
+            let refined = nelder_mead_model(
+                start,
+                &mut |m| pc.cost(&own, m, sample_rate, all_blocks).0,
+                30,
+            );
+            let (cost, makeup) = pc.cost(&own, &refined, sample_rate, all_blocks);
+            // The per-channel trace is another yardstick than the summed one: compare with
+            // "no compressor" on it.
+            let (without, _) = pc.cost(&own, &CompModel::OFF, sample_rate, all_blocks);
+            return decide(
+                cost * cost_without / without.max(1e-30),
+                refined,
+                makeup,
+                cost_without,
+                makeup_without,
+            );
         }
-        _ => CompFit {
+        Some(start) => {
+            let levels = detector_levels_db(&channels, sample_rate, start.detector);
+            let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 30);
+            let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+            (cost, refined, makeup)
+        }
+        None => {
+            // Coarse grid on the first seconds and a short refinement for both detectors (the
+            // grid alone cannot tell them apart reliably); then refine the better one further.
+            // The two detectors are searched side by side, one per core.
+            let search = |detector: Detector| {
+                let mut evaluate = evaluator();
+                let levels = detector_levels_db(&channels, sample_rate, detector);
+                let pairs = [(0.2, 15.0), (1.0, 60.0), (10.0, 150.0)];
+                let (_, model) = grid_search(&levels, detector, &pairs, &mut |m| {
+                    evaluate(&levels, m, grid_blocks).0
+                });
+                let model =
+                    nelder_mead_model(model, &mut |m| evaluate(&levels, m, all_blocks).0, 35);
+                let (cost, _) = evaluate(&levels, &model, all_blocks);
+                (cost, model, levels)
+            };
+            let mut candidates = std::thread::scope(|scope| {
+                let rms = scope.spawn(|| search(Detector::Rms));
+                let peak = search(Detector::Peak);
+                vec![peak, rms.join().expect("the search does not panic")]
+            });
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (_, start, levels) = candidates.swap_remove(0);
+            let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 80);
+            let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+            // Per channel? Both variants are scored on the per-channel traces; unlinked must
+            // be clearly better, as linking keeps the stereo image steady.
+            if let Some(pc) = &per_channel {
+                let own = own_levels(refined.detector);
+                let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
+                let shared: Vec<&[f32]> = vec![levels.as_slice(); own.len()];
+                let (linked_cost, _) = pc.cost(&shared, &refined, sample_rate, all_blocks);
+                let unlinked = CompModel {
+                    linked: false,
+                    ..refined
+                };
+                let unlinked = nelder_mead_model(
+                    unlinked,
+                    &mut |m| pc.cost(&own, m, sample_rate, grid_blocks).0,
+                    UNLINKED_EVALS,
+                );
+                let (unlinked_cost, unlinked_makeup) =
+                    pc.cost(&own, &unlinked, sample_rate, all_blocks);
+                if unlinked_cost < UNLINKED_GAIN * linked_cost {
+                    let (without, _) = pc.cost(&own, &CompModel::OFF, sample_rate, all_blocks);
+                    return decide(
+                        unlinked_cost * cost_without / without.max(1e-30),
+                        unlinked,
+                        unlinked_makeup,
+                        cost_without,
+                        makeup_without,
+                    );
+                }
+            }
+            (cost, refined, makeup)
+        }
+    };
+    decide(cost, model, makeup, cost_without, makeup_without)
+}
+
+/// Evaluations spent refining the per-channel variant, on the grid's sub-excerpt.
+const UNLINKED_EVALS: usize = 30;
+/// The per-channel variant is taken when its cost is below this share of the linked one's.
+const UNLINKED_GAIN: f64 = 0.9;
+
+/// The fit, or no compressor where compression does not explain clearly more than a constant
+/// gain does. Costs are on the summed trace's scale.
+fn decide(
+    cost: f64,
+    model: CompModel,
+    makeup: f64,
+    cost_without: f64,
+    makeup_without: f64,
+) -> CompFit {
+    if cost < 0.8 * cost_without && cost_without > 0.01 {
+        CompFit {
+            model: Some(model),
+            makeup_db: makeup,
+            error_db: cost.sqrt(),
+            error_without_db: cost_without.sqrt(),
+        }
+    } else {
+        CompFit {
             model: None,
             makeup_db: makeup_without,
             error_db: cost_without.sqrt(),
             error_without_db: cost_without.sqrt(),
-        },
+        }
     }
 }
 
@@ -490,6 +666,7 @@ fn grid_search(
             attack_ms: 10.0,
             release_ms: 100.0,
             detector,
+            linked: true,
         },
     );
     for p in [0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99] {
@@ -502,6 +679,7 @@ fn grid_search(
                     attack_ms,
                     release_ms,
                     detector,
+                    linked: true,
                 };
                 let c = cost(&m);
                 if c < best.0 {
@@ -524,7 +702,7 @@ fn to_point(m: &CompModel) -> [f64; 5] {
     ]
 }
 
-fn from_point(p: &[f64; 5], detector: Detector) -> CompModel {
+fn from_point(p: &[f64; 5], detector: Detector, linked: bool) -> CompModel {
     let r = |range: &crate::dsp::Range, v: f64| v.clamp(range.min as f64, range.max as f64);
     CompModel {
         threshold_db: r(&ranges::THRESHOLD_DB, p[0]),
@@ -534,6 +712,7 @@ fn from_point(p: &[f64; 5], detector: Detector) -> CompModel {
         attack_ms: r(&ranges::ATTACK_MS, p[3].exp()),
         release_ms: r(&ranges::RELEASE_MS, p[4].exp()),
         detector,
+        linked,
     }
 }
 
@@ -543,8 +722,8 @@ fn nelder_mead_model(
     cost: &mut dyn FnMut(&CompModel) -> f64,
     max_evals: usize,
 ) -> CompModel {
-    let detector = start.detector;
-    let mut f = |p: &[f64; 5]| cost(&from_point(p, detector));
+    let (detector, linked) = (start.detector, start.linked);
+    let mut f = |p: &[f64; 5]| cost(&from_point(p, detector, linked));
     let steps = [3.0, 0.3, 3.0, 0.7, 0.5];
     let x0 = to_point(&start);
     let mut simplex: Vec<([f64; 5], f64)> = vec![(x0, f(&x0))];
@@ -609,7 +788,7 @@ fn nelder_mead_model(
         }
     }
     simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-    from_point(&simplex[0].0, detector)
+    from_point(&simplex[0].0, detector, linked)
 }
 
 /// Level statistics the unpaired fit matches, from 1 ms block energies and peaks.
@@ -781,15 +960,7 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
     let (mut gains, mut peaks) = (Vec::new(), Vec::new());
     // Statistics of the excerpt through `m` (None: no compression).
     let mut stats_of = |m: Option<&CompModel>| -> LevelStats {
-        let off = CompModel {
-            threshold_db: 0.0,
-            ratio: 1.0,
-            knee_db: 0.0,
-            attack_ms: 1.0,
-            release_ms: 10.0,
-            detector: Detector::Rms,
-        };
-        let m = m.unwrap_or(&off);
+        let m = m.unwrap_or(&CompModel::OFF);
         ex.simulated_block_gains(
             &rms_levels,
             m,
@@ -908,6 +1079,7 @@ mod tests {
             attack_ms: 5.0,
             release_ms: 120.0,
             detector: Detector::Peak,
+            linked: true,
         };
         let wet = compress(&dry, &truth, 3.0, fs);
         let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
@@ -923,6 +1095,49 @@ mod tests {
             (m.release_ms / truth.release_ms).ln().abs() < 2f64.ln(),
             "{m:?}"
         );
+    }
+
+    /// Stereo with different material left and right: a compressor that works per channel
+    /// is recognised as such, and a linked one as linked.
+    #[test]
+    fn per_channel_compression_is_told_from_linked() {
+        let fs = 44_100.0;
+        let (left, right) = (bursts(6.0, fs, 21), bursts(6.0, fs, 22));
+        for linked in [false, true] {
+            let truth = CompModel {
+                threshold_db: -22.0,
+                ratio: 4.0,
+                knee_db: 0.0,
+                attack_ms: 1.0,
+                release_ms: 15.0,
+                detector: Detector::Peak,
+                linked,
+            };
+            let wet: Vec<Vec<f32>> = if linked {
+                let levels = detector_levels_db(&[&left, &right], fs, truth.detector);
+                let mut g = Vec::new();
+                simulate_gain_db(&levels, &truth, fs, &mut g);
+                [&left, &right]
+                    .iter()
+                    .map(|c| {
+                        c.iter()
+                            .zip(&g)
+                            .map(|(&v, &gd)| v * 10f32.powf(gd / 20.0))
+                            .collect()
+                    })
+                    .collect()
+            } else {
+                vec![
+                    compress(&left, &truth, 0.0, fs),
+                    compress(&right, &truth, 0.0, fs),
+                ]
+            };
+            let fit = fit_paired(&[vec![left.clone(), right.clone()]], &[wet], fs, None);
+            let m = fit.model.expect("compression detected");
+            assert_eq!(m.linked, linked, "{fit:?}");
+            assert!((m.ratio / truth.ratio).ln().abs() < 0.25, "{m:?}");
+            assert!((m.threshold_db - truth.threshold_db).abs() < 3.0, "{m:?}");
+        }
     }
 
     #[test]
@@ -945,6 +1160,7 @@ mod tests {
             attack_ms: 3.0,
             release_ms: 100.0,
             detector: Detector::Rms,
+            linked: true,
         };
         let reference = compress(&bursts(20.0, fs, 11), &truth, 0.0, fs);
         let source = bursts(20.0, fs, 12);
