@@ -31,7 +31,8 @@ const MAX_COARSE_LEN: usize = 1 << 18;
 const CANDIDATES: usize = 3;
 /// Samples searched either side of a coarse lag at the full rate, beyond one block.
 const FINE_MARGIN: usize = 8;
-/// Length of each full-rate excerpt, seconds, and how many are spread over the overlap.
+/// Length of each full-rate excerpt, seconds (at most; rounded down to suit the FFT), and how
+/// many are spread over the overlap.
 const FINE_EXCERPT_S: f64 = 1.5;
 const FINE_EXCERPTS: usize = 3;
 /// Lowest frequency that takes part, Hz: below it rumble and DC offsets carry no timing.
@@ -139,7 +140,7 @@ fn best_peaks(c: &[f32], lags: Range<i64>, count: usize) -> Vec<(i64, f32)> {
 }
 
 /// Reference samples `n` that meet source samples `n − lag` for every `lag` in
-/// `centre ± margin`, as excerpts of at most [`FINE_EXCERPT_S`] centred at 1/4, 2/4 and 3/4 of
+/// `centre ± margin`, as excerpts of about [`FINE_EXCERPT_S`] centred at 1/4, 2/4 and 3/4 of
 /// that overlap (recordings often start and end in silence). Empty when the overlap is too
 /// short.
 fn excerpts(
@@ -151,7 +152,10 @@ fn excerpts(
 ) -> Vec<Range<usize>> {
     let start = (centre + margin).max(0);
     let end = (reference.len() as i64).min(source.len() as i64 + centre - margin);
-    let excerpt = ((FINE_EXCERPT_S * sample_rate) as i64).min(end - start);
+    // At most half the power of two below 2·FINE_EXCERPT_S, less the margins: the excerpt and
+    // its source span then fit one FFT of that size.
+    let fft_len = 1i64 << (2.0 * FINE_EXCERPT_S * sample_rate).log2().floor() as u32;
+    let excerpt = (fft_len / 2 - 2 * margin).min(end - start);
     if excerpt < 2 * margin + 1 {
         return Vec::new();
     }

@@ -474,21 +474,31 @@ impl PerChannel {
     }
 }
 
+/// The reference's side of a paired fit, prepared once for all rounds: segments of the
+/// reference (lists of channels) with their envelopes.
+pub struct PairedReference(Excerpt);
+
+impl PairedReference {
+    pub fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
+        Self(Excerpt::new(segments, sample_rate))
+    }
+}
+
 /// Paired identification from segments of `source_eq` (the source after the fitted EQ) and
-/// the same segments of `reference` (the same performance, aligned sample for sample), at
+/// the same segments of the reference (the same performance, aligned sample for sample), at
 /// `sample_rate`. Segments are lists of channels.
 ///
 /// With `start` (a model from an earlier round), only a short Nelder–Mead from it is run.
 pub fn fit_paired(
     source_eq: &[Vec<Vec<f32>>],
-    reference: &[Vec<Vec<f32>>],
+    reference: &PairedReference,
     sample_rate: f64,
     start: Option<CompModel>,
 ) -> CompFit {
     let ex = Excerpt::new(source_eq, sample_rate);
-    let ref_ex = Excerpt::new(reference, sample_rate);
+    let ref_ex = &reference.0;
     let channels = ex.channel_refs();
-    let trace = Trace::new(&ex, &ref_ex);
+    let trace = Trace::new(&ex, ref_ex);
     let (cost_without, makeup_without) = trace_cost(&[(&trace, &vec![0.0; ex.blocks.len()])]);
     let all_blocks = ex.blocks.len();
     let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
@@ -512,7 +522,7 @@ pub fn fit_paired(
     let mut evaluate = evaluator();
     // Stereo with channels that differ: the compressor may work per channel instead.
     let per_channel = (channels.len() > 1 && channels.windows(2).any(|w| w[0] != w[1]))
-        .then(|| PerChannel::new(&ex, &ref_ex));
+        .then(|| PerChannel::new(&ex, ref_ex));
     let own_levels = |detector: Detector| -> Vec<Vec<f32>> {
         channels
             .iter()
@@ -1082,7 +1092,12 @@ mod tests {
             linked: true,
         };
         let wet = compress(&dry, &truth, 3.0, fs);
-        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
+        let fit = fit_paired(
+            &[vec![dry]],
+            &PairedReference::new(&[vec![wet]], fs),
+            fs,
+            None,
+        );
         let m = fit.model.expect("compression detected");
         assert!(fit.error_db < 0.3, "{fit:?}");
         assert!((m.threshold_db - truth.threshold_db).abs() < 3.0, "{m:?}");
@@ -1132,7 +1147,12 @@ mod tests {
                     compress(&right, &truth, 0.0, fs),
                 ]
             };
-            let fit = fit_paired(&[vec![left.clone(), right.clone()]], &[wet], fs, None);
+            let fit = fit_paired(
+                &[vec![left.clone(), right.clone()]],
+                &PairedReference::new(&[wet], fs),
+                fs,
+                None,
+            );
             let m = fit.model.expect("compression detected");
             assert_eq!(m.linked, linked, "{fit:?}");
             assert!((m.ratio / truth.ratio).ln().abs() < 0.25, "{m:?}");
@@ -1145,7 +1165,12 @@ mod tests {
         let fs = 44_100.0;
         let dry = bursts(6.0, fs, 9);
         let wet: Vec<f32> = dry.iter().map(|v| v * 0.5).collect();
-        let fit = fit_paired(&[vec![dry]], &[vec![wet]], fs, None);
+        let fit = fit_paired(
+            &[vec![dry]],
+            &PairedReference::new(&[vec![wet]], fs),
+            fs,
+            None,
+        );
         assert!(fit.model.is_none(), "{fit:?}");
         assert!((fit.makeup_db + 6.02).abs() < 0.01, "{fit:?}");
     }

@@ -605,6 +605,7 @@ pub fn analyze(
     // the EQ to the remaining difference on the excerpts (the very same frames of both), then
     // the compressor to the new EQ.
     let rounds = if paired { PAIRED_ROUNDS } else { 1 };
+    let mut paired_reference = None;
     // The EQ correction reads spectra, which need more material than the gain trace.
     let spectrum_segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, SPECTRUM_EXCERPT);
     let (spectrum_src, spectrum_ref) = if paired {
@@ -629,7 +630,9 @@ pub fn analyze(
                 .collect();
             let fit = if paired {
                 let previous = comp_fit.as_ref().and_then(|c: &CompFit| c.model);
-                comp_fit::fit_paired(&src_eq, &ref_segments, src_fs, previous)
+                let reference = paired_reference
+                    .get_or_insert_with(|| comp_fit::PairedReference::new(&ref_segments, ref_fs));
+                comp_fit::fit_paired(&src_eq, reference, src_fs, previous)
             } else {
                 // The excerpt is not the whole source: shift the goal by how the excerpt's
                 // statistics differ from the whole source's.
@@ -680,8 +683,15 @@ pub fn analyze(
     // Paired: on the excerpts, against the same excerpts of the reference (exact). Unpaired:
     // on up to [`LOUDNESS_EXCERPT`] of the source, offset by how that excerpt's loudness
     // differs from the whole source's, against the whole reference.
-    let ref_lufs = loudness::integrated_loudness(&ref_refs, ref_fs).unwrap_or(metrics::SILENCE_DB);
-    let src_lufs = loudness::integrated_loudness(&src_refs, src_fs).unwrap_or(metrics::SILENCE_DB);
+    // The two loudness measurements read whole files: one on each core.
+    let lufs = |refs: &[&[f32]], fs: f64| {
+        loudness::integrated_loudness(refs, fs).unwrap_or(metrics::SILENCE_DB)
+    };
+    let (ref_lufs, src_lufs) = std::thread::scope(|scope| {
+        let reference = scope.spawn(|| lufs(&ref_refs, ref_fs));
+        let source = lufs(&src_refs, src_fs);
+        (reference.join().expect("loudness does not panic"), source)
+    });
     let (loudness_segments, goal_lufs) = if paired {
         (src_segments, segments_loudness(&ref_segments, ref_fs))
     } else {
