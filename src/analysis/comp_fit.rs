@@ -808,6 +808,8 @@ pub struct LevelStats {
     pub quantiles_db: Vec<f64>,
     /// Median over active 400 ms windows of peak − RMS, dB (CF_400, matching.md M4).
     pub crest_400_db: f64,
+    /// Highest peak − RMS over everything, dB: the crest factor the quality figures judge.
+    pub crest_db: f64,
 }
 
 /// 50 ms frames (hop 10 ms) and 400 ms windows (hop 100 ms) built from 1 ms blocks.
@@ -828,10 +830,15 @@ fn level_stats(block_energy: &[f64], block_peak_db: &[f64], block_len: usize) ->
             .filter(|&l| l > gate)
             .collect::<Vec<_>>(),
     );
+    let total_energy: f64 = block_energy.iter().sum();
+    let crest_db = block_peak_db.iter().fold(f64::NEG_INFINITY, |m, &p| m.max(p))
+        - 10.0 * (total_energy / (block_energy.len() * block_len).max(1) as f64 + 1e-12).log10();
+    let crest_db = if crest_db.is_finite() { crest_db } else { 0.0 };
     if active.is_empty() {
         return LevelStats {
             quantiles_db: vec![0.0; 19],
             crest_400_db: 0.0,
+            crest_db,
         };
     }
     let median = super::metrics::percentile(&active, 0.5);
@@ -859,6 +866,7 @@ fn level_stats(block_energy: &[f64], block_peak_db: &[f64], block_len: usize) ->
     LevelStats {
         quantiles_db,
         crest_400_db,
+        crest_db,
     }
 }
 
@@ -911,21 +919,27 @@ impl LevelStats {
                 .map(|(q, (p, f))| q + p - f)
                 .collect(),
             crest_400_db: self.crest_400_db + part.crest_400_db - full.crest_400_db,
+            crest_db: self.crest_db + part.crest_db - full.crest_db,
         }
     }
 }
 
-/// Distance between two level statistics: mean |Δquantile| (W1, M5) plus |ΔCF_400|, dB.
+/// Distance between two level statistics: mean |Δquantile| (W1, M5) plus the crest factors'
+/// differences, dB.
 ///
 /// The spread P95 − P10 (quantiles 19 and 2) is added on its own: W1 weighs every quantile
 /// alike, so tails a few dB apart barely move it, yet the spread is what listeners (and the
 /// quality tests) judge dynamics by. The crest term counts half: a reference that went
-/// through a safety limiter has its peaks shaved by something other than the compressor.
+/// through a safety limiter has its peaks shaved by something other than the compressor. So
+/// does the overall crest factor (highest peak over RMS), which the typical 400 ms window
+/// cannot see: whether the loudest transients come through.
 pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
     let (qa, qb) = (&a.quantiles_db, &b.quantiles_db);
     let w1 = qa.iter().zip(qb).map(|(x, y)| (x - y).abs()).sum::<f64>() / qa.len().max(1) as f64;
     let spread = |q: &[f64]| q.last().copied().unwrap_or(0.0) - q.get(1).copied().unwrap_or(0.0);
-    w1 + (spread(qa) - spread(qb)).abs() + 0.5 * (a.crest_400_db - b.crest_400_db).abs()
+    w1 + (spread(qa) - spread(qb)).abs()
+        + 0.5 * (a.crest_400_db - b.crest_400_db).abs()
+        + 0.5 * (a.crest_db - b.crest_db).abs()
 }
 
 /// Gain reduction at the median active level beyond which the unpaired fit pays, dB.
@@ -967,28 +981,36 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
     let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak);
     let rms_levels = detector_levels_db(&channels, sample_rate, Detector::Rms);
     let all_blocks = ex.blocks.len();
-    let (mut gains, mut peaks) = (Vec::new(), Vec::new());
-    // Statistics of the excerpt through `m` (None: no compression).
-    let mut stats_of = |m: Option<&CompModel>| -> LevelStats {
-        let m = m.unwrap_or(&CompModel::OFF);
-        ex.simulated_block_gains(
-            &rms_levels,
-            m,
-            sample_rate,
-            all_blocks,
-            &mut gains,
-            &peak_levels,
-            &mut peaks,
-        );
-        let energy: Vec<f64> = ex
-            .block_energy
-            .iter()
-            .zip(&gains)
-            .map(|(e, g)| e * 10f64.powf(g / 10.0))
-            .collect();
-        level_stats(&energy, &peaks, block)
+    // Statistics of the excerpt through `m` (None: no compression), with scratch of its own
+    // so the two detectors can be searched side by side.
+    let stats_of = || {
+        let (mut gains, mut peaks) = (Vec::new(), Vec::new());
+        let (ex, peak_levels, rms_levels) = (&ex, &peak_levels, &rms_levels);
+        move |m: Option<&CompModel>| -> LevelStats {
+            let m = m.unwrap_or(&CompModel::OFF);
+            let levels = match m.detector {
+                Detector::Peak => peak_levels,
+                Detector::Rms => rms_levels,
+            };
+            ex.simulated_block_gains(
+                levels,
+                m,
+                sample_rate,
+                all_blocks,
+                &mut gains,
+                peak_levels,
+                &mut peaks,
+            );
+            let energy: Vec<f64> = ex
+                .block_energy
+                .iter()
+                .zip(&gains)
+                .map(|(e, g)| e * 10f64.powf(g / 10.0))
+                .collect();
+            level_stats(&energy, &peaks, block)
+        }
     };
-    let cost_without = stats_distance_db(&stats_of(None), target);
+    let cost_without = stats_distance_db(&stats_of()(None), target);
     // The statistics are relative to the median active level, so they cannot see a threshold
     // under the whole performance turning the compressor into a slow gain rider that lifts
     // the noise between phrases by the make-up. Keep the threshold above the quieter part of
@@ -997,20 +1019,35 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
     let (active_p10_db, active_median_db) = active_levels_db(&ex.block_energy, block);
     // Weak priors (matching.md §6.2 B.5): ratio near 3, attack near 10 ms, release near 150 ms,
     // knee 6 dB. They only decide between settings the statistics cannot tell apart.
-    let mut cost = |m: &CompModel| -> f64 {
-        let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
-            + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
-            + 0.01 * (m.release_ms / 150.0).ln().powi(2)
-            + 0.002 * (m.knee_db - 6.0).powi(2);
-        let below = (active_p10_db - m.threshold_db).max(0.0);
-        let reduction = -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
-        let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
-        stats_distance_db(&stats_of(Some(m)), target) + prior + bounds
+    let cost = || {
+        let mut stats_of = stats_of();
+        move |m: &CompModel| -> f64 {
+            let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
+                + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
+                + 0.01 * (m.release_ms / 150.0).ln().powi(2)
+                + 0.002 * (m.knee_db - 6.0).powi(2);
+            let below = (active_p10_db - m.threshold_db).max(0.0);
+            let reduction =
+                -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
+            let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
+            stats_distance_db(&stats_of(Some(m)), target) + prior + bounds
+        }
     };
-    // Time constants start at the priors: statistics barely see them.
-    let (_, start) = grid_search(&rms_levels, Detector::Rms, &[(10.0, 150.0)], &mut cost);
-    let model = nelder_mead_model(start, &mut cost, 70);
-    let error = cost(&model);
+    // Both detectors, one per core: an RMS detector evens out phrases, a peak detector with a
+    // short attack also shaves transients (the crest factor tells them apart). Time constants
+    // start at the priors: statistics barely see them.
+    let search = |detector: Detector, levels: &[f32], pairs: &[(f64, f64)]| {
+        let mut cost = cost();
+        let (_, start) = grid_search(levels, detector, pairs, &mut cost);
+        let model = nelder_mead_model(start, &mut cost, 70);
+        (cost(&model), model)
+    };
+    let (error, model) = std::thread::scope(|scope| {
+        let peak = scope.spawn(|| search(Detector::Peak, &peak_levels, &[(1.0, 60.0)]));
+        let rms = search(Detector::Rms, &rms_levels, &[(10.0, 150.0)]);
+        let peak = peak.join().expect("the search does not panic");
+        if peak.0 < rms.0 { peak } else { rms }
+    });
     if error < cost_without - 0.1 {
         CompFit {
             model: Some(model),
