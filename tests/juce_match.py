@@ -62,11 +62,6 @@ REGRESSION = {
 # Assertions the current code fails, reported but not counted until the fit is improved:
 # (case, figure) -> why. When one starts to pass, the run says so: remove it here.
 KNOWN_GAPS = {
-    ("voice/peer/unpaired", "ltas"): "2.7 dB (9.4 before the threshold was kept above the "
-        "quieter active levels): the statistics fit still picks about 20:1 on voice, and the "
-        "EQ fit absorbs part of what that does to the spectrum",
-    ("voice/corners/unpaired", "ltas"): "3.5 dB: as voice/peer/unpaired",
-    ("voice/heavy/unpaired", "ltas"): "3.2 dB: as voice/peer/unpaired",
     ("drums/heavy/paired", "snr"): "3.2 dB (5.1 before the gain trace used analytic envelopes, "
         "which raised the paired means): the EQ fit renders JUCE's 10 kHz shelf as a 1.8 kHz "
         "shelf and a 6 kHz cut, and the first-order 60 Hz high-pass is not in the EQ",

@@ -608,13 +608,11 @@ pub fn analyze(
     let mut paired_reference = None;
     // The EQ correction reads spectra, which need more material than the gain trace.
     let spectrum_segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, SPECTRUM_EXCERPT);
-    let (spectrum_src, spectrum_ref) = if paired {
-        (
-            comp_fit::gather(&src_refs, &spectrum_segments),
-            comp_fit::gather(&ref_refs, &spectrum_segments),
-        )
+    let spectrum_src = comp_fit::gather(&src_refs, &spectrum_segments);
+    let spectrum_ref = if paired {
+        comp_fit::gather(&ref_refs, &spectrum_segments)
     } else {
-        (Vec::new(), Vec::new())
+        Vec::new()
     };
     for round in 0..rounds {
         if options.compressor {
@@ -654,16 +652,29 @@ pub fn analyze(
             }
             comp_fit = Some(fit);
         }
-        if !paired || round + 1 == rounds && !settings.compressor.enabled {
+        // Unpaired, the compressor's own effect on the spectrum is what is left to undo.
+        if !settings.compressor.enabled && (round + 1 == rounds || !paired) {
             break;
         }
-        let rendered: Vec<Vec<Vec<f32>>> = spectrum_src
-            .iter()
-            .map(|seg| render(&settings, seg, src_fs))
-            .collect();
-        let (ref_x, out_x) = (concat_mid(&spectrum_ref), concat_mid(&rendered));
-        let (starts, _) = frame_starts(&ref_x, spectrum::fft_len_for(ref_fs));
-        let r_db = ltas_db(&ref_x, ref_fs, &starts, &grid_hz, width);
+        let render_mid = |s: &ChainSettings| {
+            let rendered: Vec<Vec<Vec<f32>>> = spectrum_src
+                .iter()
+                .map(|seg| render(s, seg, src_fs))
+                .collect();
+            concat_mid(&rendered)
+        };
+        let out_x = render_mid(&settings);
+        // The spectrum to aim at, on the same frames: the reference's when paired; unpaired,
+        // the source through the EQ alone, which the first fit matched to the reference.
+        let goal_x = if paired {
+            concat_mid(&spectrum_ref)
+        } else {
+            let mut eq_only = settings.clone();
+            eq_only.compressor.enabled = false;
+            render_mid(&eq_only)
+        };
+        let (starts, _) = frame_starts(&goal_x, spectrum::fft_len_for(ref_fs));
+        let r_db = ltas_db(&goal_x, src_fs, &starts, &grid_hz, width);
         let o_db = ltas_db(&out_x, src_fs, &starts, &grid_hz, width);
         let residual = target_curve(&grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0);
         let refined = FitTarget {
