@@ -571,6 +571,19 @@ fn every_factory_preset_is_learned_from_a_paired_take() {
             let out = analysis::render(&result.settings, std::slice::from_ref(dry), FS).remove(0);
             let f = figures(&out, &reference);
             eprintln!("{take}, {}: {alignment:?} {f:?}", preset.name);
+            // Presets with steep low cuts: learned as cuts, the waveform follows (1–3 dB
+            // SNR when the fit could only shelve). With their compressors on, the issue's
+            // 20 dB is reached where the cut dominates (Vocal Presence); Beatbox Sub's
+            // heavier compression leaves it a little below.
+            let bounds = match preset.name.as_str() {
+                "Vocal Presence" => Some((0.5, 20.0)),
+                "Beatbox Sub" => Some((1.0, 15.0)),
+                _ => None,
+            };
+            if let Some((ltas_db, snr_db)) = bounds {
+                assert!(f.ltas_rms_db <= ltas_db, "{take}, {}: {f:?}", preset.name);
+                assert!(f.snr_db >= snr_db, "{take}, {}: {f:?}", preset.name);
+            }
         }
     }
 }
