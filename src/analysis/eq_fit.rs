@@ -337,8 +337,9 @@ pub type BandsScore<'a> = dyn Fn(&[EqBandSettings]) -> f64 + 'a;
 /// differ in their cuts can match the magnitude alike where the target is seen (a shelf for
 /// a gentle cut, one slope for another under a noise floor) while their phase differs, and
 /// a caller with the paired waveforms can tell the phases apart. Tried: the fit without
-/// cuts, fits around the cuts the target suggests ([`choose_cuts`], [`end_seeds`]), and from
-/// the best, each cut's slope one step steeper or gentler while that scores better.
+/// cuts, the fit around the cuts the target suggests ([`choose_cuts`]) and, with a score,
+/// around cuts hidden next to other bands ([`end_seeds`]) and, from the best, with each
+/// cut's slope one step steeper or gentler while that scores better.
 pub fn fit_eq_scored<R: BandResponse>(
     target: &FitTarget,
     max_bands: usize,
@@ -362,7 +363,14 @@ pub fn fit_eq_scored<R: BandResponse>(
     if !cuts.is_empty() {
         seeds.push(cuts.clone());
     }
-    for seed in end_seeds(target, limits) {
+    // Without a score only the magnitude speaks, and it hardly tells a hidden cut or another
+    // slope from bands: the cuts the target plainly asks for are all that is worth a fit.
+    let hidden = if score.is_some() {
+        end_seeds(target, limits)
+    } else {
+        Vec::new()
+    };
+    for seed in hidden {
         if cuts.iter().all(|c| c.kind != seed.kind) {
             let mut with = cuts.clone();
             with.push(seed);
@@ -378,7 +386,11 @@ pub fn fit_eq_scored<R: BandResponse>(
         }
     }
     // The slopes were chosen before the bands around them: walk each one a step at a time.
-    let cut_count = best.1.bands.iter().filter(|b| b.kind.uses_slope()).count();
+    let cut_count = if score.is_some() {
+        best.1.bands.iter().filter(|b| b.kind.uses_slope()).count()
+    } else {
+        0
+    };
     for i in 0..cut_count {
         for step in [-1i64, 1] {
             loop {
