@@ -620,6 +620,9 @@ pub fn analyze(
     let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
     let src_segments = comp_fit::gather(&src_refs, &segments);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
+    // The fit's level is free; the input gain puts the EQ'd source where the target has it,
+    // so the compressor sees the level it will see.
+    settings.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(eq_fit.offset_db as f32);
     settings.compressor.enabled = false;
     settings.ceiling = fit_ceiling(reference);
     let mut comp_fit = None;
@@ -697,6 +700,7 @@ pub fn analyze(
         };
         eq_fit = fit(&refined, &limits, Some(&eq_fit.bands));
         settings = with_bands(&settings, &eq_fit.bands);
+        settings.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(eq_fit.offset_db as f32);
     }
 
     // Loudness: output gain so the source through the chain reads the reference's LUFS.
