@@ -571,7 +571,128 @@ fn every_factory_preset_is_learned_from_a_paired_take() {
             let out = analysis::render(&result.settings, std::slice::from_ref(dry), FS).remove(0);
             let f = figures(&out, &reference);
             eprintln!("{take}, {}: {alignment:?} {f:?}", preset.name);
+            // Presets with steep low cuts: learned as cuts, the waveform follows (1–3 dB
+            // SNR when the fit could only shelve). With their compressors on, the issue's
+            // 20 dB is reached where the cut dominates (Vocal Presence); Beatbox Sub's
+            // heavier compression leaves it a little below.
+            let bounds = match preset.name.as_str() {
+                "Vocal Presence" => Some((0.5, 20.0)),
+                "Beatbox Sub" => Some((1.0, 15.0)),
+                _ => None,
+            };
+            if let Some((ltas_db, snr_db)) = bounds {
+                assert!(f.ltas_rms_db <= ltas_db, "{take}, {}: {f:?}", preset.name);
+                assert!(f.snr_db >= snr_db, "{take}, {}: {f:?}", preset.name);
+            }
         }
+    }
+}
+
+/// A first-order section by the bilinear transform, as JUCE's `makeFirstOrderHighPass` /
+/// `makeFirstOrderLowPass` (what Pedalboard's HighpassFilter and LowpassFilter run):
+/// K = tan(π f / fs); b, a of H(z) = (b0 + b1 z⁻¹) / (1 + a1 z⁻¹).
+fn juce_first_order(x: &[f32], freq_hz: f64, high_pass: bool) -> Vec<f32> {
+    let k = (std::f64::consts::PI * freq_hz / FS).tan();
+    let (b0, b1) = if high_pass {
+        (1.0 / (1.0 + k), -1.0 / (1.0 + k))
+    } else {
+        (k / (1.0 + k), k / (1.0 + k))
+    };
+    let a1 = (k - 1.0) / (k + 1.0);
+    let (mut x1, mut y1) = (0.0f64, 0.0f64);
+    x.iter()
+        .map(|&v| {
+            let y = b0 * v as f64 + b1 * x1 - a1 * y1;
+            (x1, y1) = (v as f64, y);
+            y as f32
+        })
+        .collect()
+}
+
+/// A peaking filter by the bilinear transform, as JUCE's `makePeakFilter` (RBJ cookbook).
+fn juce_peak(x: &[f32], freq_hz: f64, q: f64, gain_db: f64) -> Vec<f32> {
+    let a = 10f64.powf(gain_db / 40.0);
+    let w0 = std::f64::consts::TAU * freq_hz / FS;
+    let alpha = w0.sin() / (2.0 * q);
+    let a0 = 1.0 + alpha / a;
+    let b = [
+        (1.0 + alpha * a) / a0,
+        -2.0 * w0.cos() / a0,
+        (1.0 - alpha * a) / a0,
+    ];
+    let den = [-2.0 * w0.cos() / a0, (1.0 - alpha / a) / a0];
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0f64, 0.0, 0.0, 0.0);
+    x.iter()
+        .map(|&v| {
+            let v = v as f64;
+            let y = b[0] * v + b[1] * x1 + b[2] * x2 - den[0] * y1 - den[1] * y2;
+            (x2, x1, y2, y1) = (x1, v, y1, y);
+            y as f32
+        })
+        .collect()
+}
+
+/// References that went through cuts, with no compressor: a JUCE chain (first-order low cut
+/// at 80 Hz and high cut at 16 kHz around two peaking bells), and the factory presets with
+/// 24 dB/oct cuts, compressor off. Learned from a paired take, the preset must meet the
+/// issue's bounds on the spectrum and on the waveform: the waveform only matches when the
+/// cut is learned as a cut (a shelf copies the magnitude, not the phase).
+#[test]
+fn references_with_cuts_are_matched_in_spectrum_and_waveform() {
+    let dry = dry_take(20.0, 11);
+    let juce = {
+        let x = juce_first_order(&dry, 80.0, true);
+        let x = juce_peak(&x, 300.0, 1.0, -3.0);
+        let x = juce_peak(&x, 3_000.0, 1.2, 4.0);
+        juce_first_order(&x, 16_000.0, false)
+    };
+    let mut cases = vec![("JUCE chain".to_owned(), juce)];
+    for (_, preset) in matchbox::preset::factory::factory_presets() {
+        if ["Vocal Presence", "Telephone", "Beatbox Sub"].contains(&preset.name.as_str()) {
+            let mut settings = preset.settings.clone();
+            settings.compressor.enabled = false;
+            let reference = analysis::render(&settings, std::slice::from_ref(&dry), FS).remove(0);
+            cases.push((preset.name.clone(), reference));
+        }
+    }
+    assert_eq!(cases.len(), 4);
+    for (name, reference) in cases {
+        let result = analysis::analyze(
+            &mono(reference.clone()),
+            Some(&mono(dry.clone())),
+            &AnalyzeOptions::default(),
+        )
+        .expect("analysis runs");
+        assert!(result.paired, "{name}: {:?}", result.alignment);
+        let out = analysis::render(&result.settings, std::slice::from_ref(&dry), FS).remove(0);
+        let f = figures(&out, &reference);
+        let bands: Vec<String> = result
+            .settings
+            .eq
+            .bands
+            .iter()
+            .filter(|b| b.enabled)
+            .map(|b| {
+                format!(
+                    "{} {:.0} Hz {:+.1} dB Q {:.2} {} dB/oct",
+                    b.kind.name(),
+                    b.freq_hz,
+                    b.gain_db,
+                    b.q,
+                    b.slope_db_per_oct
+                )
+            })
+            .collect();
+        eprintln!(
+            "{name}: spectrum {:.2} dB, SNR {:.1} dB, compressor {}\n  {bands:?}",
+            f.ltas_rms_db, f.snr_db, result.settings.compressor.enabled
+        );
+        assert!(f.ltas_rms_db <= 0.5, "{name}: {f:?}");
+        assert!(f.snr_db >= 20.0, "{name}: {f:?}");
+        assert!(
+            result.settings.eq.bands.iter().any(|b| b.kind.uses_slope()),
+            "{name}: no cut learned"
+        );
     }
 }
 

@@ -60,7 +60,7 @@ def settings_from_state(state):
     src/plugin/params.rs)."""
     params = {k: next(iter(v.values())) for k, v in state["params"].items()}
     kinds = ["bell", "low_shelf", "high_shelf", "low_cut", "high_cut", "notch", "band_pass", "tilt"]
-    slopes = [12, 24, 36, 48]
+    slopes = [6, 12, 24, 36, 48]
 
     def choice(value, names):
         return names[value] if isinstance(value, int) else value

@@ -1,10 +1,19 @@
-//! Fit up to eight parametric bands (low shelf, bells, high shelf) to a target curve in dB.
+//! Fit up to eight parametric bands (low and high cut, low shelf, bells, high shelf) to a
+//! target curve in dB.
 //!
 //! Method (matching.md §6.1): a greedy matching pursuit picks each new band from a dictionary
 //! of shapes (kind × centre × Q) by how much of the weighted residual it explains; after every
 //! addition, Levenberg–Marquardt refines all bands jointly over (log2 f, gain dB, ln Q) inside
 //! the bounds below. The fitter is generic over the band response, so it fits against exactly
-//! what the DSP runs (`dsp::eq::band_magnitude_db`).
+//! what the DSP runs (`dsp::eq::band_magnitude_db`). The curve's level is free (the output
+//! gain sets it), so every error is measured with its weighted mean removed.
+//!
+//! Cuts: where the target falls away at an end of the spectrum, a low or high cut (6 to
+//! 48 dB/oct) is chosen from the visible part of the roll-off (the weights mask the rest)
+//! and the bands are fitted around it. A shelf can copy a cut's magnitude where it is seen,
+//! but not its phase, which the unseen part decides: with the paired waveforms at hand the
+//! caller scores the candidates by them ([`fit_eq_scored`]); by the magnitude alone a cut
+//! must fit better than bands without it.
 
 use crate::dsp::{EqBandSettings, FilterKind, ranges};
 
@@ -41,6 +50,23 @@ pub const SHELF_BOUNDS: KindBounds = KindBounds {
     min_gain_db: -24.0,
     max_gain_db: 18.0,
 };
+
+/// Cuts: corners from 20 Hz up (the plugin's range) to the top of the fit; Q only for slopes
+/// of 12 dB/oct and more, near Butterworth (0.5–1.2, no resonant cuts); no gain.
+pub const CUT_BOUNDS: KindBounds = KindBounds {
+    min_hz: 20.0,
+    max_hz: 20_000.0,
+    min_q: 0.5,
+    max_q: 1.2,
+    min_gain_db: 0.0,
+    max_gain_db: 0.0,
+};
+
+/// A cut is offered when it alone lowers the weighted RMS error by at least this, dB.
+pub const CUT_MIN_GAIN_DB: f64 = 0.3;
+/// Judged by the magnitude alone, a fit with cuts must be closer than one without by this
+/// much, dB: the phase that would speak for a cut is not seen, so the simpler fit wins ties.
+pub const CUT_MARGIN_DB: f64 = 0.02;
 
 /// Stop adding bands when the weighted RMS error is below this, dB.
 pub const GOOD_ENOUGH_DB: f64 = 0.1;
@@ -82,6 +108,7 @@ impl FitLimits {
 fn bounds(kind: FilterKind) -> KindBounds {
     match kind {
         FilterKind::LowShelf | FilterKind::HighShelf => SHELF_BOUNDS,
+        FilterKind::LowCut | FilterKind::HighCut => CUT_BOUNDS,
         _ => BELL_BOUNDS,
     }
 }
@@ -102,6 +129,9 @@ pub struct EqFit {
     pub curve_db: Vec<f64>,
     /// Weighted RMS of curve − target, dB.
     pub rms_error_db: f64,
+    /// The level the bands' sum is shifted by to meet the target (free: the output gain
+    /// sets the level), dB; included in `curve_db`.
+    pub offset_db: f64,
     /// Largest |curve − target| where the weight is at least 0.5, dB.
     pub max_error_db: f64,
 }
@@ -129,14 +159,35 @@ pub fn analog_band_db(band: &EqBandSettings, freq_hz: f64) -> f64 {
     10.0 * ratio.log10()
 }
 
-/// A band in the fitter's coordinates: `[log2 f, gain dB, ln Q]`.
+/// A band in the fitter's coordinates: `[log2 f, gain dB, ln Q]`, and a cut's slope.
 #[derive(Debug, Clone, Copy)]
 struct Param {
     kind: FilterKind,
+    slope_db_per_oct: u32,
     x: [f64; 3],
 }
 
 impl Param {
+    fn new(kind: FilterKind, x: [f64; 3]) -> Self {
+        Self {
+            kind,
+            slope_db_per_oct: 12,
+            x,
+        }
+    }
+
+    fn from_band(b: &EqBandSettings) -> Self {
+        Self {
+            kind: b.kind,
+            slope_db_per_oct: b.slope_db_per_oct,
+            x: [
+                (b.freq_hz as f64).log2(),
+                b.gain_db as f64,
+                (b.q as f64).ln(),
+            ],
+        }
+    }
+
     fn band(&self) -> EqBandSettings {
         EqBandSettings {
             enabled: true,
@@ -144,7 +195,20 @@ impl Param {
             freq_hz: 2f64.powf(self.x[0]) as f32,
             gain_db: self.x[1] as f32,
             q: self.x[2].exp() as f32,
-            slope_db_per_oct: 12,
+            slope_db_per_oct: self.slope_db_per_oct,
+        }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.kind.uses_slope()
+    }
+
+    /// Whether coordinate `d` shapes the band (a cut has no gain; a first-order one no Q).
+    fn is_free(&self, d: usize) -> bool {
+        match d {
+            1 => !self.is_cut(),
+            2 => !self.is_cut() || self.slope_db_per_oct >= 12,
+            _ => true,
         }
     }
 
@@ -152,7 +216,11 @@ impl Param {
         let b = limits.bounds(self.kind);
         self.x[0] = self.x[0].clamp(b.min_hz.log2(), b.max_hz.log2());
         self.x[1] = self.x[1].clamp(b.min_gain_db, b.max_gain_db);
-        self.x[2] = self.x[2].clamp(b.min_q.ln(), b.max_q.ln());
+        self.x[2] = if self.is_free(2) {
+            self.x[2].clamp(b.min_q.ln(), b.max_q.ln())
+        } else {
+            std::f64::consts::FRAC_1_SQRT_2.ln()
+        };
     }
 }
 
@@ -222,18 +290,7 @@ pub fn refine_exact<R: BandResponse>(
     exact: &R,
     iterations: usize,
 ) -> EqFit {
-    let mut params: Vec<Param> = fit
-        .bands
-        .iter()
-        .map(|b| Param {
-            kind: b.kind,
-            x: [
-                (b.freq_hz as f64).log2(),
-                b.gain_db as f64,
-                (b.q as f64).ln(),
-            ],
-        })
-        .collect();
+    let mut params: Vec<Param> = fit.bands.iter().map(Param::from_band).collect();
     levenberg_marquardt(&mut params, target, limits, exact, iterations);
     finish(params, target, exact)
 }
@@ -241,51 +298,307 @@ pub fn refine_exact<R: BandResponse>(
 /// Bands sorted low to high, with their curve and errors.
 fn finish<R: BandResponse>(mut params: Vec<Param>, target: &FitTarget, response: &R) -> EqFit {
     params.sort_by(|a, b| a.x[0].total_cmp(&b.x[0]));
-    let curve_db = total_curve(&params, &target.freqs_hz, response);
-    let rms_error_db = weighted_rms(&target.target_db, &curve_db, &target.weights);
-    let max_error_db = curve_db
+    let mut curve_db = total_curve(&params, &target.freqs_hz, response);
+    let offset_db = offset(target, &curve_db);
+    curve_db.iter_mut().for_each(|c| *c += offset_db);
+    let rms_error_db = weighted_rms(target, &curve_db);
+    let mut e = vec![0.0; curve_db.len()];
+    errors(target, &curve_db, &mut e);
+    let max_error_db = e
         .iter()
-        .zip(&target.target_db)
         .zip(&target.weights)
         .filter(|(_, w)| **w >= 0.5)
-        .fold(0.0f64, |m, ((c, t), _)| m.max((c - t).abs()));
+        .fold(0.0f64, |m, (e, _)| m.max(e.abs()));
     EqFit {
         bands: params.iter().map(Param::band).collect(),
         curve_db,
         rms_error_db,
+        offset_db,
         max_error_db,
     }
 }
 
 /// Fit at most `max_bands` bands to `target` inside `limits`, each band's magnitude given by
-/// `response`. Deterministic.
+/// `response`. Deterministic. Cuts are kept when they match the magnitude better than bands
+/// without them ([`CUT_MARGIN_DB`]).
 pub fn fit_eq<R: BandResponse>(
     target: &FitTarget,
     max_bands: usize,
     limits: &FitLimits,
     response: &R,
 ) -> EqFit {
-    let n = target.freqs_hz.len();
-    let dictionary = Dictionary::new(&target.freqs_hz, limits, response);
-    let mut params: Vec<Param> = Vec::new();
-    let mut best_error = weighted_rms(&target.target_db, &vec![0.0; n], &target.weights);
-    let mut best = params.clone();
+    fit_eq_scored(target, max_bands, limits, response, None)
+}
+
+/// A score of a set of bands (higher is better).
+pub type BandsScore<'a> = dyn Fn(&[EqBandSettings]) -> f64 + 'a;
+
+/// [`fit_eq`], with the cuts chosen by `score` (higher is better) where given: fits that
+/// differ in their cuts can match the magnitude alike where the target is seen (a shelf for
+/// a gentle cut, one slope for another under a noise floor) while their phase differs, and
+/// a caller with the paired waveforms can tell the phases apart. Tried: the fit without
+/// cuts, the fit around the cuts the target suggests ([`choose_cuts`]) and, with a score,
+/// around cuts hidden next to other bands ([`end_seeds`]) and, from the best, with each
+/// cut's slope one step steeper or gentler while that scores better.
+pub fn fit_eq_scored<R: BandResponse>(
+    target: &FitTarget,
+    max_bands: usize,
+    limits: &FitLimits,
+    response: &R,
+    score: Option<&BandsScore<'_>>,
+) -> EqFit {
     let max_bands = max_bands.min(crate::dsp::NUM_BANDS);
+    let dictionary = Dictionary::new(&target.freqs_hz, limits, response);
+    let around =
+        |cuts: Vec<Param>| fit_around(target, max_bands, limits, response, &dictionary, cuts, true);
+    // Higher is better: the score, or the magnitude error (cuts must earn their place).
+    let penalty = |fit: &EqFit| if has_cuts(fit) { CUT_MARGIN_DB } else { 0.0 };
+    let merit = |fit: &EqFit| match score {
+        Some(score) => score(&fit.bands),
+        None => -fit.rms_error_db - penalty(fit),
+    };
+    let plain = around(Vec::new());
+    let cuts = choose_cuts(target, limits, response);
+    let mut seeds: Vec<Vec<Param>> = Vec::new();
+    if !cuts.is_empty() {
+        seeds.push(cuts.clone());
+    }
+    // Without a score only the magnitude speaks, and it hardly tells a hidden cut or another
+    // slope from bands: the cuts the target plainly asks for are all that is worth a fit.
+    let hidden = if score.is_some() {
+        end_seeds(target, limits)
+    } else {
+        Vec::new()
+    };
+    for seed in hidden {
+        if cuts.iter().all(|c| c.kind != seed.kind) {
+            let mut with = cuts.clone();
+            with.push(seed);
+            seeds.push(with);
+        }
+    }
+    let mut best = (merit(&plain), plain);
+    for seed in seeds.into_iter().filter(|s| s.len() <= max_bands) {
+        let fit = around(seed);
+        let m = merit(&fit);
+        if m > best.0 {
+            best = (m, fit);
+        }
+    }
+    // The slopes were chosen before the bands around them: walk each one a step at a time.
+    let cut_count = if score.is_some() {
+        best.1.bands.iter().filter(|b| b.kind.uses_slope()).count()
+    } else {
+        0
+    };
+    for i in 0..cut_count {
+        for step in [-1i64, 1] {
+            loop {
+                let mut cuts: Vec<Param> = best
+                    .1
+                    .bands
+                    .iter()
+                    .filter(|b| b.kind.uses_slope())
+                    .map(Param::from_band)
+                    .collect();
+                let slopes = ranges::CUT_SLOPES_DB_PER_OCT;
+                let Some(k) = slopes.iter().position(|s| *s == cuts[i].slope_db_per_oct) else {
+                    break;
+                };
+                let Some(&slope) = slopes.get((k as i64 + step) as usize) else {
+                    break;
+                };
+                cuts[i].slope_db_per_oct = slope;
+                cuts[i].clamp(limits);
+                let fit = around(cuts);
+                let m = merit(&fit);
+                if m <= best.0 {
+                    break;
+                }
+                best = (m, fit);
+            }
+        }
+    }
+    best.1
+}
+
+fn has_cuts(fit: &EqFit) -> bool {
+    fit.bands.iter().any(|b| b.kind.uses_slope())
+}
+
+/// A fit around the given cuts (their kinds and slopes kept, their corners refined with the
+/// bands): how a chosen set of cuts is refitted to a new target.
+pub fn fit_eq_with_cuts<R: BandResponse>(
+    target: &FitTarget,
+    max_bands: usize,
+    limits: &FitLimits,
+    response: &R,
+    cuts: &[EqBandSettings],
+) -> EqFit {
+    let max_bands = max_bands.min(crate::dsp::NUM_BANDS);
+    let dictionary = Dictionary::new(&target.freqs_hz, limits, response);
+    let seed: Vec<Param> = cuts
+        .iter()
+        .filter(|b| b.kind.uses_slope())
+        .take(max_bands)
+        .map(|b| {
+            let mut p = Param::from_band(b);
+            p.clamp(limits);
+            p
+        })
+        .collect();
+    fit_around(
+        target,
+        max_bands,
+        limits,
+        response,
+        &dictionary,
+        seed,
+        false,
+    )
+}
+
+/// The cuts the target asks for: at each end, the cut (kind, slope, corner) that alone
+/// explains most of the weighted target, if it lowers the error by [`CUT_MIN_GAIN_DB`].
+/// Only weighted points count, so a roll-off into the noise floor is judged where it is seen.
+fn choose_cuts<R: BandResponse>(
+    target: &FitTarget,
+    limits: &FitLimits,
+    response: &R,
+) -> Vec<Param> {
+    let n = target.freqs_hz.len();
+    let mut chosen: Vec<Param> = Vec::new();
+    let mut curve = vec![0.0; n];
+    let mut shape = vec![0.0; n];
+    let mut trial = vec![0.0; n];
+    for kind in [FilterKind::LowCut, FilterKind::HighCut] {
+        let before = weighted_rms(target, &curve);
+        let b = limits.bounds(kind);
+        let mut best: Option<(f64, Param)> = None;
+        for slope in ranges::CUT_SLOPES_DB_PER_OCT {
+            // Corners every 1/6 octave.
+            let mut u = b.min_hz.log2();
+            while u <= b.max_hz.log2() {
+                let mut p = Param {
+                    kind,
+                    slope_db_per_oct: slope,
+                    x: [u, 0.0, std::f64::consts::FRAC_1_SQRT_2.ln()],
+                };
+                p.clamp(limits);
+                response(&p.band(), &target.freqs_hz, &mut shape);
+                for ((t, c), s) in trial.iter_mut().zip(&curve).zip(&shape) {
+                    *t = c + s;
+                }
+                let error = weighted_rms(target, &trial);
+                if best.as_ref().is_none_or(|(e, _)| error < *e) {
+                    best = Some((error, p));
+                }
+                u += 1.0 / 6.0;
+            }
+        }
+        if let Some((error, p)) = best
+            && before - error >= CUT_MIN_GAIN_DB
+        {
+            response(&p.band(), &target.freqs_hz, &mut shape);
+            for (c, s) in curve.iter_mut().zip(&shape) {
+                *c += s;
+            }
+            chosen.push(p);
+        }
+    }
+    chosen
+}
+
+/// Where the target falls by [`END_FALL_DB`] towards an end of its weighted range (the lowest
+/// or highest octave and a half that is seen), a cut there: at the corner where the fall
+/// passes 3 dB, one per slope of [`SEED_SLOPES`]. These find the cuts that bands next to them
+/// hide from [`choose_cuts`] (a 25 Hz cut under a low-shelf boost).
+fn end_seeds(target: &FitTarget, limits: &FitLimits) -> Vec<Param> {
+    let seen: Vec<(f64, f64)> = target
+        .freqs_hz
+        .iter()
+        .zip(&target.target_db)
+        .zip(&target.weights)
+        .filter(|(_, w)| **w > 0.0)
+        .map(|((f, t), _)| (*f, *t))
+        .collect();
+    let (Some(&(lo, _)), Some(&(hi, _))) = (seen.first(), seen.last()) else {
+        return Vec::new();
+    };
+    let mut seeds = Vec::new();
+    for kind in [FilterKind::LowCut, FilterKind::HighCut] {
+        // The end region, walked from the inside towards the end.
+        let region: Vec<(f64, f64)> = if kind == FilterKind::LowCut {
+            seen.iter()
+                .rev()
+                .filter(|(f, _)| *f <= lo * 2.8)
+                .copied()
+                .collect()
+        } else {
+            seen.iter()
+                .filter(|(f, _)| *f >= hi / 2.8)
+                .copied()
+                .collect()
+        };
+        let Some(peak) = region.iter().map(|p| p.1).reduce(f64::max) else {
+            continue;
+        };
+        let end = region.last().map_or(peak, |p| p.1);
+        if peak - end < END_FALL_DB {
+            continue;
+        }
+        let start = region.iter().position(|p| p.1 == peak).unwrap_or(0);
+        let Some(&(corner_hz, _)) = region[start..].iter().find(|p| p.1 <= peak - 3.0) else {
+            continue;
+        };
+        for slope in SEED_SLOPES {
+            let mut p = Param {
+                kind,
+                slope_db_per_oct: slope,
+                x: [corner_hz.log2(), 0.0, std::f64::consts::FRAC_1_SQRT_2.ln()],
+            };
+            p.clamp(limits);
+            seeds.push(p);
+        }
+    }
+    seeds
+}
+
+/// How far the target must fall towards an end for [`end_seeds`] to try a cut there, dB.
+const END_FALL_DB: f64 = 4.0;
+/// The slopes [`end_seeds`] tries (the others are walked to from the best fit).
+const SEED_SLOPES: [u32; 1] = [12];
+
+/// The greedy fit with `initial` bands (the cuts) in place from the start; they are refined
+/// with the rest and never pruned. `settle`: refine them alone first (rough seeds).
+fn fit_around<R: BandResponse>(
+    target: &FitTarget,
+    max_bands: usize,
+    limits: &FitLimits,
+    response: &R,
+    dictionary: &Dictionary,
+    initial: Vec<Param>,
+    settle: bool,
+) -> EqFit {
+    let mut params = initial;
+    if settle && !params.is_empty() {
+        levenberg_marquardt(&mut params, target, limits, response, 30);
+    }
+    let curve = total_curve(&params, &target.freqs_hz, response);
+    let mut best_error = weighted_rms(target, &curve);
+    let mut best = params.clone();
     while params.len() < max_bands {
         let curve = total_curve(&params, &target.freqs_hz, response);
-        let residual: Vec<f64> = target
-            .target_db
-            .iter()
-            .zip(&curve)
-            .map(|(t, c)| t - c)
-            .collect();
+        let mut residual = vec![0.0; curve.len()];
+        errors(target, &curve, &mut residual);
+        residual.iter_mut().for_each(|r| *r = -*r);
         let Some(atom) = dictionary.best_atom(&residual, &target.weights, &params, limits) else {
             break;
         };
         params.push(atom);
         levenberg_marquardt(&mut params, target, limits, response, 60);
         let curve = total_curve(&params, &target.freqs_hz, response);
-        let error = weighted_rms(&target.target_db, &curve, &target.weights);
+        let error = weighted_rms(target, &curve);
         let improvement = best_error - error;
         if error < best_error {
             best_error = error;
@@ -297,7 +610,7 @@ pub fn fit_eq<R: BandResponse>(
     }
     let mut params = best;
     let before = params.len();
-    params.retain(|p| p.x[1].abs() >= PRUNE_GAIN_DB);
+    params.retain(|p| p.is_cut() || p.x[1].abs() >= PRUNE_GAIN_DB);
     if params.len() != before {
         levenberg_marquardt(&mut params, target, limits, response, 30);
     }
@@ -317,10 +630,45 @@ fn total_curve<R: BandResponse>(params: &[Param], freqs_hz: &[f64], response: &R
     curve
 }
 
-fn weighted_rms(target: &[f64], curve: &[f64], weights: &[f64]) -> f64 {
+/// Target values at or below this are the analysis's clamp ([`super::MAX_CUT_DB`]): they say
+/// "at least this much cut" (a cut's stop band, or a null), so a curve below them is no error.
+const FLOOR_DB: f64 = super::MAX_CUT_DB;
+
+fn is_floor(target_db: f64) -> bool {
+    target_db <= FLOOR_DB + 1e-9
+}
+
+/// The level shift that brings `curve` closest to the target (the weighted mean of
+/// target − curve over the points that are not at the floor), and the errors
+/// curve + shift − target, 0 where the target is at the floor and the curve below it.
+fn errors(target: &FitTarget, curve: &[f64], out: &mut [f64]) -> f64 {
     let (mut num, mut den) = (0.0, 0.0);
-    for ((t, c), w) in target.iter().zip(curve).zip(weights) {
-        num += w * (t - c).powi(2);
+    for ((t, c), w) in target.target_db.iter().zip(curve).zip(&target.weights) {
+        if !is_floor(*t) {
+            num += w * (t - c);
+            den += w;
+        }
+    }
+    let shift = if den > 0.0 { num / den } else { 0.0 };
+    for ((o, t), c) in out.iter_mut().zip(&target.target_db).zip(curve) {
+        let e = c + shift - t;
+        *o = if is_floor(*t) { e.max(0.0) } else { e };
+    }
+    shift
+}
+
+/// The level shift of [`errors`].
+fn offset(target: &FitTarget, curve: &[f64]) -> f64 {
+    errors(target, curve, &mut vec![0.0; curve.len()])
+}
+
+/// Weighted RMS of the [`errors`], dB.
+fn weighted_rms(target: &FitTarget, curve: &[f64]) -> f64 {
+    let mut e = vec![0.0; curve.len()];
+    errors(target, curve, &mut e);
+    let (mut num, mut den) = (0.0, 0.0);
+    for (e, w) in e.iter().zip(&target.weights) {
+        num += w * e * e;
         den += w;
     }
     (num / den.max(1e-12)).sqrt()
@@ -346,10 +694,7 @@ impl Dictionary {
             let mut u = b.min_hz.max(25.0).log2();
             while u <= b.max_hz.log2() {
                 for &q in qs.iter().filter(|q| **q <= b.max_q) {
-                    let param = Param {
-                        kind,
-                        x: [u, 6.0, f64::ln(q)],
-                    };
+                    let param = Param::new(kind, [u, 6.0, f64::ln(q)]);
                     let band = param.band();
                     let mut shape = vec![0.0; freqs_hz.len()];
                     response(&band, freqs_hz, &mut shape);
@@ -372,15 +717,21 @@ impl Dictionary {
         limits: &FitLimits,
     ) -> Option<Param> {
         let mut best: Option<(f64, Param)> = None;
+        // The level is free: residual and shapes count with their weighted means removed.
+        let total: f64 = weights.iter().sum::<f64>().max(1e-12);
+        let residual_sum: f64 = residual.iter().zip(weights).map(|(r, w)| w * r).sum();
         for (param, shape) in &self.atoms {
             if param.kind != FilterKind::Bell && used.iter().any(|p| p.kind == param.kind) {
                 continue;
             }
-            let (mut dot, mut norm) = (0.0, 0.0);
+            let (mut dot, mut norm, mut shape_sum) = (0.0, 0.0, 0.0);
             for ((r, s), w) in residual.iter().zip(shape).zip(weights) {
                 dot += w * r * s;
                 norm += w * s * s;
+                shape_sum += w * s;
             }
+            dot -= residual_sum * shape_sum / total;
+            norm -= shape_sum * shape_sum / total;
             if norm < 1e-12 {
                 continue;
             }
@@ -419,14 +770,18 @@ fn levenberg_marquardt<R: BandResponse>(
     }
     let sqrt_w: Vec<f64> = target.weights.iter().map(|w| w.sqrt()).collect();
     let ridge = (GAIN_RIDGE * n as f64).sqrt();
-    // Residual vector: weighted curve errors, then one ridge row per band.
+    // Weighted curve errors ([`errors`]: level free, floor one-sided) of a summed curve.
+    let weighted_errors = |sum: &[f64], out: &mut [f64]| {
+        errors(target, sum, out);
+        out.iter_mut().zip(&sqrt_w).for_each(|(e, w)| *e *= w);
+    };
+    // Residual vector: the weighted errors, then one ridge row per band.
     let residuals = |params: &[Param], per_band: &[Vec<f64>]| -> Vec<f64> {
-        let mut r: Vec<f64> = (0..n)
-            .map(|i| {
-                let h: f64 = per_band.iter().map(|b| b[i]).sum();
-                sqrt_w[i] * (h - target.target_db[i])
-            })
+        let sum: Vec<f64> = (0..n)
+            .map(|i| per_band.iter().map(|b| b[i]).sum::<f64>())
             .collect();
+        let mut r = vec![0.0; n];
+        weighted_errors(&sum, &mut r);
         r.extend(params.iter().map(|p| ridge * p.x[1]));
         r
     };
@@ -444,14 +799,22 @@ fn levenberg_marquardt<R: BandResponse>(
         // Jacobian, column by column: only the perturbed band's curve changes.
         let rows = n + params.len();
         let mut jac = vec![0.0; rows * m];
+        let sum: Vec<f64> = (0..n)
+            .map(|i| per_band.iter().map(|b| b[i]).sum::<f64>())
+            .collect();
+        let (mut moved, mut moved_errors) = (vec![0.0; n], vec![0.0; n]);
         for (k, p) in params.iter().enumerate() {
-            for d in 0..3 {
+            for d in (0..3).filter(|&d| p.is_free(d)) {
                 let mut q = *p;
                 q.x[d] += STEPS[d];
                 let curve = band_curve(&q);
                 let col = 3 * k + d;
                 for i in 0..n {
-                    jac[i * m + col] = sqrt_w[i] * (curve[i] - per_band[k][i]) / STEPS[d];
+                    moved[i] = sum[i] + curve[i] - per_band[k][i];
+                }
+                weighted_errors(&moved, &mut moved_errors);
+                for i in 0..n {
+                    jac[i * m + col] = (moved_errors[i] - r[i]) / STEPS[d];
                 }
                 if d == 1 {
                     jac[(n + k) * m + col] = ridge;
@@ -485,6 +848,10 @@ fn levenberg_marquardt<R: BandResponse>(
             let mut lhs = jtj.clone();
             for a in 0..m {
                 lhs[a * m + a] += mu * jtj[a * m + a].max(1e-9);
+                if !params[a / 3].is_free(a % 3) {
+                    // A coordinate that shapes nothing stays where it is.
+                    lhs[a * m + a] = 1.0;
+                }
             }
             let rhs: Vec<f64> = jtr.iter().map(|v| -v).collect();
             let Some(step) = solve(&mut lhs, rhs, m) else {
@@ -651,6 +1018,51 @@ mod tests {
                 .bands
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn cuts_are_learned_as_cuts_with_their_slopes() {
+        // A 24 dB/oct low cut, a bell and a 12 dB/oct high cut; the target clamped at the
+        // analysis's deepest cut, as `analysis` builds it (below it: "at least this much").
+        let cut = |kind, freq_hz, slope_db_per_oct| EqBandSettings {
+            slope_db_per_oct,
+            ..band(kind, freq_hz, 0.0, 0.707)
+        };
+        let truth = [
+            cut(FilterKind::LowCut, 120.0, 24),
+            band(FilterKind::Bell, 1000.0, 5.0, 1.0),
+            cut(FilterKind::HighCut, 6000.0, 12),
+        ];
+        let freqs_hz = log_grid_hz(48_000.0);
+        let mut one = vec![0.0; freqs_hz.len()];
+        let mut target_db = vec![0.0; freqs_hz.len()];
+        for b in &truth {
+            prototype_curve(b, &freqs_hz, &mut one);
+            target_db.iter_mut().zip(&one).for_each(|(t, o)| *t += o);
+        }
+        target_db.iter_mut().for_each(|t| *t = t.max(FLOOR_DB));
+        let weights = vec![1.0; freqs_hz.len()];
+        let target = FitTarget {
+            freqs_hz,
+            target_db,
+            weights,
+        };
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &prototype_curve);
+        assert!(
+            fit.rms_error_db < 0.1,
+            "{} {:?}",
+            fit.rms_error_db,
+            fit.bands
+        );
+        for want in [truth[0], truth[2]] {
+            let got = fit.bands.iter().find(|b| b.kind == want.kind);
+            assert!(
+                got.is_some_and(|b| b.slope_db_per_oct == want.slope_db_per_oct
+                    && (b.freq_hz / want.freq_hz).log2().abs() < 0.05),
+                "{want:?} in {:?}",
+                fit.bands
+            );
+        }
     }
 
     #[test]

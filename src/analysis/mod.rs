@@ -25,6 +25,7 @@ pub mod comp_fit;
 pub mod eq_fit;
 pub mod loudness;
 pub mod metrics;
+mod phase;
 pub mod report;
 pub mod spectrum;
 
@@ -446,6 +447,21 @@ pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64)
     out
 }
 
+/// The cross spectrum of the paired takes on [`comp_fit::PAIRED_EXCERPT`] of both.
+fn paired_cross_spectrum(
+    source: &[f32],
+    reference: &[f32],
+    sample_rate: f64,
+) -> phase::CrossSpectrum {
+    let mut cross = phase::CrossSpectrum::new(spectrum::fft_len_for(sample_rate));
+    let segments = comp_fit::excerpt_segments(source.len(), sample_rate, comp_fit::PAIRED_EXCERPT);
+    for (start, len) in segments {
+        let end = (start + len).min(source.len()).min(reference.len());
+        cross.add(&source[start..end], &reference[start..end]);
+    }
+    cross
+}
+
 /// `base` with `bands` in its EQ (the rest off).
 fn with_bands(base: &ChainSettings, bands: &[EqBandSettings]) -> ChainSettings {
     let mut s = base.clone();
@@ -572,8 +588,13 @@ pub fn analyze(
     );
     let response = eq_fit::digital_curve(src_fs);
     // The search runs on the analog prototype (cheap); the exact digital response polishes.
-    let fit = |t: &FitTarget, limits: &eq_fit::FitLimits| {
-        let coarse = eq_fit::fit_eq(t, options.bands, limits, &eq_fit::prototype_curve);
+    // `cuts`: refit around these cuts (a choice already made) rather than choose them.
+    let fit = |t: &FitTarget, limits: &eq_fit::FitLimits, cuts: Option<&[EqBandSettings]>| {
+        let prototype = &eq_fit::prototype_curve;
+        let coarse = match cuts {
+            Some(cuts) => eq_fit::fit_eq_with_cuts(t, options.bands, limits, prototype, cuts),
+            None => eq_fit::fit_eq(t, options.bands, limits, prototype),
+        };
         eq_fit::refine_exact(&coarse, t, limits, &response, EXACT_ITERATIONS)
     };
     let top_hz = 0.45 * src_fs;
@@ -586,7 +607,18 @@ pub fn analyze(
         },
         top_hz,
     };
-    let mut eq_fit = fit(&target, &limits);
+    let mut eq_fit = if paired {
+        // Fits that differ in their cuts match the magnitude alike; the paired takes show
+        // whose phase is right.
+        let cross = paired_cross_spectrum(src_mid, ref_mid, src_fs);
+        let score = |bands: &[EqBandSettings]| cross.correlation(bands, src_fs);
+        let prototype = &eq_fit::prototype_curve;
+        let coarse =
+            eq_fit::fit_eq_scored(&target, options.bands, &limits, prototype, Some(&score));
+        eq_fit::refine_exact(&coarse, &target, &limits, &response, EXACT_ITERATIONS)
+    } else {
+        fit(&target, &limits, None)
+    };
 
     // Excerpts for the compressor fit and the predictions.
     let excerpt = if paired {
@@ -597,6 +629,9 @@ pub fn analyze(
     let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
     let src_segments = comp_fit::gather(&src_refs, &segments);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
+    // The fit's level is free; the input gain puts the EQ'd source where the target has it,
+    // so the compressor sees the level it will see.
+    settings.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(eq_fit.offset_db as f32);
     settings.compressor.enabled = false;
     settings.ceiling = fit_ceiling(reference);
     let mut comp_fit = None;
@@ -686,8 +721,9 @@ pub fn analyze(
                 .collect(),
             ..target.clone()
         };
-        eq_fit = fit(&refined, &limits);
+        eq_fit = fit(&refined, &limits, Some(&eq_fit.bands));
         settings = with_bands(&settings, &eq_fit.bands);
+        settings.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(eq_fit.offset_db as f32);
     }
 
     // Loudness: output gain so the source through the chain reads the reference's LUFS.

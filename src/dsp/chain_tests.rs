@@ -212,7 +212,7 @@ fn arb_band() -> impl Strategy<Value = EqBandSettings> {
         20.0f32..20_000.0,
         -24.0f32..24.0,
         0.1f32..18.0,
-        0usize..4,
+        0usize..ranges::CUT_SLOPES_DB_PER_OCT.len(),
     )
         .prop_map(
             |(enabled, kind, freq_hz, gain_db, q, slope)| EqBandSettings {

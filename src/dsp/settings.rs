@@ -77,8 +77,9 @@ pub mod ranges {
     pub const BAND_FREQ_HZ: Range = Range::new(20.0, 20_000.0, 1_000.0, "Hz");
     pub const BAND_GAIN_DB: Range = Range::new(-24.0, 24.0, 0.0, "dB");
     pub const BAND_Q: Range = Range::new(0.1, 18.0, 0.707, "");
-    /// Allowed cut slopes in dB/octave (each 12 dB/oct is one second-order section).
-    pub const CUT_SLOPES_DB_PER_OCT: [u32; 4] = [12, 24, 36, 48];
+    /// Allowed cut slopes in dB/octave (6 is one first-order section; each further 12 dB/oct
+    /// is one second-order section).
+    pub const CUT_SLOPES_DB_PER_OCT: [u32; 5] = [6, 12, 24, 36, 48];
 
     pub const THRESHOLD_DB: Range = Range::new(-60.0, 0.0, -18.0, "dB");
     /// Finite ratios; the ratio may also be infinite (a limiter), written `"inf"` in presets.
@@ -126,9 +127,10 @@ pub enum FilterKind {
     LowShelf,
     /// Shelf above `freq_hz`.
     HighShelf,
-    /// High-pass; `slope_db_per_oct` of 12…48, `q` the resonance of the last section.
+    /// High-pass; `slope_db_per_oct` of 6…48, `q` the resonance of the last section
+    /// (unused at 6 dB/oct).
     LowCut,
-    /// Low-pass; `slope_db_per_oct` of 12…48.
+    /// Low-pass; `slope_db_per_oct` of 6…48.
     HighCut,
     /// Band reject at `freq_hz`; `gain_db` unused.
     Notch,
@@ -191,7 +193,7 @@ pub struct EqBandSettings {
     pub gain_db: f32,
     /// Quality factor (0.1…18).
     pub q: f32,
-    /// Cut slope, dB/octave: 12, 24, 36 or 48; cuts only.
+    /// Cut slope, dB/octave: 6, 12, 24, 36 or 48; cuts only.
     pub slope_db_per_oct: u32,
 }
 
@@ -410,8 +412,11 @@ impl ChainSettings {
                 errors.push(FieldError {
                     path: format!("eq.bands[{i}].slope_db_per_oct"),
                     problem: format!(
-                        "{} is not an allowed slope (allowed: 12, 24, 36, 48)",
-                        band.slope_db_per_oct
+                        "{} is not an allowed slope (allowed: {})",
+                        band.slope_db_per_oct,
+                        ranges::CUT_SLOPES_DB_PER_OCT
+                            .map(|s| s.to_string())
+                            .join(", ")
                     ),
                 });
             }
@@ -544,7 +549,7 @@ mod tests {
             [
                 "eq.bands[3].freq_hz: 30000 is above 20000",
                 "compressor.attack_ms: 0 is below 0.05",
-                "eq.bands[1].slope_db_per_oct: 18 is not an allowed slope (allowed: 12, 24, 36, 48)",
+                "eq.bands[1].slope_db_per_oct: 18 is not an allowed slope (allowed: 6, 12, 24, 36, 48)",
             ]
         );
         assert!(s.clamped().validate().is_empty());

@@ -1,7 +1,7 @@
 //! The parameters that pick one of a few choices: filter type, cut slope, detector. Each
 //! variant's ID is what presets and saved states write, so it never changes.
 
-use crate::dsp::{Detector, FilterKind, ranges};
+use crate::dsp::{Detector, EqBandSettings, FilterKind, ranges};
 use nice_plug::prelude::*;
 
 /// [`FilterKind`] as a host choice. The IDs are the preset names, so they never change.
@@ -44,8 +44,13 @@ impl From<FilterKind> for BandKind {
 }
 
 /// Cut slope as a host choice; order and IDs follow [`ranges::CUT_SLOPES_DB_PER_OCT`].
+/// Saved states store the ID (nice-plug writes an enum with IDs as its ID string), so the
+/// 6 dB/oct choice, added first, leaves earlier states meaning what they meant.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slope {
+    #[id = "6"]
+    #[name = "6 dB/oct"]
+    Db6,
     #[id = "12"]
     #[name = "12 dB/oct"]
     Db12,
@@ -66,13 +71,11 @@ impl Slope {
         ranges::CUT_SLOPES_DB_PER_OCT[self.to_index()]
     }
 
-    /// The choice for `db_per_oct`; slopes that are not allowed become the gentlest one.
+    /// The choice for `db_per_oct`; slopes that are not allowed become the default (12).
     pub fn from_db_per_oct(db_per_oct: u32) -> Self {
-        let index = ranges::CUT_SLOPES_DB_PER_OCT
-            .iter()
-            .position(|s| *s == db_per_oct)
-            .unwrap_or(0);
-        Slope::from_index(index)
+        let position = |db: u32| ranges::CUT_SLOPES_DB_PER_OCT.iter().position(|s| *s == db);
+        let fallback = EqBandSettings::default().slope_db_per_oct;
+        Slope::from_index(position(db_per_oct).or(position(fallback)).unwrap_or(0))
     }
 }
 

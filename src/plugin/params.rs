@@ -415,6 +415,23 @@ mod tests {
     }
 
     #[test]
+    fn saved_slopes_are_stored_by_their_db_per_octave() {
+        // nice-plug saves an enum parameter with IDs as its ID, so a state saved before the
+        // 6 dB/oct choice existed ("24") still loads as 24 dB/oct.
+        let ids = Slope::ids().expect("the slope choice has stable IDs");
+        let slopes: Vec<String> = ranges::CUT_SLOPES_DB_PER_OCT
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        assert_eq!(ids, slopes);
+        for (i, db) in ranges::CUT_SLOPES_DB_PER_OCT.into_iter().enumerate() {
+            assert_eq!(Slope::from_index(i).db_per_oct(), db);
+            assert_eq!(Slope::from_db_per_oct(db), Slope::from_index(i));
+        }
+        assert_eq!(Slope::from_db_per_oct(18).db_per_oct(), 12);
+    }
+
+    #[test]
     fn settings_round_trip_through_normalized_values() {
         let mut s = ChainSettings {
             input_gain_db: -6.5,
@@ -424,6 +441,9 @@ mod tests {
         s.eq.bands[2].kind = FilterKind::LowCut;
         s.eq.bands[2].freq_hz = 3_200.0;
         s.eq.bands[2].slope_db_per_oct = 36;
+        s.eq.bands[4].enabled = true;
+        s.eq.bands[4].kind = FilterKind::HighCut;
+        s.eq.bands[4].slope_db_per_oct = 6;
         s.compressor.enabled = true;
         s.compressor.ratio = f32::INFINITY;
         s.compressor.detector = Detector::Rms;
@@ -435,6 +455,7 @@ mod tests {
         assert_eq!(back.compressor.ratio, f32::INFINITY);
         assert_eq!(back.eq.bands[2].kind, FilterKind::LowCut);
         assert_eq!(back.eq.bands[2].slope_db_per_oct, 36);
+        assert_eq!(back.eq.bands[4].slope_db_per_oct, 6);
         assert_eq!(back.compressor.detector, Detector::Rms);
         assert!(!back.ceiling.enabled);
         // Floats pass through a normalized f32: a few ulps of relative error at most.

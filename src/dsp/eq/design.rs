@@ -17,11 +17,13 @@ use std::f64::consts::PI;
 /// conditions crowd together and the numerator fit becomes ill-conditioned.
 pub const MAX_FREQ_RATIO: f64 = 0.46;
 
-/// Most second-order sections one band uses (a 48 dB/oct cut).
+/// Most sections one band uses (a 48 dB/oct cut: four second-order sections; a 6 dB/oct cut
+/// is one first-order section).
 pub const MAX_SECTIONS: usize = 4;
 
 /// An analog second-order section in s normalised to the band frequency:
 /// H(s) = (n[0]·s² + n[1]·s + n[2]) / (d[0]·s² + d[1]·s + d[2]).
+/// A first-order section (a 6 dB/oct cut) has n[0] = d[0] = 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Analog {
     pub n: [f64; 3],
@@ -133,6 +135,9 @@ pub fn analog_sections_raw(
         FilterKind::Tilt => one([a, sa / q, 1.0], [1.0, sa / q, a], out),
         FilterKind::Notch => one([1.0, 0.0, 1.0], [1.0, 1.0 / q, 1.0], out),
         FilterKind::BandPass => one([0.0, 1.0 / q, 0.0], [1.0, 1.0 / q, 1.0], out),
+        // First order, s/(s + 1) or 1/(s + 1): 6 dB/oct, Q has no part in it.
+        FilterKind::LowCut if slope_db_per_oct < 12 => one([0.0, 1.0, 0.0], [0.0, 1.0, 1.0], out),
+        FilterKind::HighCut if slope_db_per_oct < 12 => one([0.0, 0.0, 1.0], [0.0, 1.0, 1.0], out),
         FilterKind::LowCut | FilterKind::HighCut => {
             let n = (slope_db_per_oct / 12).clamp(1, MAX_SECTIONS as u32) as usize;
             for (i, section) in out.iter_mut().take(n).enumerate() {
@@ -169,6 +174,8 @@ fn cut_section_q(i: usize, n: usize, q: f64) -> f64 {
 /// (0 < w0 < π); `grid` is the sample rate's [`FitGrid`].
 pub fn matched(kind: FilterKind, analog: &Analog, w0: f64, grid: &FitGrid) -> Biquad {
     match kind {
+        FilterKind::LowCut if analog.d[0] == 0.0 => first_order_highpass(analog, w0),
+        FilterKind::HighCut if analog.d[0] == 0.0 => first_order_lowpass(analog, w0),
         FilterKind::LowCut => highpass(analog, w0),
         FilterKind::HighCut => lowpass(analog, w0),
         FilterKind::BandPass => bandpass(analog, w0),
@@ -366,6 +373,44 @@ fn highpass(analog: &Analog, w0: f64) -> Biquad {
     Biquad {
         b: [b0, -2.0 * b0, b0],
         a,
+    }
+}
+
+/// The first-order denominator 1 − p z⁻¹, pole by impulse invariance of the analog pole
+/// (p = e^(−Ω_p·w0)), as (a1, |D(e^jω)|² at ω) — for one pole, |D|² = D(1)²φ0 + D(−1)²φ1.
+fn first_order_pole(analog: &Analog, w0: f64) -> (f64, impl Fn(f64) -> f64) {
+    let p = (-analog.d[2] / analog.d[1] * w0).exp();
+    let den = move |w: f64| {
+        let (p0, p1, _) = phis(w);
+        (1.0 - p).powi(2) * p0 + (1.0 + p).powi(2) * p1
+    };
+    (-p, den)
+}
+
+/// Matched first-order high-pass (6 dB/oct low cut): b0 (1 − z⁻¹) / (1 − p z⁻¹), a zero at
+/// DC and |H| exact at f0 (the one-pole case of Vicanek's matched high-pass).
+fn first_order_highpass(analog: &Analog, w0: f64) -> Biquad {
+    let (a1, den) = first_order_pole(analog, w0);
+    let (_, p1, _) = phis(w0);
+    let b0 = (analog.magnitude_sq(1.0) * den(w0) / (4.0 * p1)).sqrt();
+    Biquad {
+        b: [b0, -b0, 0.0],
+        a: [a1, 0.0],
+    }
+}
+
+/// Matched first-order low-pass (6 dB/oct high cut): (b0 + b1 z⁻¹) / (1 − p z⁻¹), unity at
+/// DC and |H| exact at f0; the zero sits wherever that puts it (Vicanek's matched one-pole).
+fn first_order_lowpass(analog: &Analog, w0: f64) -> Biquad {
+    let (a1, den) = first_order_pole(analog, w0);
+    let (p0, p1, _) = phis(w0);
+    // |N|² = B0 φ0 + B1 φ1 with B0 = N(1)², B1 = N(−1)².
+    let bb0 = (1.0 + a1).powi(2) * analog.magnitude_sq(0.0);
+    let bb1 = ((analog.magnitude_sq(1.0) * den(w0) - bb0 * p0) / p1).max(0.0);
+    let (r0, r1) = (bb0.sqrt(), bb1.sqrt());
+    Biquad {
+        b: [0.5 * (r0 + r1), 0.5 * (r0 - r1), 0.0],
+        a: [a1, 0.0],
     }
 }
 

@@ -150,13 +150,25 @@ impl Tdf2 {
 
     /// TDF2 state → SVF state. Where the section does not depend on its state (a band at
     /// 0 dB: numerator = denominator) the SVF state cannot be recovered and starts from rest;
-    /// its output weight is zero at that moment, so nothing is heard.
+    /// its output weight is zero at that moment, so nothing is heard. A first-order section
+    /// (6 dB/oct cut) runs as an SVF whose second pole, at z = 0, is cancelled by a zero: T
+    /// has rank one, and the least-norm state (T⁺ = Tᵀ / ‖T‖² for rank one) gives the same
+    /// output; the unseen part decays within a sample (its pole is at 0).
     pub fn state_to_svf(&self, z: [f64; 2]) -> [f64; 2] {
         let t = &self.t;
         let det = t[0][0] * t[1][1] - t[0][1] * t[1][0];
         let scale = t.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
         if det.abs() <= 1e-12 * scale * scale || det == 0.0 {
-            return [0.0; 2];
+            // Only a pole at 0 (a2 = 0) makes the rank-one case; anything else is a
+            // state-independent band, whose T is rounding noise.
+            if self.na2.abs() > 1e-12 || scale == 0.0 {
+                return [0.0; 2];
+            }
+            let norm_sq: f64 = t.iter().flatten().map(|v| v * v).sum();
+            return [
+                (t[0][0] * z[0] + t[1][0] * z[1]) / norm_sq,
+                (t[0][1] * z[0] + t[1][1] * z[1]) / norm_sq,
+            ];
         }
         [
             (t[1][1] * z[0] - t[0][1] * z[1]) / det,

@@ -128,11 +128,16 @@ fn measured_response_db(eq_settings: &EqSettings, fs: f64, n: usize) -> Vec<f64>
 #[test]
 fn measured_impulse_response_equals_analytic_magnitude() {
     let n = 1 << 16;
-    for fs in [44_100.0, 48_000.0, 96_000.0] {
+    // Second-order cuts, and the first-order ones of a JUCE-style chain.
+    let cuts = [(24, 60.0, 36, 17_000.0), (6, 80.0, 6, 16_000.0)];
+    for (fs, (low_slope, low_hz, high_slope, high_hz)) in [44_100.0, 48_000.0, 96_000.0]
+        .into_iter()
+        .flat_map(|fs| cuts.map(|c| (fs, c)))
+    {
         let mut eq = EqSettings::default();
         eq.bands[0] = EqBandSettings {
-            slope_db_per_oct: 24,
-            ..band(FilterKind::LowCut, 60.0, 0.0, 0.9)
+            slope_db_per_oct: low_slope,
+            ..band(FilterKind::LowCut, low_hz, 0.0, 0.9)
         };
         eq.bands[1] = band(FilterKind::LowShelf, 150.0, 4.0, 0.707);
         eq.bands[2] = band(FilterKind::Bell, 450.0, -6.0, 2.0);
@@ -141,8 +146,8 @@ fn measured_impulse_response_equals_analytic_magnitude() {
         eq.bands[5] = band(FilterKind::Tilt, 2_000.0, 3.0, 0.707);
         eq.bands[6] = band(FilterKind::HighShelf, 9_000.0, -4.0, 0.707);
         eq.bands[7] = EqBandSettings {
-            slope_db_per_oct: 36,
-            ..band(FilterKind::HighCut, 17_000.0, 0.0, 0.707)
+            slope_db_per_oct: high_slope,
+            ..band(FilterKind::HighCut, high_hz, 0.0, 0.707)
         };
         let measured = measured_response_db(&eq, fs, n);
         let mut worst = (0.0f64, 0.0);
@@ -156,7 +161,8 @@ fn measured_impulse_response_equals_analytic_magnitude() {
             }
         }
         println!(
-            "{fs} Hz: worst |measured − analytic| = {:.5} dB at {:.0} Hz",
+            "{fs} Hz, cuts {low_slope}/{high_slope} dB/oct: worst |measured − analytic| = \
+             {:.5} dB at {:.0} Hz",
             worst.0, worst.1
         );
         assert!(worst.0 < 0.01, "{fs} Hz: {worst:?}");
@@ -202,7 +208,7 @@ fn every_kind_measures_as_analysed_and_does_what_its_name_says() {
     let notch = band(FilterKind::Notch, 1_000.0, 0.0, 4.0);
     let depth = band_magnitude_db(&notch, 1_000.0, fs);
     assert!(depth < -60.0, "notch depth {depth}");
-    for (slope, sections) in [(12, 1.0), (24, 2.0), (36, 3.0), (48, 4.0)] {
+    for (slope, sections) in [(6, 0.5), (12, 1.0), (24, 2.0), (36, 3.0), (48, 4.0)] {
         let cut = EqBandSettings {
             slope_db_per_oct: slope,
             ..band(FilterKind::LowCut, 1_000.0, 0.0, 0.707)
@@ -212,6 +218,88 @@ fn every_kind_measures_as_analysed_and_does_what_its_name_says() {
             (per_octave - 12.0 * sections).abs() < 0.3,
             "{slope}: {per_octave}"
         );
+        let cut = EqBandSettings {
+            kind: FilterKind::HighCut,
+            freq_hz: 250.0,
+            ..cut
+        };
+        let per_octave =
+            band_magnitude_db(&cut, 2_000.0, fs) - band_magnitude_db(&cut, 4_000.0, fs);
+        assert!(
+            (per_octave - 12.0 * sections).abs() < 0.3,
+            "high cut {slope}: {per_octave}"
+        );
+    }
+}
+
+#[test]
+fn first_order_cuts_follow_the_analog_prototype_as_closely_as_second_order_ones() {
+    // Worst |digital − analog| from 20 Hz to 20 kHz at 44.1 kHz, for corners from 30 Hz to
+    // 16 kHz: the 6 dB/oct cuts must be no further off than the 12 dB/oct ones, and the Q
+    // (which a first-order section has no use for) must change nothing.
+    let fs = 44_100.0;
+    let worst = |slope: u32, q: f32| {
+        let mut worst = (0.0f64, String::new());
+        for kind in [FilterKind::LowCut, FilterKind::HighCut] {
+            for f0 in [30.0, 100.0, 1_000.0, 3_000.0, 8_000.0, 12_000.0, 16_000.0] {
+                let b = EqBandSettings {
+                    slope_db_per_oct: slope,
+                    ..band(kind, f0, 0.0, q)
+                };
+                let (e, f) = max_error_db(&b, fs, 20.0, 20_000.0);
+                if e > worst.0 {
+                    worst = (e, format!("{kind:?} {f0} Hz at {f:.0} Hz"));
+                }
+            }
+        }
+        worst
+    };
+    let (first, second) = (worst(6, 0.707), worst(12, 0.707));
+    println!("worst 20 Hz–20 kHz: 6 dB/oct {first:?}; 12 dB/oct {second:?}");
+    assert!(first.0 <= second.0.max(0.5), "{first:?} vs {second:?}");
+    assert_eq!(worst(6, 4.0), first);
+    // Exactly −3.01 dB at the corner, like the analog one.
+    for kind in [FilterKind::LowCut, FilterKind::HighCut] {
+        let b = EqBandSettings {
+            slope_db_per_oct: 6,
+            ..band(kind, 2_000.0, 0.0, 0.707)
+        };
+        let at_corner = band_magnitude_db(&b, 2_000.0, fs);
+        assert!(
+            (at_corner + 3.0103).abs() < 1e-3,
+            "{kind:?}: {at_corner} dB"
+        );
+    }
+}
+
+#[test]
+fn a_first_order_cut_glides_from_its_steady_state_without_a_seam() {
+    // A steady band runs in direct form; a change hands its state back to the SVF. For a
+    // first-order section that hand-over is rank one (svf.rs): a step through a 6 dB/oct low
+    // cut decays smoothly across a frequency change instead of jumping back to the step.
+    let fs = 48_000.0;
+    for kind in [FilterKind::LowCut, FilterKind::HighCut] {
+        let mut eq = Eq::new(fs);
+        let mut s = EqSettings::default();
+        s.bands[0] = EqBandSettings {
+            slope_db_per_oct: 6,
+            ..band(kind, 200.0, 0.0, 0.707)
+        };
+        eq.set_settings(&s);
+        eq.reset();
+        let mut y = vec![0.5f32; 400];
+        eq.process(&mut [&mut y[..200]]);
+        s.bands[0].freq_hz = 210.0;
+        eq.set_settings(&s);
+        eq.process(&mut [&mut y[200..]]);
+        // The step response moves by at most 2.7 % of the step per sample at 200 Hz.
+        let largest_step = y
+            .windows(2)
+            .skip(1)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest_step < 0.5 * 0.03, "{kind:?}: {largest_step}");
+        assert!(y.iter().all(|v| v.is_finite()));
     }
 }
 
@@ -366,20 +454,26 @@ fn every_kernel_computes_the_same_filter() {
     // The fused-multiply-add and AVX-512 kernels round differently from the plain one, and by
     // nothing more: compare all that this CPU can run, stereo and mono.
     let fs = 48_000.0;
-    let mut settings = EqSettings::default();
-    for (i, kind) in FilterKind::ALL.iter().enumerate() {
-        settings.bands[i] = EqBandSettings {
-            slope_db_per_oct: 48,
-            ..band(*kind, 60.0 * 2f32.powi(i as i32), 5.0 - i as f32, 0.9)
-        };
+    for slope in [48, 6] {
+        let mut settings = EqSettings::default();
+        for (i, kind) in FilterKind::ALL.iter().enumerate() {
+            settings.bands[i] = EqBandSettings {
+                slope_db_per_oct: slope,
+                ..band(*kind, 60.0 * 2f32.powi(i as i32), 5.0 - i as f32, 0.9)
+            };
+        }
+        kernels_agree(&settings, fs);
     }
+}
+
+fn kernels_agree(settings: &EqSettings, fs: f64) {
     let input: Vec<f32> = (0..5000)
         .map(|i| ((i * 7919 % 257) as f32 / 128.0 - 1.0) * 0.5)
         .collect();
     let run = |kernel: Kernel, channels: usize| {
         let mut eq = Eq::new(fs);
         eq.kernel = kernel;
-        eq.set_settings(&settings);
+        eq.set_settings(settings);
         eq.reset();
         let mut chans = vec![input.clone(); channels];
         let mut views: Vec<&mut [f32]> = chans.iter_mut().map(|c| c.as_mut_slice()).collect();
