@@ -62,9 +62,11 @@ REGRESSION = {
 # Assertions the current code fails, reported but not counted until the fit is improved:
 # (case, figure) -> why. When one starts to pass, the run says so: remove it here.
 KNOWN_GAPS = {
-    ("drums/heavy/paired", "snr"): "3.2 dB (5.1 before the gain trace used analytic envelopes, "
-        "which raised the paired means): the EQ fit renders JUCE's 10 kHz shelf as a 1.8 kHz "
-        "shelf and a 6 kHz cut, and the first-order 60 Hz high-pass is not in the EQ",
+    ("beatbox/heavy/paired", "crest"): "+3.8 dB: JUCE's 0.5 ms attack (τ 0.08 ms) at 8:1 shaves "
+        "the first samples of each hit; the fitted compressor lets the loudest one through",
+    ("beatbox/heavy/unpaired", "crest"): "+7.1 dB: the statistics fit does not reach the transient "
+        "shaving of that 0.5 ms attack (the crest term weighs the top 400 ms windows, not the "
+        "single highest peak the figure reads)",
 }
 
 

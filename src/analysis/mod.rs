@@ -30,6 +30,7 @@ pub mod report;
 pub mod spectrum;
 
 use crate::audio_io::Audio;
+use crate::dsp::ranges::OUT_GAIN_DB;
 use crate::dsp::{CeilingSettings, Chain, ChainSettings, EqBandSettings, NUM_BANDS};
 use align::Alignment;
 use comp_fit::CompFit;
@@ -758,17 +759,35 @@ pub fn analyze(
     };
     // The output gain is linear up to the ceiling: one render without the ceiling gives the
     // gain; one with it checks (and corrects for) what the ceiling takes off.
-    let mut open = settings.clone();
-    open.ceiling.enabled = false;
-    open.output_gain_db = 0.0;
-    let open_lufs = segments_loudness(&render_all(&open), src_fs) + correction;
-    settings.output_gain_db = crate::dsp::ranges::OUT_GAIN_DB.clamp((goal_lufs - open_lufs) as f32);
-    let mut rendered = render_all(&settings);
-    let change = goal_lufs - (segments_loudness(&rendered, src_fs) + correction);
-    if change.abs() > 0.02 {
-        settings.output_gain_db =
-            crate::dsp::ranges::OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
-        rendered = render_all(&settings);
+    let with_output_gain = |mut settings: ChainSettings| {
+        let mut open = settings.clone();
+        open.ceiling.enabled = false;
+        open.output_gain_db = 0.0;
+        let open_lufs = segments_loudness(&render_all(&open), src_fs) + correction;
+        settings.output_gain_db = OUT_GAIN_DB.clamp((goal_lufs - open_lufs) as f32);
+        let mut rendered = render_all(&settings);
+        let change = goal_lufs - (segments_loudness(&rendered, src_fs) + correction);
+        if change.abs() > 0.02 {
+            settings.output_gain_db = OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
+            rendered = render_all(&settings);
+        }
+        (settings, rendered)
+    };
+    let (mut settings, mut rendered) = with_output_gain(settings);
+    // Paired, a last check that the compressor earns its place: the same chain without it
+    // must not match the reference's waveform better (a fit that ran off into a corner, say
+    // a threshold under the whole take with make-up beyond the output gain's range, loses
+    // here).
+    if paired && settings.compressor.enabled {
+        let ref_mid_x = concat_mid(&ref_segments);
+        let snr = |r: &[Vec<Vec<f32>>]| metrics::snr_db(&concat_mid(r), &ref_mid_x);
+        let mut plain = settings.clone();
+        plain.compressor.enabled = false;
+        let (plain, plain_rendered) = with_output_gain(plain);
+        if snr(&plain_rendered) > snr(&rendered) {
+            (settings, rendered) = (plain, plain_rendered);
+            comp_fit = comp_fit.map(|c| CompFit { model: None, ..c });
+        }
     }
     let settings = settings.clamped();
 
