@@ -321,7 +321,7 @@ fn finish<R: BandResponse>(mut params: Vec<Param>, target: &FitTarget, response:
 /// Fit at most `max_bands` bands to `target` inside `limits`, each band's magnitude given by
 /// `response`. Deterministic. Cuts are kept when they match the magnitude better than bands
 /// without them ([`CUT_MARGIN_DB`]).
-pub fn fit_eq<R: BandResponse>(
+pub fn fit_eq<R: BandResponse + Sync>(
     target: &FitTarget,
     max_bands: usize,
     limits: &FitLimits,
@@ -340,7 +340,7 @@ pub type BandsScore<'a> = dyn Fn(&[EqBandSettings]) -> f64 + 'a;
 /// cuts, the fit around the cuts the target suggests ([`choose_cuts`]) and, with a score,
 /// around cuts hidden next to other bands ([`end_seeds`]) and, from the best, with each
 /// cut's slope one step steeper or gentler while that scores better.
-pub fn fit_eq_scored<R: BandResponse>(
+pub fn fit_eq_scored<R: BandResponse + Sync>(
     target: &FitTarget,
     max_bands: usize,
     limits: &FitLimits,
@@ -377,9 +377,17 @@ pub fn fit_eq_scored<R: BandResponse>(
             seeds.push(with);
         }
     }
+    // The fits from each seed are independent: half of them on a second core.
+    let seeds: Vec<Vec<Param>> = seeds.into_iter().filter(|s| s.len() <= max_bands).collect();
+    let (first, second) = seeds.split_at(seeds.len() / 2);
+    let fits: Vec<EqFit> = std::thread::scope(|scope| {
+        let later = scope.spawn(|| second.iter().map(|s| around(s.clone())).collect::<Vec<_>>());
+        let mut fits: Vec<EqFit> = first.iter().map(|s| around(s.clone())).collect();
+        fits.extend(later.join().expect("the fit does not panic"));
+        fits
+    });
     let mut best = (merit(&plain), plain);
-    for seed in seeds.into_iter().filter(|s| s.len() <= max_bands) {
-        let fit = around(seed);
+    for fit in fits {
         let m = merit(&fit);
         if m > best.0 {
             best = (m, fit);

@@ -363,6 +363,9 @@ pub const LOUDNESS_EXCERPT: (f64, usize) = (30.0, 6);
 /// Levenberg–Marquardt steps on the exact digital band responses after the search on the
 /// analog prototypes (they differ by hundredths of a dB below fs/4, so a few steps settle it).
 pub const EXACT_ITERATIONS: usize = 8;
+/// Waveform SNR by which the chain without its compressor must beat the chain with it for the
+/// compressor to be dropped, dB.
+const COMPRESSOR_MIN_SNR_GAIN_DB: f64 = 1.0;
 
 /// Most a bell's Q may be when the two recordings are different performances: the
 /// difference of their spectra is content as much as EQ, and narrow bands would chase it.
@@ -775,16 +778,17 @@ pub fn analyze(
     };
     let (mut settings, mut rendered) = with_output_gain(settings);
     // Paired, a last check that the compressor earns its place: the same chain without it
-    // must not match the reference's waveform better (a fit that ran off into a corner, say
-    // a threshold under the whole take with make-up beyond the output gain's range, loses
-    // here).
+    // must not match the reference's waveform clearly better (a fit that ran off into a
+    // corner, say a threshold under the whole take with make-up beyond the output gain's
+    // range, loses here; where neither matches the waveform, the spectra and levels the
+    // compressor does match decide).
     if paired && settings.compressor.enabled {
         let ref_mid_x = concat_mid(&ref_segments);
         let snr = |r: &[Vec<Vec<f32>>]| metrics::snr_db(&concat_mid(r), &ref_mid_x);
         let mut plain = settings.clone();
         plain.compressor.enabled = false;
         let (plain, plain_rendered) = with_output_gain(plain);
-        if snr(&plain_rendered) > snr(&rendered) {
+        if snr(&plain_rendered) > snr(&rendered) + COMPRESSOR_MIN_SNR_GAIN_DB {
             (settings, rendered) = (plain, plain_rendered);
             comp_fit = comp_fit.map(|c| CompFit { model: None, ..c });
         }
