@@ -472,6 +472,29 @@ impl PerChannel {
             .collect();
         trace_cost(&parts)
     }
+
+    /// [`decide`] for the per-channel model `m` (each channel's detector reading `own`). The
+    /// per-channel traces are another yardstick than the summed one (`without`: cost and
+    /// make-up with no compressor there): the cost is carried over as its ratio to "no
+    /// compressor" on its own yardstick.
+    fn decide(
+        &self,
+        own: &[&[f32]],
+        m: CompModel,
+        sample_rate: f64,
+        without: (f64, f64),
+    ) -> CompFit {
+        let blocks = self.excerpts.first().map_or(0, |e| e.blocks.len());
+        let (cost, makeup) = self.cost(own, &m, sample_rate, blocks);
+        let (off, _) = self.cost(own, &CompModel::OFF, sample_rate, blocks);
+        decide(
+            cost * without.0 / off.max(1e-30),
+            m,
+            makeup,
+            without.0,
+            without.1,
+        )
+    }
 }
 
 /// The reference's side of a paired fit, prepared once for all rounds: segments of the
@@ -541,17 +564,7 @@ pub fn fit_paired(
                 &mut |m| pc.cost(&own, m, sample_rate, all_blocks).0,
                 30,
             );
-            let (cost, makeup) = pc.cost(&own, &refined, sample_rate, all_blocks);
-            // The per-channel trace is another yardstick than the summed one: compare with
-            // "no compressor" on it.
-            let (without, _) = pc.cost(&own, &CompModel::OFF, sample_rate, all_blocks);
-            return decide(
-                cost * cost_without / without.max(1e-30),
-                refined,
-                makeup,
-                cost_without,
-                makeup_without,
-            );
+            return pc.decide(&own, refined, sample_rate, (cost_without, makeup_without));
         }
         Some(start) => {
             let levels = detector_levels_db(&channels, sample_rate, start.detector);
@@ -600,17 +613,9 @@ pub fn fit_paired(
                     &mut |m| pc.cost(&own, m, sample_rate, grid_blocks).0,
                     UNLINKED_EVALS,
                 );
-                let (unlinked_cost, unlinked_makeup) =
-                    pc.cost(&own, &unlinked, sample_rate, all_blocks);
+                let (unlinked_cost, _) = pc.cost(&own, &unlinked, sample_rate, all_blocks);
                 if unlinked_cost < UNLINKED_GAIN * linked_cost {
-                    let (without, _) = pc.cost(&own, &CompModel::OFF, sample_rate, all_blocks);
-                    return decide(
-                        unlinked_cost * cost_without / without.max(1e-30),
-                        unlinked,
-                        unlinked_makeup,
-                        cost_without,
-                        makeup_without,
-                    );
+                    return pc.decide(&own, unlinked, sample_rate, (cost_without, makeup_without));
                 }
             }
             (cost, refined, makeup)
