@@ -17,6 +17,8 @@
 use std::ops::Range;
 
 use realfft::RealFftPlanner;
+
+use super::phase::CrossSpectrum;
 use realfft::num_complex::Complex;
 
 /// Explained share of the reference's energy from which two recordings count as the same
@@ -208,67 +210,16 @@ fn refine(
 }
 
 /// The share of the reference's energy (within the band that takes part) that a linear
-/// filter of the source explains at `lag`: Σ γ²(f)·P_ref(f) / Σ P_ref(f), with γ² the
-/// magnitude-squared coherence from Welch averages (Hann, 50 % overlap) over [`excerpts`].
-/// An EQ leaves γ² at 1 and a compressor's slow gain changes lower it only a little; a small
-/// shared part (a click, a repeated sample) barely counts, unlike in the whitened peak.
-fn explained_share(
-    planner: &mut RealFftPlanner<f32>,
-    reference: &[f32],
-    source: &[f32],
-    sample_rate: f64,
-    lag: i64,
-) -> f64 {
+/// filter of the source explains at `lag` ([`CrossSpectrum::explained_share`]), from Welch
+/// averages over [`excerpts`].
+fn explained_share(reference: &[f32], source: &[f32], sample_rate: f64, lag: i64) -> f64 {
     let frame = ((COHERENCE_FRAME_S * sample_rate) as usize).next_power_of_two();
-    let fft = planner.plan_fft_forward(frame);
-    let window: Vec<f32> = crate::analysis::spectrum::hann(frame)
-        .iter()
-        .map(|&w| w as f32)
-        .collect();
-    let bins = frame / 2 + 1;
-    let (mut sxy, mut sxx, mut syy) = (
-        vec![Complex::new(0.0f64, 0.0); bins],
-        vec![0.0f64; bins],
-        vec![0.0f64; bins],
-    );
-    let (mut input, mut x, mut y) = (
-        fft.make_input_vec(),
-        fft.make_output_vec(),
-        fft.make_output_vec(),
-    );
-    let mut transform = |samples: &[f32], out: &mut Vec<Complex<f32>>| {
-        for ((d, &v), &w) in input.iter_mut().zip(samples).zip(&window) {
-            *d = v * w;
-        }
-        fft.process(&mut input, out).expect("sizes from plan");
-    };
+    let mut cross = CrossSpectrum::new(frame);
     for range in excerpts(reference, source, sample_rate, lag, 0) {
-        let mut a = range.start;
-        while a + frame <= range.end {
-            let b = (a as i64 - lag) as usize;
-            transform(&reference[a..a + frame], &mut x);
-            transform(&source[b..b + frame], &mut y);
-            for k in 0..bins {
-                let (xk, yk) = (x[k], y[k]);
-                sxy[k] += Complex::new(xk.re as f64, xk.im as f64)
-                    * Complex::new(yk.re as f64, -yk.im as f64);
-                sxx[k] += xk.norm_sqr() as f64;
-                syy[k] += yk.norm_sqr() as f64;
-            }
-            a += frame / 2;
-        }
+        let b = (range.start as i64 - lag) as usize;
+        cross.add(&source[b..b + range.len()], &reference[range]);
     }
-    let bin_hz = sample_rate / frame as f64;
-    let (mut explained, mut total) = (0.0, 0.0);
-    for k in 0..bins {
-        let f = k as f64 * bin_hz;
-        if f < LOW_HZ || f > HIGH_HZ.min(0.45 * sample_rate) || sxx[k] == 0.0 || syy[k] == 0.0 {
-            continue;
-        }
-        explained += sxy[k].norm_sqr() / syy[k];
-        total += sxx[k];
-    }
-    if total > 0.0 { explained / total } else { 0.0 }
+    cross.explained_share((LOW_HZ, HIGH_HZ.min(0.45 * sample_rate)), sample_rate)
 }
 
 /// Find the lag of `source` in `reference` (both mono, same rate).
@@ -300,7 +251,7 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.abs().cmp(&a.0.abs())));
     best.map_or(unrelated, |(lag_samples, _)| Alignment {
         lag_samples,
-        coherence: explained_share(&mut planner, reference, source, sample_rate, lag_samples),
+        coherence: explained_share(reference, source, sample_rate, lag_samples),
     })
 }
 

@@ -214,6 +214,14 @@ fn envelope_power(x: &[f32], planner: &mut RealFftPlanner<f32>) -> Vec<f32> {
         .collect()
 }
 
+/// Sum of `energy` over each of `blocks`.
+fn block_sums(energy: &[f32], blocks: &[(usize, usize)]) -> Vec<f64> {
+    blocks
+        .iter()
+        .map(|&(a, b)| energy[a..b].iter().map(|&v| v as f64).sum())
+        .collect()
+}
+
 /// Segments concatenated, with per-sample envelope power (summed over channels, see
 /// [`envelope_power`]) and the scored 1 ms blocks. The first [`WARMUP_S`] of each segment is
 /// simulated but not scored, so envelopes that start from rest do not count.
@@ -265,10 +273,7 @@ impl Excerpt {
         energy: Vec<f32>,
         blocks: Vec<(usize, usize)>,
     ) -> Self {
-        let block_energy = blocks
-            .iter()
-            .map(|&(a, b)| energy[a..b].iter().map(|&v| v as f64).sum())
-            .collect();
+        let block_energy = block_sums(&energy, &blocks);
         Self {
             channels,
             channel_energy,
@@ -278,14 +283,20 @@ impl Excerpt {
         }
     }
 
-    /// Channel `k` alone, as a one-channel excerpt (no envelope is computed again).
+    /// Channel `k`'s energy alone, for simulating a per-channel gain on it (no envelope is
+    /// computed again; the samples are not needed there and are left out).
     fn channel(&self, k: usize) -> Excerpt {
         Self::with_energy(
-            vec![self.channels[k].clone()],
-            vec![self.channel_energy[k].clone()],
+            Vec::new(),
+            Vec::new(),
             self.channel_energy[k].clone(),
             self.blocks.clone(),
         )
+    }
+
+    /// Energy of channel `k` in each scored block.
+    fn channel_block_energy(&self, k: usize) -> Vec<f64> {
+        block_sums(&self.channel_energy[k], &self.blocks)
     }
 
     fn channel_refs(&self) -> Vec<&[f32]> {
@@ -391,13 +402,12 @@ impl Trace {
     /// `10·log10(E_ref/E_src)` per block of `source` (after the EQ) and `reference`. The weight
     /// √energy favours the loud blocks that dominate the waveform error without letting one
     /// transient decide everything; blocks over [`BLOCK_RANGE_DB`] below the loudest count 0.
-    fn new(source: &Excerpt, reference: &Excerpt) -> Self {
-        let loudest = source.block_energy.iter().fold(0.0f64, |m, &e| m.max(e));
+    fn new(source_block_energy: &[f64], reference_block_energy: &[f64]) -> Self {
+        let loudest = source_block_energy.iter().fold(0.0f64, |m, &e| m.max(e));
         let floor = loudest * 10f64.powf(-BLOCK_RANGE_DB / 10.0);
-        let (observed, weights) = source
-            .block_energy
+        let (observed, weights) = source_block_energy
             .iter()
-            .zip(&reference.block_energy)
+            .zip(reference_block_energy)
             .map(|(&e, &er)| {
                 if e > floor && er > 0.0 {
                     (10.0 * (er / e).log10(), (e / loudest).sqrt())
@@ -446,7 +456,7 @@ impl PerChannel {
         let traces = excerpts
             .iter()
             .enumerate()
-            .map(|(k, ex)| Trace::new(ex, &reference.channel(k)))
+            .map(|(k, ex)| Trace::new(&ex.block_energy, &reference.channel_block_energy(k)))
             .collect();
         Self { excerpts, traces }
     }
@@ -521,7 +531,7 @@ pub fn fit_paired(
     let ex = Excerpt::new(source_eq, sample_rate);
     let ref_ex = &reference.0;
     let channels = ex.channel_refs();
-    let trace = Trace::new(&ex, ref_ex);
+    let trace = Trace::new(&ex.block_energy, &ref_ex.block_energy);
     let (cost_without, makeup_without) = trace_cost(&[(&trace, &vec![0.0; ex.blocks.len()])]);
     let all_blocks = ex.blocks.len();
     let grid_blocks = ex.blocks_within(GRID_S, sample_rate);

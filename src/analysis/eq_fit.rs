@@ -381,9 +381,12 @@ pub fn fit_eq_scored<R: BandResponse + Sync>(
     let seeds: Vec<Vec<Param>> = seeds.into_iter().filter(|s| s.len() <= max_bands).collect();
     let (first, second) = seeds.split_at(seeds.len() / 2);
     let fits: Vec<EqFit> = std::thread::scope(|scope| {
-        let later = scope.spawn(|| second.iter().map(|s| around(s.clone())).collect::<Vec<_>>());
+        let later = (!second.is_empty())
+            .then(|| scope.spawn(|| second.iter().map(|s| around(s.clone())).collect::<Vec<_>>()));
         let mut fits: Vec<EqFit> = first.iter().map(|s| around(s.clone())).collect();
-        fits.extend(later.join().expect("the fit does not panic"));
+        if let Some(later) = later {
+            fits.extend(later.join().expect("the fit does not panic"));
+        }
         fits
     });
     let mut best = (merit(&plain), plain);

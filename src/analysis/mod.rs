@@ -476,6 +476,15 @@ fn with_bands(base: &ChainSettings, bands: &[EqBandSettings]) -> ChainSettings {
     s
 }
 
+/// `base` with the fitted bands, and the fit's level as input gain: the fit's level is free,
+/// and the input gain puts the EQ'd source where the target has it, so the compressor sees
+/// the level it will see.
+fn with_eq_fit(base: &ChainSettings, fit: &EqFit) -> ChainSettings {
+    let mut s = with_bands(base, &fit.bands);
+    s.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(fit.offset_db as f32);
+    s
+}
+
 /// Analyse `reference` (and optionally the user's `source`) into a preset's settings.
 pub fn analyze(
     reference: &Audio,
@@ -632,10 +641,7 @@ pub fn analyze(
     };
     let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
     let src_segments = comp_fit::gather(&src_refs, &segments);
-    let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
-    // The fit's level is free; the input gain puts the EQ'd source where the target has it,
-    // so the compressor sees the level it will see.
-    settings.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(eq_fit.offset_db as f32);
+    let mut settings = with_eq_fit(&ChainSettings::default(), &eq_fit);
     settings.compressor.enabled = false;
     settings.ceiling = fit_ceiling(reference);
     let mut comp_fit = None;
@@ -726,8 +732,7 @@ pub fn analyze(
             ..target.clone()
         };
         eq_fit = fit(&refined, &limits, Some(&eq_fit.bands));
-        settings = with_bands(&settings, &eq_fit.bands);
-        settings.input_gain_db = crate::dsp::ranges::IN_GAIN_DB.clamp(eq_fit.offset_db as f32);
+        settings = with_eq_fit(&settings, &eq_fit);
     }
 
     // Loudness: output gain so the source through the chain reads the reference's LUFS.

@@ -18,12 +18,12 @@ const MAX_LAG_SAMPLES: f64 = 4.0;
 
 /// What the paired takes say about the reference chain, per FFT bin: the cross spectrum
 /// Σ R(k)·conj(S(k)) (its phase is the chain's phase) and the source's and reference's
-/// power, summed over Hann frames.
+/// power, summed over Hann frames (Welch).
 #[derive(Debug, Clone)]
 pub struct CrossSpectrum {
     cross: Vec<Complex<f64>>,
     source_power: Vec<f64>,
-    reference_power: f64,
+    reference_power: Vec<f64>,
     fft_len: usize,
 }
 
@@ -32,7 +32,7 @@ impl CrossSpectrum {
         Self {
             cross: vec![Complex::new(0.0, 0.0); fft_len / 2 + 1],
             source_power: vec![0.0; fft_len / 2 + 1],
-            reference_power: 0.0,
+            reference_power: vec![0.0; fft_len / 2 + 1],
             fft_len,
         }
     }
@@ -60,7 +60,7 @@ impl CrossSpectrum {
             for k in 0..self.cross.len() {
                 self.cross[k] += r_out[k] * s_out[k].conj();
                 self.source_power[k] += s_out[k].norm_sqr();
-                self.reference_power += r_out[k].norm_sqr();
+                self.reference_power[k] += r_out[k].norm_sqr();
             }
             start += fft_len / 2;
         }
@@ -95,7 +95,7 @@ impl CrossSpectrum {
                 x * h.conj()
             })
             .collect();
-        let norm = (out_power * self.reference_power).sqrt();
+        let norm = (out_power * self.reference_power.iter().sum::<f64>()).sqrt();
         if norm <= 0.0 {
             return 0.0;
         }
@@ -115,6 +115,31 @@ impl CrossSpectrum {
             .map(|i| at(whole + i as f64 / 8.0))
             .fold(f64::MIN, f64::max);
         best / norm
+    }
+
+    /// The share of the reference's power within `band_hz` that a linear filter of the
+    /// source explains: Σ γ²(f)·P_ref(f) / Σ P_ref(f), with γ² the magnitude-squared
+    /// coherence |S_rs|² / (S_rr·S_ss). An EQ leaves γ² at 1 and a compressor's slow gain
+    /// changes lower it only a little; a small shared part (a click, a repeated sample)
+    /// counts only with its share of the power.
+    pub fn explained_share(&self, band_hz: (f64, f64), sample_rate: f64) -> f64 {
+        let bin_hz = sample_rate / self.fft_len as f64;
+        let (mut explained, mut total) = (0.0, 0.0);
+        for (k, ((x, &ss), &rr)) in self
+            .cross
+            .iter()
+            .zip(&self.source_power)
+            .zip(&self.reference_power)
+            .enumerate()
+        {
+            let f = k as f64 * bin_hz;
+            if f < band_hz.0 || f > band_hz.1 || ss == 0.0 || rr == 0.0 {
+                continue;
+            }
+            explained += x.norm_sqr() / ss;
+            total += rr;
+        }
+        if total > 0.0 { explained / total } else { 0.0 }
     }
 
     /// Bin `k`'s frequency, radians per sample.
