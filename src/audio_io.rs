@@ -48,6 +48,9 @@ pub enum AudioError {
 
 /// Most channels a file may have (mono or stereo, as the chain processes).
 const MAX_CHANNELS: usize = crate::dsp::MAX_CHANNELS;
+/// Frames reserved up front from the header's length, at most (about 12 minutes at
+/// 44.1 kHz): a header that overstates it costs no more than this.
+const MAX_RESERVE_FRAMES: u64 = 1 << 25;
 
 /// Decode WAV, FLAC, MP3 or Ogg Vorbis (mono or stereo, any rate).
 ///
@@ -100,7 +103,7 @@ pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
 
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut sample_rate = params.sample_rate;
-    let mut interleaved: Option<SampleBuffer<f32>> = None;
+    let mut planar: Option<SampleBuffer<f32>> = None;
     let mut decoded_packets = 0usize;
     let mut first_bad_packet: Option<String> = None;
     loop {
@@ -133,7 +136,8 @@ pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
             });
         }
         if channels.is_empty() {
-            channels = vec![Vec::new(); count];
+            let expected = params.n_frames.unwrap_or(0).min(MAX_RESERVE_FRAMES) as usize;
+            channels = vec![Vec::with_capacity(expected); count];
             sample_rate = Some(spec.rate);
         } else if channels.len() != count {
             return Err(decode_error(format!(
@@ -143,18 +147,23 @@ pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
         }
         decoded_packets += 1;
         let frames = buffer.frames();
-        if interleaved
+        if frames == 0 {
+            continue;
+        }
+        if planar
             .as_ref()
             .is_none_or(|b| b.capacity() < buffer.capacity() * count)
         {
-            interleaved = Some(SampleBuffer::new(buffer.capacity() as u64, spec));
+            planar = Some(SampleBuffer::new(buffer.capacity() as u64, spec));
         }
-        let interleaved = interleaved.as_mut().expect("created above");
-        interleaved.copy_interleaved_ref(buffer);
-        for frame in interleaved.samples()[..frames * count].chunks_exact(count) {
-            for (channel, &sample) in channels.iter_mut().zip(frame) {
-                channel.push(sample);
-            }
+        let planar = planar.as_mut().expect("created above");
+        // Channel after channel, each `frames` long.
+        planar.copy_planar_ref(buffer);
+        for (channel, samples) in channels
+            .iter_mut()
+            .zip(planar.samples().chunks_exact(frames))
+        {
+            channel.extend_from_slice(samples);
         }
     }
     if decoded_packets == 0 {

@@ -242,12 +242,37 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
     let c = whitened_xcorr(&mut planner, &r, &s, coarse_fs, (LOW_HZ, coarse_fs / 2.0));
     let lags = -(s.len() as i64) + 1..r.len() as i64;
     let margin = (factor + FINE_MARGIN) as i64;
-    let best = best_peaks(&c, lags, CANDIDATES)
+    // The candidates are refined independently: the first on a second core.
+    let candidates = best_peaks(&c, lags, CANDIDATES);
+    let refined = |lag: i64, planner: &mut RealFftPlanner<f32>| {
+        refine(
+            planner,
+            reference,
+            source,
+            sample_rate,
+            lag * factor as i64,
+            margin,
+        )
+    };
+    let (first, rest) = candidates
+        .split_first()
+        .map_or((None, &[][..]), |(f, r)| (Some(f), r));
+    let refinements: Vec<Option<(i64, f64)>> = std::thread::scope(|scope| {
+        let first =
+            first.map(|&(lag, _)| scope.spawn(move || refined(lag, &mut RealFftPlanner::new())));
+        let rest: Vec<_> = rest
+            .iter()
+            .map(|&(lag, _)| refined(lag, &mut planner))
+            .collect();
+        first
+            .map(|f| f.join().expect("refining does not panic"))
+            .into_iter()
+            .chain(rest)
+            .collect()
+    });
+    let best = refinements
         .into_iter()
-        .filter_map(|(lag, _)| {
-            let centre = lag * factor as i64;
-            refine(&mut planner, reference, source, sample_rate, centre, margin)
-        })
+        .flatten()
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.abs().cmp(&a.0.abs())));
     best.map_or(unrelated, |(lag_samples, _)| Alignment {
         lag_samples,

@@ -222,6 +222,22 @@ fn block_sums(energy: &[f32], blocks: &[(usize, usize)]) -> Vec<f64> {
         .collect()
 }
 
+/// Models one simulation pass carries side by side. Each model's gain smoothing is a
+/// recursion whose latency, not its arithmetic, bounds the loop; independent recursions
+/// overlap in the CPU, so four models cost little more than one.
+const LANES: usize = 4;
+
+/// Costs of up to [`LANES`] models at once, written to the slice (one per model).
+type BatchCost<'a> = dyn FnMut(&[CompModel], &mut [f64]) + 'a;
+
+/// [`Excerpt::simulated_block_gains`]'s output, one list per lane (scratch kept between
+/// passes).
+#[derive(Default)]
+struct LaneOutput {
+    gains: [Vec<f64>; LANES],
+    peaks: [Vec<f64>; LANES],
+}
+
 /// Segments concatenated, with per-sample envelope power (summed over channels, see
 /// [`envelope_power`]) and the scored 1 ms blocks. The first [`WARMUP_S`] of each segment is
 /// simulated but not scored, so envelopes that start from rest do not count.
@@ -303,68 +319,93 @@ impl Excerpt {
         self.channels.iter().map(Vec::as_slice).collect()
     }
 
-    /// Simulate `model` on detector levels `level_db` and write the energy-weighted mean gain
-    /// of each of the first `blocks` scored blocks (dB) to `out`. The one hot loop of both
-    /// fits: f32, no per-sample storage.
+    /// Simulate `models` (1 to [`LANES`]) on detector levels `level_db` and write the
+    /// energy-weighted mean gain of each of the first `blocks` scored blocks (dB) to
+    /// `out.gains`, one list per model. The one hot loop of both fits: f32, no per-sample
+    /// storage, the models side by side.
     ///
     /// With a non-empty `peak_db` (per-sample peak level), also writes each block's largest
-    /// `peak + gain` (dB) to `peaks`.
-    #[allow(clippy::too_many_arguments)]
+    /// `peak + gain` (dB) to `out.peaks`.
     fn simulated_block_gains(
         &self,
         level_db: &[f32],
-        model: &CompModel,
+        models: &[CompModel],
         sample_rate: f64,
         blocks: usize,
-        out: &mut Vec<f64>,
         peak_db: &[f32],
-        peaks: &mut Vec<f64>,
+        out: &mut LaneOutput,
     ) {
+        assert!(
+            (1..=LANES).contains(&models.len()),
+            "1 to {LANES} models per pass"
+        );
+        // Lanes past the last model repeat it; their results are dropped.
+        let lane = |f: &dyn Fn(&CompModel) -> f32| -> [f32; LANES] {
+            std::array::from_fn(|l| f(&models[l.min(models.len() - 1)]))
+        };
         let alpha = |ms: f64| (-1.0 / (ms.max(1e-3) * 1e-3 * sample_rate)).exp() as f32;
-        let (a_att, a_rel) = (alpha(model.attack_ms), alpha(model.release_ms));
-        let (t, w) = (model.threshold_db as f32, model.knee_db as f32);
-        let slope = (1.0 / model.ratio - 1.0) as f32;
-        let half = w / 2.0;
-        let inv_2w = if w > 0.0 { 1.0 / (2.0 * w) } else { 0.0 };
-        let mut gs = 0.0f32;
+        let a_att = lane(&|m| alpha(m.attack_ms));
+        let a_rel = lane(&|m| alpha(m.release_ms));
+        let t = lane(&|m| m.threshold_db as f32);
+        let w = lane(&|m| m.knee_db as f32);
+        let half = lane(&|m| m.knee_db as f32 / 2.0);
+        let inv_2w = lane(&|m| {
+            let w = m.knee_db as f32;
+            if w > 0.0 { 1.0 / (2.0 * w) } else { 0.0 }
+        });
+        let slope = lane(&|m| (1.0 / m.ratio - 1.0) as f32);
         // Branch-free gain computer (the data decide the branches at random, and mispredicted
         // branches cost more than the arithmetic): with q the part of the level inside the knee
         // and r the part above it, the reduction is slope·(q²/2W + r), which is eq. 4 of
         // Giannoulis et al. in all three regions.
-        let mut step = |x: f32| {
-            let over = x - t;
-            let q = (over + half).clamp(0.0, w);
-            let r = (over - half).max(0.0);
-            let gc = slope * (q * q * inv_2w + r);
-            let a = if gc < gs { a_att } else { a_rel };
-            gs = gc + a * (gs - gc);
-            gs
+        let step = |x: f32, gs: &mut [f32; LANES]| {
+            for l in 0..LANES {
+                let over = x - t[l];
+                let q = (over + half[l]).max(0.0).min(w[l]);
+                let r = (over - half[l]).max(0.0);
+                let gc = slope[l] * (q * q * inv_2w[l] + r);
+                let a = if gc < gs[l] { a_att[l] } else { a_rel[l] };
+                gs[l] = gc + a * (gs[l] - gc);
+            }
         };
-        out.clear();
-        peaks.clear();
+        let used = models.len();
+        out.gains[..used].iter_mut().for_each(Vec::clear);
+        out.peaks[..used].iter_mut().for_each(Vec::clear);
+        let mut gs = [0.0f32; LANES];
         let mut n = 0;
         for (&(a, b), &e) in self.blocks.iter().zip(&self.block_energy).take(blocks) {
             while n < a {
-                step(level_db[n]);
+                step(level_db[n], &mut gs);
                 n += 1;
             }
-            let mut acc = 0.0f32;
+            let mut acc = [0.0f32; LANES];
             if peak_db.is_empty() {
                 while n < b {
-                    acc += self.energy[n] * step(level_db[n]);
+                    step(level_db[n], &mut gs);
+                    let energy = self.energy[n];
+                    for l in 0..LANES {
+                        acc[l] += energy * gs[l];
+                    }
                     n += 1;
                 }
             } else {
-                let mut top = f32::NEG_INFINITY;
+                let mut top = [f32::NEG_INFINITY; LANES];
                 while n < b {
-                    let g = step(level_db[n]);
-                    acc += self.energy[n] * g;
-                    top = top.max(peak_db[n] + g);
+                    step(level_db[n], &mut gs);
+                    let (energy, peak) = (self.energy[n], peak_db[n]);
+                    for l in 0..LANES {
+                        acc[l] += energy * gs[l];
+                        top[l] = top[l].max(peak + gs[l]);
+                    }
                     n += 1;
                 }
-                peaks.push(top as f64);
+                for (p, t) in out.peaks[..used].iter_mut().zip(top) {
+                    p.push(t as f64);
+                }
             }
-            out.push(acc as f64 / e.max(1e-30));
+            for (g, a) in out.gains[..used].iter_mut().zip(acc) {
+                g.push(a as f64 / e.max(1e-30));
+            }
         }
     }
 
@@ -461,8 +502,31 @@ impl PerChannel {
         Self { excerpts, traces }
     }
 
-    /// Cost of `m` when channel k's detector reads `levels[k]` (the same levels for all
-    /// channels: linked).
+    /// (Cost, make-up) of each of `models` (up to [`LANES`]) when channel k's detector reads
+    /// `levels[k]` (the same levels for all channels: linked). Lanes past the models are
+    /// padding.
+    fn costs(
+        &self,
+        levels: &[&[f32]],
+        models: &[CompModel],
+        sample_rate: f64,
+        blocks: usize,
+    ) -> [(f64, f64); LANES] {
+        let mut lanes: Vec<LaneOutput> = self.excerpts.iter().map(|_| Default::default()).collect();
+        for ((ex, l), out) in self.excerpts.iter().zip(levels).zip(&mut lanes) {
+            ex.simulated_block_gains(l, models, sample_rate, blocks, &[], out);
+        }
+        std::array::from_fn(|k| {
+            let parts: Vec<(&Trace, &[f64])> = self
+                .traces
+                .iter()
+                .zip(&lanes)
+                .map(|(t, out)| (t, out.gains[k].as_slice()))
+                .collect();
+            trace_cost(&parts)
+        })
+    }
+
     fn cost(
         &self,
         levels: &[&[f32]],
@@ -470,17 +534,7 @@ impl PerChannel {
         sample_rate: f64,
         blocks: usize,
     ) -> (f64, f64) {
-        let (mut no_peaks, mut gains) = (Vec::new(), vec![Vec::new(); self.excerpts.len()]);
-        for ((ex, l), g) in self.excerpts.iter().zip(levels).zip(&mut gains) {
-            ex.simulated_block_gains(l, m, sample_rate, blocks, g, &[], &mut no_peaks);
-        }
-        let parts: Vec<(&Trace, &[f64])> = self
-            .traces
-            .iter()
-            .zip(&gains)
-            .map(|(t, g)| (t, g.as_slice()))
-            .collect();
-        trace_cost(&parts)
+        self.costs(levels, std::slice::from_ref(m), sample_rate, blocks)[0]
     }
 
     /// [`decide`] for the per-channel model `m` (each channel's detector reading `own`). The
@@ -535,21 +589,14 @@ pub fn fit_paired(
     let (cost_without, makeup_without) = trace_cost(&[(&trace, &vec![0.0; ex.blocks.len()])]);
     let all_blocks = ex.blocks.len();
     let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
-    // An evaluator with its own scratch, so independent searches can run on separate cores.
+    // An evaluator with its own scratch, so independent searches can run on separate cores:
+    // (cost, make-up) of up to [`LANES`] models (lanes past them are padding).
     let evaluator = || {
-        let (mut gains, mut no_peaks) = (Vec::new(), Vec::new());
+        let mut lanes = LaneOutput::default();
         let (ex, trace) = (&ex, &trace);
-        move |levels: &[f32], m: &CompModel, blocks: usize| -> (f64, f64) {
-            ex.simulated_block_gains(
-                levels,
-                m,
-                sample_rate,
-                blocks,
-                &mut gains,
-                &[],
-                &mut no_peaks,
-            );
-            trace_cost(&[(trace, &gains)])
+        move |levels: &[f32], models: &[CompModel], blocks: usize| -> [(f64, f64); LANES] {
+            ex.simulated_block_gains(levels, models, sample_rate, blocks, &[], &mut lanes);
+            std::array::from_fn(|k| trace_cost(&[(trace, &lanes.gains[k])]))
         }
     };
     let mut evaluate = evaluator();
@@ -571,15 +618,19 @@ pub fn fit_paired(
             let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
             let refined = nelder_mead_model(
                 start,
-                &mut |m| pc.cost(&own, m, sample_rate, all_blocks).0,
+                &mut |ms, out| costs_into(pc.costs(&own, ms, sample_rate, all_blocks), out),
                 30,
             );
             return pc.decide(&own, refined, sample_rate, (cost_without, makeup_without));
         }
         Some(start) => {
             let levels = detector_levels_db(&channels, sample_rate, start.detector);
-            let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 30);
-            let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+            let refined = nelder_mead_model(
+                start,
+                &mut |ms, out| costs_into(evaluate(&levels, ms, all_blocks), out),
+                30,
+            );
+            let (cost, makeup) = evaluate(&levels, &[refined], all_blocks)[0];
             (cost, refined, makeup)
         }
         None => {
@@ -590,12 +641,15 @@ pub fn fit_paired(
                 let mut evaluate = evaluator();
                 let levels = detector_levels_db(&channels, sample_rate, detector);
                 let pairs = [(0.2, 15.0), (1.0, 60.0), (10.0, 150.0)];
-                let (_, model) = grid_search(&levels, detector, &pairs, &mut |m| {
-                    evaluate(&levels, m, grid_blocks).0
+                let (_, model) = grid_search(&levels, detector, &pairs, &mut |ms, out| {
+                    costs_into(evaluate(&levels, ms, grid_blocks), out)
                 });
-                let model =
-                    nelder_mead_model(model, &mut |m| evaluate(&levels, m, all_blocks).0, 35);
-                let (cost, _) = evaluate(&levels, &model, all_blocks);
+                let model = nelder_mead_model(
+                    model,
+                    &mut |ms, out| costs_into(evaluate(&levels, ms, all_blocks), out),
+                    35,
+                );
+                let (cost, _) = evaluate(&levels, &[model], all_blocks)[0];
                 (cost, model, levels)
             };
             let mut candidates = std::thread::scope(|scope| {
@@ -605,8 +659,12 @@ pub fn fit_paired(
             });
             candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
             let (_, start, levels) = candidates.swap_remove(0);
-            let refined = nelder_mead_model(start, &mut |m| evaluate(&levels, m, all_blocks).0, 80);
-            let (cost, makeup) = evaluate(&levels, &refined, all_blocks);
+            let refined = nelder_mead_model(
+                start,
+                &mut |ms, out| costs_into(evaluate(&levels, ms, all_blocks), out),
+                80,
+            );
+            let (cost, makeup) = evaluate(&levels, &[refined], all_blocks)[0];
             // Per channel? Both variants are scored on the per-channel traces; unlinked must
             // be clearly better, as linking keeps the stereo image steady.
             if let Some(pc) = &per_channel {
@@ -620,7 +678,7 @@ pub fn fit_paired(
                 };
                 let unlinked = nelder_mead_model(
                     unlinked,
-                    &mut |m| pc.cost(&own, m, sample_rate, grid_blocks).0,
+                    &mut |ms, out| costs_into(pc.costs(&own, ms, sample_rate, grid_blocks), out),
                     UNLINKED_EVALS,
                 );
                 let (unlinked_cost, _) = pc.cost(&own, &unlinked, sample_rate, all_blocks);
@@ -638,6 +696,13 @@ pub fn fit_paired(
 const UNLINKED_EVALS: usize = 30;
 /// The per-channel variant is taken when its cost is below this share of the linked one's.
 const UNLINKED_GAIN: f64 = 0.9;
+
+/// The costs of (cost, make-up) lanes into a [`BatchCost`]'s output.
+fn costs_into(lanes: [(f64, f64); LANES], out: &mut [f64]) {
+    out.iter_mut()
+        .zip(lanes)
+        .for_each(|(o, (cost, _))| *o = cost);
+}
 
 /// The fit, or no compressor where compression does not explain clearly more than a constant
 /// gain does. Costs are on the summed trace's scale.
@@ -671,7 +736,7 @@ fn grid_search(
     levels_db: &[f32],
     detector: Detector,
     time_constants_ms: &[(f64, f64)],
-    cost: &mut dyn FnMut(&CompModel) -> f64,
+    cost: &mut BatchCost<'_>,
 ) -> (f64, CompModel) {
     let mut sorted: Vec<f32> = levels_db.iter().copied().filter(|l| *l > -100.0).collect();
     sorted.sort_by(f32::total_cmp);
@@ -694,10 +759,11 @@ fn grid_search(
             linked: true,
         },
     );
+    let mut grid = Vec::new();
     for p in [0.2, 0.35, 0.5, 0.7, 0.85, 0.95, 0.99] {
         for ratio in [1.5, 2.5, 4.0, 8.0] {
             for &(attack_ms, release_ms) in time_constants_ms {
-                let m = CompModel {
+                grid.push(CompModel {
                     threshold_db: pct(p).clamp(-60.0, 0.0),
                     ratio,
                     knee_db: 6.0,
@@ -705,11 +771,16 @@ fn grid_search(
                     release_ms,
                     detector,
                     linked: true,
-                };
-                let c = cost(&m);
-                if c < best.0 {
-                    best = (c, m);
-                }
+                });
+            }
+        }
+    }
+    let mut costs = [0.0; LANES];
+    for models in grid.chunks(LANES) {
+        cost(models, &mut costs[..models.len()]);
+        for (&c, &m) in costs.iter().zip(models) {
+            if c < best.0 {
+                best = (c, m);
             }
         }
     }
@@ -742,21 +813,33 @@ fn from_point(p: &[f64; 5], detector: Detector, linked: bool) -> CompModel {
 }
 
 /// Nelder–Mead (standard coefficients 1, 2, ½, ½) over the model's five parameters.
-fn nelder_mead_model(
-    start: CompModel,
-    cost: &mut dyn FnMut(&CompModel) -> f64,
-    max_evals: usize,
-) -> CompModel {
+///
+/// Each step evaluates the four points it may need (reflection, expansion, outside and inside
+/// contraction) in one pass of the simulation; the steps taken, and the evaluations counted
+/// against `max_evals`, are the standard method's.
+fn nelder_mead_model(start: CompModel, cost: &mut BatchCost<'_>, max_evals: usize) -> CompModel {
     let (detector, linked) = (start.detector, start.linked);
-    let mut f = |p: &[f64; 5]| cost(&from_point(p, detector, linked));
+    let mut f = |points: &[[f64; 5]]| -> Vec<f64> {
+        let mut values = vec![0.0; points.len()];
+        for (chunk, out) in points.chunks(LANES).zip(values.chunks_mut(LANES)) {
+            let models: Vec<CompModel> = chunk
+                .iter()
+                .map(|p| from_point(p, detector, linked))
+                .collect();
+            cost(&models, out);
+        }
+        values
+    };
     let steps = [3.0, 0.3, 3.0, 0.7, 0.5];
     let x0 = to_point(&start);
-    let mut simplex: Vec<([f64; 5], f64)> = vec![(x0, f(&x0))];
+    let mut points = vec![x0];
     for (d, step) in steps.iter().enumerate() {
         let mut x = x0;
         x[d] += step;
-        simplex.push((x, f(&x)));
+        points.push(x);
     }
+    let values = f(&points);
+    let mut simplex: Vec<([f64; 5], f64)> = points.into_iter().zip(values).collect();
     let mut evals = simplex.len();
     while evals < max_evals {
         simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -776,12 +859,12 @@ fn nelder_mead_model(
             }
             p
         };
-        let reflected = along(-1.0);
-        let fr = f(&reflected);
+        let trial = [along(-1.0), along(-2.0), along(-0.5), along(0.5)];
+        let values = f(&trial);
+        let (reflected, fr) = (trial[0], values[0]);
         evals += 1;
         if fr < simplex[0].1 {
-            let expanded = along(-2.0);
-            let fe = f(&expanded);
+            let (expanded, fe) = (trial[1], values[1]);
             evals += 1;
             simplex[5] = if fe < fr {
                 (expanded, fe)
@@ -791,24 +874,25 @@ fn nelder_mead_model(
         } else if fr < simplex[4].1 {
             simplex[5] = (reflected, fr);
         } else {
-            let contracted = if fr < simplex[5].1 {
-                along(-0.5)
+            let (contracted, fc) = if fr < simplex[5].1 {
+                (trial[2], values[2])
             } else {
-                along(0.5)
+                (trial[3], values[3])
             };
-            let fc = f(&contracted);
             evals += 1;
             if fc < simplex[5].1.min(fr) {
                 simplex[5] = (contracted, fc);
             } else {
                 let best = simplex[0].0;
-                for entry in simplex.iter_mut().skip(1) {
-                    for d in 0..5 {
-                        entry.0[d] = best[d] + 0.5 * (entry.0[d] - best[d]);
-                    }
-                    entry.1 = f(&entry.0);
-                    evals += 1;
+                let shrunk: Vec<[f64; 5]> = simplex[1..]
+                    .iter()
+                    .map(|(x, _)| std::array::from_fn(|d| best[d] + 0.5 * (x[d] - best[d])))
+                    .collect();
+                let values = f(&shrunk);
+                for (entry, (x, v)) in simplex[1..].iter_mut().zip(shrunk.into_iter().zip(values)) {
+                    *entry = (x, v);
                 }
+                evals += 5;
             }
         }
     }
@@ -999,34 +1083,38 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
     let all_blocks = ex.blocks.len();
     // Statistics of the excerpt through `m` (None: no compression), with scratch of its own
     // so the two detectors can be searched side by side.
+    // Statistics of the excerpt through each of up to [`LANES`] models (all with one
+    // detector), with scratch of its own so the two detectors can be searched side by side.
     let stats_of = || {
-        let (mut gains, mut peaks) = (Vec::new(), Vec::new());
+        let mut lanes = LaneOutput::default();
         let (ex, peak_levels, rms_levels) = (&ex, &peak_levels, &rms_levels);
-        move |m: Option<&CompModel>| -> LevelStats {
-            let m = m.unwrap_or(&CompModel::OFF);
-            let levels = match m.detector {
+        move |models: &[CompModel]| -> Vec<LevelStats> {
+            let levels = match models[0].detector {
                 Detector::Peak => peak_levels,
                 Detector::Rms => rms_levels,
             };
             ex.simulated_block_gains(
                 levels,
-                m,
+                models,
                 sample_rate,
                 all_blocks,
-                &mut gains,
                 peak_levels,
-                &mut peaks,
+                &mut lanes,
             );
-            let energy: Vec<f64> = ex
-                .block_energy
-                .iter()
-                .zip(&gains)
-                .map(|(e, g)| e * 10f64.powf(g / 10.0))
-                .collect();
-            level_stats(&energy, &peaks, block)
+            (0..models.len())
+                .map(|k| {
+                    let energy: Vec<f64> = ex
+                        .block_energy
+                        .iter()
+                        .zip(&lanes.gains[k])
+                        .map(|(e, g)| e * 10f64.powf(g / 10.0))
+                        .collect();
+                    level_stats(&energy, &lanes.peaks[k], block)
+                })
+                .collect()
         }
     };
-    let cost_without = stats_distance_db(&stats_of()(None), target);
+    let cost_without = stats_distance_db(&stats_of()(&[CompModel::OFF])[0], target);
     // The statistics are relative to the median active level, so they cannot see a threshold
     // under the whole performance turning the compressor into a slow gain rider that lifts
     // the noise between phrases by the make-up. Keep the threshold above the quieter part of
@@ -1037,15 +1125,18 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
     // knee 6 dB. They only decide between settings the statistics cannot tell apart.
     let cost = || {
         let mut stats_of = stats_of();
-        move |m: &CompModel| -> f64 {
-            let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
-                + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
-                + 0.01 * (m.release_ms / 150.0).ln().powi(2)
-                + 0.002 * (m.knee_db - 6.0).powi(2);
-            let below = (active_p10_db - m.threshold_db).max(0.0);
-            let reduction = -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
-            let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
-            stats_distance_db(&stats_of(Some(m)), target) + prior + bounds
+        move |models: &[CompModel], out: &mut [f64]| {
+            for ((m, stats), o) in models.iter().zip(stats_of(models)).zip(out) {
+                let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
+                    + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
+                    + 0.01 * (m.release_ms / 150.0).ln().powi(2)
+                    + 0.002 * (m.knee_db - 6.0).powi(2);
+                let below = (active_p10_db - m.threshold_db).max(0.0);
+                let reduction =
+                    -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
+                let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
+                *o = stats_distance_db(&stats, target) + prior + bounds;
+            }
         }
     };
     // Both detectors, one per core: an RMS detector evens out phrases, a peak detector with a
@@ -1055,7 +1146,9 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
         let mut cost = cost();
         let (_, start) = grid_search(levels, detector, pairs, &mut cost);
         let model = nelder_mead_model(start, &mut cost, 70);
-        (cost(&model), model)
+        let mut error = [0.0];
+        cost(&[model], &mut error);
+        (error[0], model)
     };
     let (error, model) = std::thread::scope(|scope| {
         let peak = scope.spawn(|| search(Detector::Peak, &peak_levels, &[(1.0, 60.0)]));

@@ -15,7 +15,7 @@
 //! caller scores the candidates by them ([`fit_eq_scored`]); by the magnitude alone a cut
 //! must fit better than bands without it.
 
-use crate::dsp::{EqBandSettings, FilterKind, ranges};
+use crate::dsp::{EqBandSettings, FilterKind, fastmath, ranges};
 
 /// Bounds of one band kind during fitting: a subset of the plugin's ranges, chosen so fitted
 /// bands stay musical (AutoEq constants, matching.md §6.1(b)).
@@ -249,17 +249,15 @@ pub fn digital_curve(sample_rate: f64) -> impl BandResponse {
         };
         for (o, &f) in out.iter_mut().zip(freqs_hz) {
             let w = std::f64::consts::TAU * f / sample_rate;
-            *o = sections[..n]
-                .iter()
-                .map(|s| 10.0 * s.magnitude_sq(w).max(1e-30).log10())
-                .sum();
+            *o = sections_power(sections[..n].iter().map(|s| s.magnitude_sq(w)));
         }
+        to_db(out);
     }
 }
 
 /// The analog prototype the DSP's bands are matched to (`dsp::eq::design`), as a
 /// [`BandResponse`]: a few flops per point, so the search runs on it and only the last
-/// iterations use the exact digital response ([`refine_exact`]).
+/// iterations use the exact digital response ([`refine`]).
 pub fn prototype_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
     use crate::dsp::eq::design::{Analog, MAX_SECTIONS, analog_sections};
     if !band.enabled {
@@ -274,25 +272,37 @@ pub fn prototype_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64])
     let n = analog_sections(&b, &mut analog);
     for (o, &f) in out.iter_mut().zip(freqs_hz) {
         let omega = f / b.freq_hz as f64;
-        *o = analog[..n]
-            .iter()
-            .map(|s| 10.0 * s.magnitude_sq(omega).max(1e-30).log10())
-            .sum();
+        *o = sections_power(analog[..n].iter().map(|s| s.magnitude_sq(omega)));
     }
+    to_db(out);
 }
 
-/// Polish `fit` (found with an approximate response) with `exact` for at most `iterations`
-/// Levenberg–Marquardt steps, and report its curve and errors under `exact`.
-pub fn refine_exact<R: BandResponse>(
+/// The power gain of cascaded sections from their squared magnitudes (each floored at
+/// −300 dB, a null), so one logarithm serves them all ([`to_db`]).
+fn sections_power(magnitudes_sq: impl Iterator<Item = f64>) -> f64 {
+    magnitudes_sq.map(|m| m.max(1e-30)).product()
+}
+
+/// Power gains to dB in place: the fit's hottest arithmetic, in a loop of its own so
+/// the points run side by side.
+fn to_db(powers: &mut [f64]) {
+    powers.iter_mut().for_each(|p| *p = fastmath::power_db(*p));
+}
+
+/// Move `fit`'s bands towards `target` under `response` for at most `iterations`
+/// Levenberg–Marquardt steps, and report their curve and errors under `response`: the exact
+/// digital response polishes a fit found on the analog prototype; the prototype moves a fit
+/// to a corrected target.
+pub fn refine<R: BandResponse>(
     fit: &EqFit,
     target: &FitTarget,
     limits: &FitLimits,
-    exact: &R,
+    response: &R,
     iterations: usize,
 ) -> EqFit {
     let mut params: Vec<Param> = fit.bands.iter().map(Param::from_band).collect();
-    levenberg_marquardt(&mut params, target, limits, exact, iterations);
-    finish(params, target, exact)
+    levenberg_marquardt(&mut params, target, limits, response, iterations);
+    finish(params, target, response)
 }
 
 /// Bands sorted low to high, with their curve and errors.

@@ -17,11 +17,39 @@ pub const ACTIVITY_RANGE_DB: f64 = 30.0;
 
 /// Mid channel: the mean of all channels.
 pub fn mid(channels: &[&[f32]]) -> Vec<f32> {
-    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
-    let scale = 1.0 / channels.len().max(1) as f32;
-    (0..len)
-        .map(|i| channels.iter().map(|c| c[i]).sum::<f32>() * scale)
-        .collect()
+    match channels {
+        [only] => only.to_vec(),
+        // The common case, in a loop that vectorises.
+        [left, right] => left
+            .iter()
+            .zip(*right)
+            .map(|(l, r)| (l + r) * 0.5)
+            .collect(),
+        _ => {
+            let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+            let mut sum = vec![0.0f32; len];
+            for c in channels {
+                sum.iter_mut().zip(*c).for_each(|(s, v)| *s += v);
+            }
+            let scale = 1.0 / channels.len().max(1) as f32;
+            sum.iter_mut().for_each(|s| *s *= scale);
+            sum
+        }
+    }
+}
+
+/// Σ x², in f64 over four lanes (a single running sum cannot be reordered, so it would not
+/// vectorise).
+pub fn sum_of_squares(x: &[f32]) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let mut chunks = x.chunks_exact(4);
+    for c in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(c) {
+            *lane += (v * v) as f64;
+        }
+    }
+    let rest: f64 = chunks.remainder().iter().map(|&v| (v * v) as f64).sum();
+    lanes.iter().sum::<f64>() + rest
 }
 
 /// Running sum of squares: `out[i]` = Σ x[..i]², so any window's energy is one subtraction.
@@ -57,10 +85,7 @@ pub fn window_energies(x: &[f32], frame: usize, hop: usize) -> Vec<f64> {
     };
     if frame.is_multiple_of(hop) {
         let per = frame / hop;
-        let chunks: Vec<f64> = x
-            .chunks(hop)
-            .map(|c| c.iter().map(|&v| (v * v) as f64).sum())
-            .collect();
+        let chunks: Vec<f64> = x.chunks(hop).map(sum_of_squares).collect();
         (0..count)
             .map(|i| chunks[i..i + per].iter().sum())
             .collect()
@@ -180,8 +205,12 @@ pub fn third_octave_levels_db(s: &PowerSpectrum) -> Vec<f64> {
 /// Returns `(rms_db, max_db)`.
 pub fn ltas_error_db(x: &[f32], r: &[f32], sample_rate: f64) -> (f64, f64) {
     let fft_len = super::spectrum::fft_len_for(sample_rate);
-    let lx = third_octave_levels_db(&gated_spectrum(x, sample_rate, fft_len));
-    let lr = third_octave_levels_db(&gated_spectrum(r, sample_rate, fft_len));
+    let levels = |x: &[f32]| third_octave_levels_db(&gated_spectrum(x, sample_rate, fft_len));
+    // The two spectra side by side, one per core.
+    let (lx, lr) = std::thread::scope(|scope| {
+        let lr = scope.spawn(|| levels(r));
+        (levels(x), lr.join().expect("spectra do not panic"))
+    });
     let centres = third_octave_centres_hz();
     let diffs: Vec<(f64, f64)> = centres
         .iter()

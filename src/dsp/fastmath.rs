@@ -1,4 +1,5 @@
-//! Fast base-2 logarithm and exponential for the compressor's per-sample level and gain math.
+//! Fast base-2 logarithm and exponential for the compressor's per-sample level and gain math,
+//! and a fast f64 decibel conversion for the analysis's EQ fit ([`power_db`]).
 //!
 //! Both are branch-free (bit tricks on the IEEE-754 layout + a short polynomial), so loops over
 //! them vectorise. Polynomials are Chebyshev-node interpolants (near-minimax) of
@@ -42,6 +43,36 @@ pub fn exp2(x: f32) -> f32 {
     f32::from_bits((p.to_bits() as i32).wrapping_add(i << 23) as u32)
 }
 
+/// `10·log10(x)` for positive, normal, finite `x`, in f64 to within 1e-12 dB (between ±400 dB;
+/// relative 1e-14 beyond): fast enough
+/// for the EQ fit's millions of curve points and exact enough for its finite-difference
+/// derivatives (steps of 1e-4 see changes of 1e-6 dB). Branch-free and free of 64-bit integer
+/// shifts and conversions x86-64 lacks in vector form, so loops over it vectorise.
+#[inline(always)]
+pub fn power_db(x: f64) -> f64 {
+    // √½'s bits: the exponent is counted from there, so the mantissa m lands in [√½, √2).
+    const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
+    const BIAS: u64 = 1023 << 52;
+    // 2^52: adding an integer below 2^52 into its mantissa bits converts it exactly.
+    const TWO_52_BITS: u64 = 0x4330_0000_0000_0000;
+    const DB_PER_LN: f64 = 10.0 / std::f64::consts::LN_10;
+    let bits = x.to_bits();
+    // e + 1023 (never negative for positive normal x), then m = x / 2^e.
+    let biased = (bits.wrapping_add(BIAS).wrapping_sub(SQRT_HALF_BITS)) >> 52;
+    let m = f64::from_bits(bits.wrapping_sub((biased << 52).wrapping_sub(BIAS)));
+    let e = f64::from_bits(TWO_52_BITS | biased) - (4_503_599_627_370_496.0 + 1023.0);
+    // ln m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + …) with s = (m − 1)/(m + 1), |s| ≤ 0.172: the
+    // terms up to s¹⁵ leave less than 1e-14.
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let series = 1.0
+        + s2 * (1.0 / 3.0
+            + s2 * (1.0 / 5.0
+                + s2 * (1.0 / 7.0
+                    + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 / 15.0))))));
+    DB_PER_LN * (e * std::f64::consts::LN_2 + 2.0 * s * series)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +112,31 @@ mod tests {
         assert_eq!(exp2(0.0), 1.0);
         assert_eq!(exp2(-3.0), 0.125);
         assert_eq!(exp2(7.0), 128.0);
+    }
+
+    #[test]
+    fn power_db_is_within_1e_12_db_of_libm() {
+        // ±400 dB (where the fit's curves live), at steps that land on every mantissa region;
+        // beyond that, to the ends of the normal range, relative to the value.
+        let (mut worst, mut worst_relative) = (0.0f64, 0.0f64);
+        let mut x = f64::MIN_POSITIVE;
+        while x < 1e300 {
+            let (got, want) = (power_db(x), 10.0 * x.log10());
+            if want.abs() <= 400.0 {
+                worst = worst.max((got - want).abs());
+            } else {
+                worst_relative = worst_relative.max((got / want - 1.0).abs());
+            }
+            x *= 1.000_913_7;
+        }
+        assert!(worst < 1e-12, "worst power_db error {worst} dB");
+        assert!(
+            worst_relative < 1e-14,
+            "worst relative error {worst_relative}"
+        );
+        assert_eq!(power_db(1.0), 0.0);
+        assert!((power_db(100.0) - 20.0).abs() < 1e-13);
+        assert!((power_db(f64::MIN_POSITIVE) + 3076.526555685888).abs() < 1e-9);
     }
 
     #[test]
