@@ -62,10 +62,8 @@ REGRESSION = {
 # Assertions the current code fails, reported but not counted until the fit is improved:
 # (case, figure) -> why. When one starts to pass, the run says so: remove it here.
 KNOWN_GAPS = {
-    ("beatbox/heavy/paired", "crest"): "+3.4 to +3.8 dB, at the 3.5 dB bound: JUCE's 0.5 ms attack (τ 0.08 ms) at 8:1 shaves "
-        "the first samples of each hit; the fitted compressor lets the loudest one through",
     ("beatbox/heavy/unpaired", "crest"): "+7.1 dB: the statistics fit does not reach the transient "
-        "shaving of that 0.5 ms attack (the crest term weighs the top 400 ms windows, not the "
+        "shaving of JUCE's 0.5 ms attack at 8:1 (the crest term weighs the top 400 ms windows, not the "
         "single highest peak the figure reads)",
 }
 
