@@ -19,6 +19,7 @@ use std::ops::Range;
 use realfft::RealFftPlanner;
 
 use super::phase::CrossSpectrum;
+use super::spectrum::padded_spectrum;
 use realfft::num_complex::Complex;
 
 /// Explained share of the reference's energy from which two recordings count as the same
@@ -87,16 +88,7 @@ fn whitened_xcorr(
     let len = (r.len() + s.len()).next_power_of_two();
     let forward = planner.plan_fft_forward(len);
     let inverse = planner.plan_fft_inverse(len);
-    let spectrum = |x: &[f32]| {
-        let mut input = forward.make_input_vec();
-        input[..x.len()].copy_from_slice(x);
-        let mut out = forward.make_output_vec();
-        forward
-            .process(&mut input, &mut out)
-            .expect("sizes from plan");
-        out
-    };
-    let (fr, fs) = (spectrum(r), spectrum(s));
+    let (fr, fs) = (padded_spectrum(&*forward, r), padded_spectrum(&*forward, s));
     let bin_hz = sample_rate / len as f64;
     let first = ((band_hz.0 / bin_hz).ceil() as usize).max(1);
     let last = ((band_hz.1 / bin_hz) as usize).min(len / 2 - 1);
@@ -170,6 +162,11 @@ fn excerpts(
         .collect()
 }
 
+/// The band the full-rate measures use: [`LOW_HZ`] to [`HIGH_HZ`] (at most 0.45·fs).
+fn fine_band_hz(sample_rate: f64) -> (f64, f64) {
+    (LOW_HZ, HIGH_HZ.min(0.45 * sample_rate))
+}
+
 /// Refines `centre` to the sample on [`excerpts`]: the lag and its whitened peak (the mean
 /// over the excerpts that are not silent).
 fn refine(
@@ -180,7 +177,7 @@ fn refine(
     centre: i64,
     margin: i64,
 ) -> Option<(i64, f64)> {
-    let band = (LOW_HZ, HIGH_HZ.min(0.45 * sample_rate));
+    let band = fine_band_hz(sample_rate);
     let mut sum = vec![0.0f64; (2 * margin + 1) as usize];
     let mut used = 0;
     for range in excerpts(reference, source, sample_rate, centre, margin) {
@@ -219,7 +216,7 @@ fn explained_share(reference: &[f32], source: &[f32], sample_rate: f64, lag: i64
         let b = (range.start as i64 - lag) as usize;
         cross.add(&source[b..b + range.len()], &reference[range]);
     }
-    cross.explained_share((LOW_HZ, HIGH_HZ.min(0.45 * sample_rate)), sample_rate)
+    cross.explained_share(fine_band_hz(sample_rate), sample_rate)
 }
 
 /// Find the lag of `source` in `reference` (both mono, same rate).

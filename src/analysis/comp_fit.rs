@@ -189,12 +189,7 @@ fn envelope_power(x: &[f32], planner: &mut RealFftPlanner<f32>) -> Vec<f32> {
     let len = x.len().next_power_of_two().max(2);
     let forward = planner.plan_fft_forward(len);
     let inverse = planner.plan_fft_inverse(len);
-    let mut input = forward.make_input_vec();
-    input[..x.len()].copy_from_slice(x);
-    let mut spectrum = forward.make_output_vec();
-    forward
-        .process(&mut input, &mut spectrum)
-        .expect("sizes from plan");
+    let mut spectrum = super::spectrum::padded_spectrum(&*forward, x);
     // H multiplies positive frequencies by −j; DC and Nyquist have no quadrature part.
     let last = spectrum.len() - 1;
     for (k, c) in spectrum.iter_mut().enumerate() {
@@ -227,8 +222,19 @@ fn block_sums(energy: &[f32], blocks: &[(usize, usize)]) -> Vec<f64> {
 /// overlap in the CPU, so four models cost little more than one.
 const LANES: usize = 4;
 
-/// Costs of up to [`LANES`] models at once, written to the slice (one per model).
-type BatchCost<'a> = dyn FnMut(&[CompModel], &mut [f64]) + 'a;
+/// Costs of up to [`LANES`] models at once, in their order (infinite past them).
+type BatchCost<'a> = dyn FnMut(&[CompModel]) -> [f64; LANES] + 'a;
+
+/// `cost(k)` for the first `used` lanes, infinite (never the best) for the padding.
+fn lane_costs(used: usize, cost: impl Fn(usize) -> (f64, f64)) -> [(f64, f64); LANES] {
+    std::array::from_fn(|k| {
+        if k < used {
+            cost(k)
+        } else {
+            (f64::INFINITY, 0.0)
+        }
+    })
+}
 
 /// [`Excerpt::simulated_block_gains`]'s output, one list per lane (scratch kept between
 /// passes).
@@ -487,6 +493,8 @@ fn trace_cost(parts: &[(&Trace, &[f64])]) -> (f64, f64) {
 struct PerChannel {
     excerpts: Vec<Excerpt>,
     traces: Vec<Trace>,
+    /// Simulation output per channel, kept between evaluations.
+    scratch: Vec<LaneOutput>,
 }
 
 impl PerChannel {
@@ -499,28 +507,32 @@ impl PerChannel {
             .enumerate()
             .map(|(k, ex)| Trace::new(&ex.block_energy, &reference.channel_block_energy(k)))
             .collect();
-        Self { excerpts, traces }
+        let scratch = excerpts.iter().map(|_| LaneOutput::default()).collect();
+        Self {
+            excerpts,
+            traces,
+            scratch,
+        }
     }
 
     /// (Cost, make-up) of each of `models` (up to [`LANES`]) when channel k's detector reads
-    /// `levels[k]` (the same levels for all channels: linked). Lanes past the models are
-    /// padding.
+    /// `levels[k]` (the same levels for all channels: linked). Lanes past the models read
+    /// infinite cost.
     fn costs(
-        &self,
+        &mut self,
         levels: &[&[f32]],
         models: &[CompModel],
         sample_rate: f64,
         blocks: usize,
     ) -> [(f64, f64); LANES] {
-        let mut lanes: Vec<LaneOutput> = self.excerpts.iter().map(|_| Default::default()).collect();
-        for ((ex, l), out) in self.excerpts.iter().zip(levels).zip(&mut lanes) {
+        for ((ex, l), out) in self.excerpts.iter().zip(levels).zip(&mut self.scratch) {
             ex.simulated_block_gains(l, models, sample_rate, blocks, &[], out);
         }
-        std::array::from_fn(|k| {
-            let parts: Vec<(&Trace, &[f64])> = self
-                .traces
+        let (traces, scratch) = (&self.traces, &self.scratch);
+        lane_costs(models.len(), |k| {
+            let parts: Vec<(&Trace, &[f64])> = traces
                 .iter()
-                .zip(&lanes)
+                .zip(scratch)
                 .map(|(t, out)| (t, out.gains[k].as_slice()))
                 .collect();
             trace_cost(&parts)
@@ -528,7 +540,7 @@ impl PerChannel {
     }
 
     fn cost(
-        &self,
+        &mut self,
         levels: &[&[f32]],
         m: &CompModel,
         sample_rate: f64,
@@ -542,7 +554,7 @@ impl PerChannel {
     /// make-up with no compressor there): the cost is carried over as its ratio to "no
     /// compressor" on its own yardstick.
     fn decide(
-        &self,
+        &mut self,
         own: &[&[f32]],
         m: CompModel,
         sample_rate: f64,
@@ -590,18 +602,18 @@ pub fn fit_paired(
     let all_blocks = ex.blocks.len();
     let grid_blocks = ex.blocks_within(GRID_S, sample_rate);
     // An evaluator with its own scratch, so independent searches can run on separate cores:
-    // (cost, make-up) of up to [`LANES`] models (lanes past them are padding).
+    // (cost, make-up) of up to [`LANES`] models.
     let evaluator = || {
         let mut lanes = LaneOutput::default();
         let (ex, trace) = (&ex, &trace);
         move |levels: &[f32], models: &[CompModel], blocks: usize| -> [(f64, f64); LANES] {
             ex.simulated_block_gains(levels, models, sample_rate, blocks, &[], &mut lanes);
-            std::array::from_fn(|k| trace_cost(&[(trace, &lanes.gains[k])]))
+            lane_costs(models.len(), |k| trace_cost(&[(trace, &lanes.gains[k])]))
         }
     };
     let mut evaluate = evaluator();
     // Stereo with channels that differ: the compressor may work per channel instead.
-    let per_channel = (channels.len() > 1 && channels.windows(2).any(|w| w[0] != w[1]))
+    let mut per_channel = (channels.len() > 1 && channels.windows(2).any(|w| w[0] != w[1]))
         .then(|| PerChannel::new(&ex, ref_ex));
     let own_levels = |detector: Detector| -> Vec<Vec<f32>> {
         channels
@@ -612,13 +624,16 @@ pub fn fit_paired(
     let (cost, model, makeup) = match start {
         Some(start) if !start.linked => {
             let pc = per_channel
-                .as_ref()
+                .as_mut()
                 .expect("unlinked only where channels differ");
             let own = own_levels(start.detector);
             let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
             let refined = nelder_mead_model(
                 start,
-                &mut |ms, out| costs_into(pc.costs(&own, ms, sample_rate, all_blocks), out),
+                &mut |ms| {
+                    pc.costs(&own, ms, sample_rate, all_blocks)
+                        .map(|(cost, _)| cost)
+                },
                 30,
             );
             return pc.decide(&own, refined, sample_rate, (cost_without, makeup_without));
@@ -627,7 +642,7 @@ pub fn fit_paired(
             let levels = detector_levels_db(&channels, sample_rate, start.detector);
             let refined = nelder_mead_model(
                 start,
-                &mut |ms, out| costs_into(evaluate(&levels, ms, all_blocks), out),
+                &mut |ms| evaluate(&levels, ms, all_blocks).map(|(cost, _)| cost),
                 30,
             );
             let (cost, makeup) = evaluate(&levels, &[refined], all_blocks)[0];
@@ -641,12 +656,12 @@ pub fn fit_paired(
                 let mut evaluate = evaluator();
                 let levels = detector_levels_db(&channels, sample_rate, detector);
                 let pairs = [(0.2, 15.0), (1.0, 60.0), (10.0, 150.0)];
-                let (_, model) = grid_search(&levels, detector, &pairs, &mut |ms, out| {
-                    costs_into(evaluate(&levels, ms, grid_blocks), out)
+                let (_, model) = grid_search(&levels, detector, &pairs, &mut |ms| {
+                    evaluate(&levels, ms, grid_blocks).map(|(cost, _)| cost)
                 });
                 let model = nelder_mead_model(
                     model,
-                    &mut |ms, out| costs_into(evaluate(&levels, ms, all_blocks), out),
+                    &mut |ms| evaluate(&levels, ms, all_blocks).map(|(cost, _)| cost),
                     35,
                 );
                 let (cost, _) = evaluate(&levels, &[model], all_blocks)[0];
@@ -661,13 +676,13 @@ pub fn fit_paired(
             let (_, start, levels) = candidates.swap_remove(0);
             let refined = nelder_mead_model(
                 start,
-                &mut |ms, out| costs_into(evaluate(&levels, ms, all_blocks), out),
+                &mut |ms| evaluate(&levels, ms, all_blocks).map(|(cost, _)| cost),
                 80,
             );
             let (cost, makeup) = evaluate(&levels, &[refined], all_blocks)[0];
             // Per channel? Both variants are scored on the per-channel traces; unlinked must
             // be clearly better, as linking keeps the stereo image steady.
-            if let Some(pc) = &per_channel {
+            if let Some(pc) = &mut per_channel {
                 let own = own_levels(refined.detector);
                 let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
                 let shared: Vec<&[f32]> = vec![levels.as_slice(); own.len()];
@@ -678,7 +693,10 @@ pub fn fit_paired(
                 };
                 let unlinked = nelder_mead_model(
                     unlinked,
-                    &mut |ms, out| costs_into(pc.costs(&own, ms, sample_rate, grid_blocks), out),
+                    &mut |ms| {
+                        pc.costs(&own, ms, sample_rate, grid_blocks)
+                            .map(|(cost, _)| cost)
+                    },
                     UNLINKED_EVALS,
                 );
                 let (unlinked_cost, _) = pc.cost(&own, &unlinked, sample_rate, all_blocks);
@@ -696,13 +714,6 @@ pub fn fit_paired(
 const UNLINKED_EVALS: usize = 30;
 /// The per-channel variant is taken when its cost is below this share of the linked one's.
 const UNLINKED_GAIN: f64 = 0.9;
-
-/// The costs of (cost, make-up) lanes into a [`BatchCost`]'s output.
-fn costs_into(lanes: [(f64, f64); LANES], out: &mut [f64]) {
-    out.iter_mut()
-        .zip(lanes)
-        .for_each(|(o, (cost, _))| *o = cost);
-}
 
 /// The fit, or no compressor where compression does not explain clearly more than a constant
 /// gain does. Costs are on the summed trace's scale.
@@ -775,10 +786,8 @@ fn grid_search(
             }
         }
     }
-    let mut costs = [0.0; LANES];
     for models in grid.chunks(LANES) {
-        cost(models, &mut costs[..models.len()]);
-        for (&c, &m) in costs.iter().zip(models) {
+        for (c, &m) in cost(models).into_iter().zip(models) {
             if c < best.0 {
                 best = (c, m);
             }
@@ -820,15 +829,16 @@ fn from_point(p: &[f64; 5], detector: Detector, linked: bool) -> CompModel {
 fn nelder_mead_model(start: CompModel, cost: &mut BatchCost<'_>, max_evals: usize) -> CompModel {
     let (detector, linked) = (start.detector, start.linked);
     let mut f = |points: &[[f64; 5]]| -> Vec<f64> {
-        let mut values = vec![0.0; points.len()];
-        for (chunk, out) in points.chunks(LANES).zip(values.chunks_mut(LANES)) {
-            let models: Vec<CompModel> = chunk
-                .iter()
-                .map(|p| from_point(p, detector, linked))
-                .collect();
-            cost(&models, out);
-        }
-        values
+        points
+            .chunks(LANES)
+            .flat_map(|chunk| {
+                let models: Vec<CompModel> = chunk
+                    .iter()
+                    .map(|p| from_point(p, detector, linked))
+                    .collect();
+                cost(&models).into_iter().take(chunk.len())
+            })
+            .collect()
     };
     let steps = [3.0, 0.3, 3.0, 0.7, 0.5];
     let x0 = to_point(&start);
@@ -1125,8 +1135,9 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
     // knee 6 dB. They only decide between settings the statistics cannot tell apart.
     let cost = || {
         let mut stats_of = stats_of();
-        move |models: &[CompModel], out: &mut [f64]| {
-            for ((m, stats), o) in models.iter().zip(stats_of(models)).zip(out) {
+        move |models: &[CompModel]| -> [f64; LANES] {
+            let mut costs = [f64::INFINITY; LANES];
+            for ((m, stats), c) in models.iter().zip(stats_of(models)).zip(&mut costs) {
                 let prior = 0.02 * (m.ratio / 3.0).ln().powi(2)
                     + 0.01 * (m.attack_ms / 10.0).ln().powi(2)
                     + 0.01 * (m.release_ms / 150.0).ln().powi(2)
@@ -1135,8 +1146,9 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
                 let reduction =
                     -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
                 let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
-                *o = stats_distance_db(&stats, target) + prior + bounds;
+                *c = stats_distance_db(&stats, target) + prior + bounds;
             }
+            costs
         }
     };
     // Both detectors, one per core: an RMS detector evens out phrases, a peak detector with a
@@ -1146,9 +1158,7 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
         let mut cost = cost();
         let (_, start) = grid_search(levels, detector, pairs, &mut cost);
         let model = nelder_mead_model(start, &mut cost, 70);
-        let mut error = [0.0];
-        cost(&[model], &mut error);
-        (error[0], model)
+        (cost(&[model])[0], model)
     };
     let (error, model) = std::thread::scope(|scope| {
         let peak = scope.spawn(|| search(Detector::Peak, &peak_levels, &[(1.0, 60.0)]));

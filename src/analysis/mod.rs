@@ -566,340 +566,423 @@ pub fn analyze(
         .map(|c| &c[src_range.clone()])
         .collect();
     let (ref_mid, src_mid) = (&ref_mid[ref_range], &src_mid[src_range]);
-
-    // The whole files' loudness and level metrics are needed only at the end: measured on
-    // a core of their own meanwhile (the fits mostly use one).
-    std::thread::scope(|scope| {
-        let whole_metrics = scope.spawn(|| {
-            let whole = |refs: &[&[f32]], mid: &[f32], fs: f64| {
-                let lufs = loudness::integrated_loudness(refs, fs).unwrap_or(metrics::SILENCE_DB);
-                SignalMetrics::from_mid(lufs, mid, fs)
-            };
-            (
-                whole(&ref_refs, ref_mid, ref_fs),
-                whole(&src_refs, src_mid, src_fs),
-            )
-        });
-        // The level histograms of the report, needed last of all.
-        let whole_levels = scope.spawn(|| {
-            (
-                metrics::active_levels_db(ref_mid, ref_fs),
-                metrics::active_levels_db(src_mid, src_fs),
-            )
-        });
-        // Spectra: when paired, the very same frames of both (the reference's activity decides).
-        let (ref_starts, ref_quiet) = frame_starts(ref_mid, spectrum::fft_len_for(ref_fs));
-        let (src_starts, src_quiet) = if paired {
-            (ref_starts.clone(), ref_quiet.clone())
-        } else {
-            frame_starts(src_mid, spectrum::fft_len_for(src_fs))
-        };
-        let width: fn(f64) -> f64 = if paired {
-            spectrum::smoothing_octaves_paired
-        } else {
-            spectrum::smoothing_octaves_unpaired
-        };
-        // The reference's and the source's spectra are independent: one on each core.
-        let spectra = |mid: &[f32], fs: f64, starts: &[usize], quiet: &[usize]| {
-            let db = ltas_db(mid, fs, starts, &grid_hz, width);
-            let floor_db =
-                spectrum::noise_floor_db(mid, fs, spectrum::fft_len_for(fs), quiet, &grid_hz);
-            (db, floor_db)
-        };
-        let ((reference_db, ref_floor_db), (source_db, src_floor_db)) =
-            std::thread::scope(|scope| {
-                let reference = scope.spawn(|| spectra(ref_mid, ref_fs, &ref_starts, &ref_quiet));
-                let source = spectra(src_mid, src_fs, &src_starts, &src_quiet);
-                (reference.join().expect("spectra do not panic"), source)
+    let takes = Takes {
+        ref_channels: &ref_refs,
+        src_channels: &src_refs,
+        ref_mid,
+        src_mid,
+        ref_fs,
+        src_fs,
+    };
+    // The whole files' loudness and level metrics are needed only at the end: measured on a
+    // core of their own while the fits run (they mostly use one).
+    let ((reference_metrics, source_metrics), (reference_levels_db, source_levels_db), fitted) =
+        std::thread::scope(|scope| {
+            let whole = scope.spawn(|| {
+                let metrics = |refs: &[&[f32]], mid: &[f32], fs: f64| {
+                    let lufs =
+                        loudness::integrated_loudness(refs, fs).unwrap_or(metrics::SILENCE_DB);
+                    SignalMetrics::from_mid(lufs, mid, fs)
+                };
+                (
+                    (
+                        metrics(&ref_refs, ref_mid, ref_fs),
+                        metrics(&src_refs, src_mid, src_fs),
+                    ),
+                    // The level histograms of the report.
+                    (
+                        metrics::active_levels_db(ref_mid, ref_fs),
+                        metrics::active_levels_db(src_mid, src_fs),
+                    ),
+                )
             });
-        let rel_src = reliability(&source_db, &src_floor_db);
-        let rel_ref = reliability(&reference_db, &ref_floor_db);
-        let weights: Vec<f64> = grid_hz
+            let fitted = fit_chain(reference, &takes, paired, &grid_hz, options);
+            let (metrics, levels) = whole.join().expect("metrics do not panic");
+            (metrics, levels, fitted)
+        });
+    let Fitted {
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        mut comp_fit,
+        settings,
+        src_segments,
+        ref_segments,
+    } = fitted;
+    // Loudness: output gain so the source through the chain reads the reference's LUFS.
+    // Paired: on the excerpts, against the same excerpts of the reference (exact). Unpaired:
+    // on up to [`LOUDNESS_EXCERPT`] of the source, offset by how that excerpt's loudness
+    // differs from the whole source's, against the whole reference.
+    let (ref_lufs, src_lufs) = (
+        reference_metrics.loudness_lufs,
+        source_metrics.loudness_lufs,
+    );
+    let (loudness_segments, goal_lufs) = if paired {
+        (src_segments, segments_loudness(&ref_segments, ref_fs))
+    } else {
+        let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, LOUDNESS_EXCERPT);
+        (comp_fit::gather(&src_refs, &segments), ref_lufs)
+    };
+    let correction = if paired {
+        0.0
+    } else {
+        src_lufs - segments_loudness(&loudness_segments, src_fs)
+    };
+    let render_all = |s: &ChainSettings| -> Vec<Vec<Vec<f32>>> {
+        loudness_segments
             .iter()
-            .zip(rel_src.iter().zip(&rel_ref))
-            .map(|(&f, (a, b))| perceptual_weight(f) * a * b)
-            .collect();
-        let target = fit_target(
-            &grid_hz,
-            &reference_db,
-            &source_db,
-            weights,
-            MAX_BOOST_DB,
-            options.amount,
-        );
-        let response = eq_fit::digital_curve(src_fs);
-        // The search runs on the analog prototype (cheap); the exact digital response polishes.
-        // `cuts`: refit around these cuts (a choice already made) rather than choose them.
-        let fit = |t: &FitTarget, limits: &eq_fit::FitLimits, cuts: Option<&[EqBandSettings]>| {
-            let prototype = &eq_fit::prototype_curve;
-            let coarse = match cuts {
-                Some(cuts) => eq_fit::fit_eq_with_cuts(t, options.bands, limits, prototype, cuts),
-                None => eq_fit::fit_eq(t, options.bands, limits, prototype),
-            };
-            eq_fit::refine(&coarse, t, limits, &response, EXACT_ITERATIONS)
-        };
-        let top_hz = 0.45 * src_fs;
-        let limits = eq_fit::FitLimits {
-            max_gain_db: MAX_BOOST_DB,
-            max_bell_q: if paired {
-                eq_fit::BELL_BOUNDS.max_q
-            } else {
-                MAX_BELL_Q_UNPAIRED
-            },
-            top_hz,
-        };
-        let mut eq_fit = if paired {
-            // Fits that differ in their cuts match the magnitude alike; the paired takes show
-            // whose phase is right.
-            let cross = paired_cross_spectrum(src_mid, ref_mid, src_fs);
-            let score = |bands: &[EqBandSettings]| cross.correlation(bands, src_fs);
-            let prototype = &eq_fit::prototype_curve;
-            let coarse =
-                eq_fit::fit_eq_scored(&target, options.bands, &limits, prototype, Some(&score));
-            eq_fit::refine(&coarse, &target, &limits, &response, EXACT_ITERATIONS)
-        } else {
-            fit(&target, &limits, None)
-        };
-        // Excerpts for the compressor fit and the predictions.
-        let excerpt = if paired {
-            comp_fit::PAIRED_EXCERPT
-        } else {
-            comp_fit::UNPAIRED_EXCERPT
-        };
-        let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
-        let src_segments = comp_fit::gather(&src_refs, &segments);
-        let mut settings = with_eq_fit(&ChainSettings::default(), &eq_fit);
-        settings.compressor.enabled = false;
-        settings.ceiling = fit_ceiling(reference);
-        let mut comp_fit = None;
-        let ref_segments = comp_fit::gather(&ref_refs, &segments);
-        // Paired: once the compressor is known, what it does to the spectrum is known too; refit
-        // the EQ to the remaining difference on the excerpts (the very same frames of both), then
-        // the compressor to the new EQ.
-        let rounds = if paired { PAIRED_ROUNDS } else { 1 };
-        let mut paired_reference = None;
-        let mut paired_goal = None;
-        // The EQ correction reads spectra, which need more material than the gain trace.
-        let spectrum_segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, SPECTRUM_EXCERPT);
-        let spectrum_src = comp_fit::gather(&src_refs, &spectrum_segments);
-        let spectrum_ref = if paired {
-            comp_fit::gather(&ref_refs, &spectrum_segments)
-        } else {
-            Vec::new()
-        };
-        for round in 0..rounds {
-            if options.compressor {
-                let eq_only = {
-                    let mut s = settings.clone();
-                    s.compressor.enabled = false;
-                    s.ceiling.enabled = false;
-                    s
-                };
-                let src_eq: Vec<Vec<Vec<f32>>> = src_segments
-                    .iter()
-                    .map(|seg| render(&eq_only, seg, src_fs))
-                    .collect();
-                let fit = if paired {
-                    let previous = comp_fit.as_ref().and_then(|c: &CompFit| c.model);
-                    let reference = paired_reference.get_or_insert_with(|| {
-                        comp_fit::PairedReference::new(&ref_segments, ref_fs)
-                    });
-                    comp_fit::fit_paired(&src_eq, reference, src_fs, previous)
-                } else {
-                    // The excerpt is not the whole source: shift the goal by how the excerpt's
-                    // statistics differ from the whole source's.
-                    let part = comp_fit::measure_stats(
-                        &concat_channels(&src_segments)
-                            .iter()
-                            .map(Vec::as_slice)
-                            .collect::<Vec<_>>(),
-                        src_fs,
-                    );
-                    let full = comp_fit::measure_stats(&src_refs, src_fs);
-                    let goal = comp_fit::measure_stats(&ref_refs, ref_fs).shifted(&part, &full);
-                    comp_fit::fit_unpaired(&src_eq, &goal, src_fs)
-                };
-                settings.compressor.enabled = false;
-                if let Some(model) = fit.model {
-                    settings.compressor = model.settings(0.0);
-                    settings.compressor.mix_pct = (100.0 * options.amount) as f32;
-                }
-                comp_fit = Some(fit);
-            }
-            // Unpaired, the compressor's own effect on the spectrum is what is left to undo.
-            if !settings.compressor.enabled && (round + 1 == rounds || !paired) {
-                break;
-            }
-            let render_mid = |s: &ChainSettings| {
-                let rendered: Vec<Vec<Vec<f32>>> = spectrum_src
-                    .iter()
-                    .map(|seg| render(s, seg, src_fs))
-                    .collect();
-                concat_mid(&rendered)
-            };
-            let out_x = render_mid(&settings);
-            // The spectrum to aim at, and the frames it is read on: the reference's when paired
-            // (the same in every round); unpaired, the source through the EQ alone, which the
-            // first fit matched to the reference.
-            let goal = |x: &[f32]| {
-                let (starts, _) = frame_starts(x, spectrum::fft_len_for(ref_fs));
-                let db = ltas_db(x, src_fs, &starts, &grid_hz, width);
-                (starts, db)
-            };
-            let (starts, r_db) = if paired {
-                paired_goal
-                    .get_or_insert_with(|| goal(&concat_mid(&spectrum_ref)))
-                    .clone()
-            } else {
-                let mut eq_only = settings.clone();
-                eq_only.compressor.enabled = false;
-                goal(&render_mid(&eq_only))
-            };
-            let o_db = ltas_db(&out_x, src_fs, &starts, &grid_hz, width);
-            let residual = target_curve(&grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0);
-            let refined = FitTarget {
-                target_db: eq_fit
-                    .curve_db
-                    .iter()
-                    .zip(&residual)
-                    .map(|(c, r)| (c + options.amount * r).clamp(MAX_CUT_DB, MAX_BOOST_DB))
-                    .collect(),
-                ..target.clone()
-            };
-            // Between rounds the bands only move (the compressor's next fit needs them close);
-            // the last round fits them afresh around the chosen cuts.
-            eq_fit = if round + 1 < rounds {
-                let moved = eq_fit::refine(
-                    &eq_fit,
-                    &refined,
-                    &limits,
-                    &eq_fit::prototype_curve,
-                    WARM_ITERATIONS,
-                );
-                eq_fit::refine(&moved, &refined, &limits, &response, EXACT_ITERATIONS)
-            } else {
-                fit(&refined, &limits, Some(&eq_fit.bands))
-            };
-            settings = with_eq_fit(&settings, &eq_fit);
+            .map(|seg| render(s, seg, src_fs))
+            .collect()
+    };
+    // The output gain is linear up to the ceiling: one render without the ceiling gives the
+    // gain; one with it checks (and corrects for) what the ceiling takes off.
+    let with_output_gain = |mut settings: ChainSettings| {
+        let mut open = settings.clone();
+        open.ceiling.enabled = false;
+        open.output_gain_db = 0.0;
+        let open_lufs = segments_loudness(&render_all(&open), src_fs) + correction;
+        settings.output_gain_db = OUT_GAIN_DB.clamp((goal_lufs - open_lufs) as f32);
+        let mut rendered = render_all(&settings);
+        let change = goal_lufs - (segments_loudness(&rendered, src_fs) + correction);
+        if change.abs() > 0.02 {
+            settings.output_gain_db = OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
+            rendered = render_all(&settings);
         }
-        // Loudness: output gain so the source through the chain reads the reference's LUFS.
-        // Paired: on the excerpts, against the same excerpts of the reference (exact). Unpaired:
-        // on up to [`LOUDNESS_EXCERPT`] of the source, offset by how that excerpt's loudness
-        // differs from the whole source's, against the whole reference.
-        let (reference_metrics, source_metrics) =
-            whole_metrics.join().expect("metrics do not panic");
-        let (ref_lufs, src_lufs) = (
-            reference_metrics.loudness_lufs,
-            source_metrics.loudness_lufs,
-        );
-        let (loudness_segments, goal_lufs) = if paired {
-            (src_segments, segments_loudness(&ref_segments, ref_fs))
+        (settings, rendered)
+    };
+    // Paired, a last check that the compressor earns its place: the same chain without it
+    // must not match the reference's waveform clearly better (a fit that ran off into a
+    // corner, say a threshold under the whole take with make-up beyond the output gain's
+    // range, loses here; where neither matches the waveform, the spectra and levels the
+    // compressor does match decide). The two chains are set up side by side.
+    let check = paired && settings.compressor.enabled;
+    let mut plain = settings.clone();
+    plain.compressor.enabled = false;
+    let ((mut settings, mut rendered), plain) = std::thread::scope(|scope| {
+        let plain = check.then(|| scope.spawn(|| with_output_gain(plain)));
+        let chosen = with_output_gain(settings);
+        (
+            chosen,
+            plain.map(|p| p.join().expect("rendering does not panic")),
+        )
+    });
+    if let Some((plain, plain_rendered)) = plain {
+        let ref_mid_x = concat_mid(&ref_segments);
+        let snr = |r: &[Vec<Vec<f32>>]| metrics::snr_db(&concat_mid(r), &ref_mid_x);
+        if snr(&plain_rendered) > snr(&rendered) + COMPRESSOR_MIN_SNR_GAIN_DB {
+            (settings, rendered) = (plain, plain_rendered);
+            comp_fit = comp_fit.map(|c| CompFit { model: None, ..c });
+        }
+    }
+    let settings = settings.clamped();
+
+    // Predictions on the excerpts: against the same excerpts of the reference when paired,
+    // against the whole reference otherwise.
+    let out_concat = concat_channels(&rendered);
+    let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
+    let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
+    predicted.loudness_lufs += correction;
+    let (compare_metrics, ltas_error, snr) = if paired {
+        let ref_concat = concat_channels(&ref_segments);
+        let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
+        let m = SignalMetrics::measure(&rr, ref_fs);
+        let (rm, om) = (metrics::mid(&rr), metrics::mid(&out_refs));
+        let (ltas, _) = metrics::ltas_error_db(&om, &rm, ref_fs);
+        (m, ltas, Some(metrics::snr_db(&om, &rm)))
+    } else {
+        let om = metrics::mid(&out_refs);
+        let (ltas, _) = metrics::ltas_error_db(&om, ref_mid, src_fs.min(ref_fs));
+        (reference_metrics, ltas, None)
+    };
+    let prediction = Prediction {
+        ltas_error_db: ltas_error,
+        loudness_error_lu: (predicted.loudness_lufs - compare_metrics.loudness_lufs).abs(),
+        spread_error_db: (predicted.level_spread_db - compare_metrics.level_spread_db).abs(),
+        crest_error_db: (predicted.crest_factor_db - compare_metrics.crest_factor_db).abs(),
+        snr_db: snr,
+    };
+    Ok(Analysis {
+        settings,
+        options: *options,
+        alignment,
+        paired,
+        low_confidence: false,
+        grid_hz,
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        comp_fit,
+        reference_metrics,
+        source_metrics: Some(source_metrics),
+        predicted_metrics: Some(predicted),
+        prediction: Some(prediction),
+        reference_levels_db,
+        source_levels_db,
+        warnings,
+    })
+}
+
+/// The two recordings as the fits see them: channels and mid, aligned (when paired, both
+/// cover exactly their overlap; no copies).
+struct Takes<'a> {
+    ref_channels: &'a [&'a [f32]],
+    src_channels: &'a [&'a [f32]],
+    ref_mid: &'a [f32],
+    src_mid: &'a [f32],
+    ref_fs: f64,
+    src_fs: f64,
+}
+
+/// What the EQ and compressor fits leave for the loudness match and the predictions.
+struct Fitted {
+    reference_db: Vec<f64>,
+    source_db: Vec<f64>,
+    target: FitTarget,
+    eq_fit: EqFit,
+    comp_fit: Option<CompFit>,
+    /// The chain so far: EQ, input gain, compressor and ceiling; output gain still 0.
+    settings: ChainSettings,
+    /// The excerpts of the source the compressor was fitted on, and the same of the reference.
+    src_segments: Vec<Vec<Vec<f32>>>,
+    ref_segments: Vec<Vec<Vec<f32>>>,
+}
+
+/// How the EQ search treats cuts.
+enum Cuts<'a> {
+    /// Choose them: by `score` where given (paired: the one whose phase matches), else by
+    /// the magnitude.
+    Choose(Option<&'a eq_fit::BandsScore<'a>>),
+    /// Keep these (a choice already made) and fit the other bands around them.
+    Keep(&'a [EqBandSettings]),
+}
+
+/// At most `bands` EQ bands for `target`: the search on the analog prototype (cheap), then
+/// the exact digital response at `sample_rate` polishes.
+fn fit_bands(
+    target: &FitTarget,
+    bands: usize,
+    limits: &eq_fit::FitLimits,
+    cuts: Cuts<'_>,
+    sample_rate: f64,
+) -> EqFit {
+    let prototype = &eq_fit::prototype_curve;
+    let coarse = match cuts {
+        Cuts::Choose(score) => eq_fit::fit_eq_scored(target, bands, limits, prototype, score),
+        Cuts::Keep(cuts) => eq_fit::fit_eq_with_cuts(target, bands, limits, prototype, cuts),
+    };
+    let exact = eq_fit::digital_curve(sample_rate);
+    eq_fit::refine(&coarse, target, limits, &exact, EXACT_ITERATIONS)
+}
+
+/// The EQ from the long-term spectra, then (unless `options` say not) the compressor, and
+/// when paired further rounds that correct each for the other.
+fn fit_chain(
+    reference: &Audio,
+    takes: &Takes<'_>,
+    paired: bool,
+    grid_hz: &[f64],
+    options: &AnalyzeOptions,
+) -> Fitted {
+    let &Takes {
+        ref_channels: ref_refs,
+        src_channels: src_refs,
+        ref_mid,
+        src_mid,
+        ref_fs,
+        src_fs,
+    } = takes;
+    let bands = options.bands;
+    // Spectra: when paired, the very same frames of both (the reference's activity decides).
+    let (ref_starts, ref_quiet) = frame_starts(ref_mid, spectrum::fft_len_for(ref_fs));
+    let (src_starts, src_quiet) = if paired {
+        (ref_starts.clone(), ref_quiet.clone())
+    } else {
+        frame_starts(src_mid, spectrum::fft_len_for(src_fs))
+    };
+    let width: fn(f64) -> f64 = if paired {
+        spectrum::smoothing_octaves_paired
+    } else {
+        spectrum::smoothing_octaves_unpaired
+    };
+    // The reference's and the source's spectra are independent: one on each core.
+    let spectra = |mid: &[f32], fs: f64, starts: &[usize], quiet: &[usize]| {
+        let db = ltas_db(mid, fs, starts, grid_hz, width);
+        let floor_db = spectrum::noise_floor_db(mid, fs, spectrum::fft_len_for(fs), quiet, grid_hz);
+        (db, floor_db)
+    };
+    let ((reference_db, ref_floor_db), (source_db, src_floor_db)) = std::thread::scope(|scope| {
+        let reference = scope.spawn(|| spectra(ref_mid, ref_fs, &ref_starts, &ref_quiet));
+        let source = spectra(src_mid, src_fs, &src_starts, &src_quiet);
+        (reference.join().expect("spectra do not panic"), source)
+    });
+    let rel_src = reliability(&source_db, &src_floor_db);
+    let rel_ref = reliability(&reference_db, &ref_floor_db);
+    let weights: Vec<f64> = grid_hz
+        .iter()
+        .zip(rel_src.iter().zip(&rel_ref))
+        .map(|(&f, (a, b))| perceptual_weight(f) * a * b)
+        .collect();
+    let target = fit_target(
+        grid_hz,
+        &reference_db,
+        &source_db,
+        weights,
+        MAX_BOOST_DB,
+        options.amount,
+    );
+    let top_hz = 0.45 * src_fs;
+    let limits = eq_fit::FitLimits {
+        max_gain_db: MAX_BOOST_DB,
+        max_bell_q: if paired {
+            eq_fit::BELL_BOUNDS.max_q
         } else {
-            let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, LOUDNESS_EXCERPT);
-            (comp_fit::gather(&src_refs, &segments), ref_lufs)
-        };
-        let correction = if paired {
-            0.0
-        } else {
-            src_lufs - segments_loudness(&loudness_segments, src_fs)
-        };
-        let render_all = |s: &ChainSettings| -> Vec<Vec<Vec<f32>>> {
-            loudness_segments
+            MAX_BELL_Q_UNPAIRED
+        },
+        top_hz,
+    };
+    let mut eq_fit = if paired {
+        // Fits that differ in their cuts match the magnitude alike; the paired takes show
+        // whose phase is right.
+        let cross = paired_cross_spectrum(src_mid, ref_mid, src_fs);
+        let score = |bands: &[EqBandSettings]| cross.correlation(bands, src_fs);
+        fit_bands(&target, bands, &limits, Cuts::Choose(Some(&score)), src_fs)
+    } else {
+        fit_bands(&target, bands, &limits, Cuts::Choose(None), src_fs)
+    };
+    // Excerpts for the compressor fit and the predictions.
+    let excerpt = if paired {
+        comp_fit::PAIRED_EXCERPT
+    } else {
+        comp_fit::UNPAIRED_EXCERPT
+    };
+    let segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, excerpt);
+    let src_segments = comp_fit::gather(src_refs, &segments);
+    let mut settings = with_eq_fit(&ChainSettings::default(), &eq_fit);
+    settings.compressor.enabled = false;
+    settings.ceiling = fit_ceiling(reference);
+    let mut comp_fit = None;
+    let ref_segments = comp_fit::gather(ref_refs, &segments);
+    // Paired: once the compressor is known, what it does to the spectrum is known too; refit
+    // the EQ to the remaining difference on the excerpts (the very same frames of both), then
+    // the compressor to the new EQ.
+    let rounds = if paired { PAIRED_ROUNDS } else { 1 };
+    let mut paired_reference = None;
+    let mut paired_goal = None;
+    // The EQ correction reads spectra, which need more material than the gain trace.
+    let spectrum_segments = comp_fit::excerpt_segments(src_mid.len(), src_fs, SPECTRUM_EXCERPT);
+    let spectrum_src = comp_fit::gather(src_refs, &spectrum_segments);
+    let spectrum_ref = if paired {
+        comp_fit::gather(ref_refs, &spectrum_segments)
+    } else {
+        Vec::new()
+    };
+    for round in 0..rounds {
+        if options.compressor {
+            let eq_only = {
+                let mut s = settings.clone();
+                s.compressor.enabled = false;
+                s.ceiling.enabled = false;
+                s
+            };
+            let src_eq: Vec<Vec<Vec<f32>>> = src_segments
+                .iter()
+                .map(|seg| render(&eq_only, seg, src_fs))
+                .collect();
+            let fit = if paired {
+                let previous = comp_fit.as_ref().and_then(|c: &CompFit| c.model);
+                let reference = paired_reference
+                    .get_or_insert_with(|| comp_fit::PairedReference::new(&ref_segments, ref_fs));
+                comp_fit::fit_paired(&src_eq, reference, src_fs, previous)
+            } else {
+                // The excerpt is not the whole source: shift the goal by how the excerpt's
+                // statistics differ from the whole source's.
+                let part = comp_fit::measure_stats(
+                    &concat_channels(&src_segments)
+                        .iter()
+                        .map(Vec::as_slice)
+                        .collect::<Vec<_>>(),
+                    src_fs,
+                );
+                let full = comp_fit::measure_stats(src_refs, src_fs);
+                let goal = comp_fit::measure_stats(ref_refs, ref_fs).shifted(&part, &full);
+                comp_fit::fit_unpaired(&src_eq, &goal, src_fs)
+            };
+            settings.compressor.enabled = false;
+            if let Some(model) = fit.model {
+                settings.compressor = model.settings(0.0);
+                settings.compressor.mix_pct = (100.0 * options.amount) as f32;
+            }
+            comp_fit = Some(fit);
+        }
+        // Unpaired, the compressor's own effect on the spectrum is what is left to undo.
+        if !settings.compressor.enabled && (round + 1 == rounds || !paired) {
+            break;
+        }
+        let render_mid = |s: &ChainSettings| {
+            let rendered: Vec<Vec<Vec<f32>>> = spectrum_src
                 .iter()
                 .map(|seg| render(s, seg, src_fs))
-                .collect()
+                .collect();
+            concat_mid(&rendered)
         };
-        // The output gain is linear up to the ceiling: one render without the ceiling gives the
-        // gain; one with it checks (and corrects for) what the ceiling takes off.
-        let with_output_gain = |mut settings: ChainSettings| {
-            let mut open = settings.clone();
-            open.ceiling.enabled = false;
-            open.output_gain_db = 0.0;
-            let open_lufs = segments_loudness(&render_all(&open), src_fs) + correction;
-            settings.output_gain_db = OUT_GAIN_DB.clamp((goal_lufs - open_lufs) as f32);
-            let mut rendered = render_all(&settings);
-            let change = goal_lufs - (segments_loudness(&rendered, src_fs) + correction);
-            if change.abs() > 0.02 {
-                settings.output_gain_db =
-                    OUT_GAIN_DB.clamp(settings.output_gain_db + change as f32);
-                rendered = render_all(&settings);
-            }
-            (settings, rendered)
+        let out_x = render_mid(&settings);
+        // The spectrum to aim at, and the frames it is read on: the reference's when paired
+        // (the same in every round); unpaired, the source through the EQ alone, which the
+        // first fit matched to the reference.
+        let goal = |x: &[f32]| {
+            let (starts, _) = frame_starts(x, spectrum::fft_len_for(ref_fs));
+            let db = ltas_db(x, src_fs, &starts, grid_hz, width);
+            (starts, db)
         };
-        // Paired, a last check that the compressor earns its place: the same chain without it
-        // must not match the reference's waveform clearly better (a fit that ran off into a
-        // corner, say a threshold under the whole take with make-up beyond the output gain's
-        // range, loses here; where neither matches the waveform, the spectra and levels the
-        // compressor does match decide). The two chains are set up side by side.
-        let check = paired && settings.compressor.enabled;
-        let mut plain = settings.clone();
-        plain.compressor.enabled = false;
-        let ((mut settings, mut rendered), plain) = std::thread::scope(|scope| {
-            let plain = check.then(|| scope.spawn(|| with_output_gain(plain)));
-            let chosen = with_output_gain(settings);
-            (
-                chosen,
-                plain.map(|p| p.join().expect("rendering does not panic")),
-            )
-        });
-        if let Some((plain, plain_rendered)) = plain {
-            let ref_mid_x = concat_mid(&ref_segments);
-            let snr = |r: &[Vec<Vec<f32>>]| metrics::snr_db(&concat_mid(r), &ref_mid_x);
-            if snr(&plain_rendered) > snr(&rendered) + COMPRESSOR_MIN_SNR_GAIN_DB {
-                (settings, rendered) = (plain, plain_rendered);
-                comp_fit = comp_fit.map(|c| CompFit { model: None, ..c });
-            }
-        }
-        let settings = settings.clamped();
-
-        // Predictions on the excerpts: against the same excerpts of the reference when paired,
-        // against the whole reference otherwise.
-        let out_concat = concat_channels(&rendered);
-        let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
-        let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
-        predicted.loudness_lufs += correction;
-        let (compare_metrics, ltas_error, snr) = if paired {
-            let ref_concat = concat_channels(&ref_segments);
-            let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
-            let m = SignalMetrics::measure(&rr, ref_fs);
-            let (rm, om) = (metrics::mid(&rr), metrics::mid(&out_refs));
-            let (ltas, _) = metrics::ltas_error_db(&om, &rm, ref_fs);
-            (m, ltas, Some(metrics::snr_db(&om, &rm)))
+        let (starts, r_db) = if paired {
+            paired_goal
+                .get_or_insert_with(|| goal(&concat_mid(&spectrum_ref)))
+                .clone()
         } else {
-            let om = metrics::mid(&out_refs);
-            let (ltas, _) = metrics::ltas_error_db(&om, ref_mid, src_fs.min(ref_fs));
-            (reference_metrics, ltas, None)
+            let mut eq_only = settings.clone();
+            eq_only.compressor.enabled = false;
+            goal(&render_mid(&eq_only))
         };
-        let (reference_levels_db, source_levels_db) =
-            whole_levels.join().expect("levels do not panic");
-        let prediction = Prediction {
-            ltas_error_db: ltas_error,
-            loudness_error_lu: (predicted.loudness_lufs - compare_metrics.loudness_lufs).abs(),
-            spread_error_db: (predicted.level_spread_db - compare_metrics.level_spread_db).abs(),
-            crest_error_db: (predicted.crest_factor_db - compare_metrics.crest_factor_db).abs(),
-            snr_db: snr,
+        let o_db = ltas_db(&out_x, src_fs, &starts, grid_hz, width);
+        let residual = target_curve(grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0);
+        let refined = FitTarget {
+            target_db: eq_fit
+                .curve_db
+                .iter()
+                .zip(&residual)
+                .map(|(c, r)| (c + options.amount * r).clamp(MAX_CUT_DB, MAX_BOOST_DB))
+                .collect(),
+            ..target.clone()
         };
-        Ok(Analysis {
-            settings,
-            options: *options,
-            alignment,
-            paired,
-            low_confidence: false,
-            grid_hz,
-            reference_db,
-            source_db,
-            target,
-            eq_fit,
-            comp_fit,
-            reference_metrics,
-            source_metrics: Some(source_metrics),
-            predicted_metrics: Some(predicted),
-            prediction: Some(prediction),
-            reference_levels_db,
-            source_levels_db,
-            warnings,
-        })
-    })
+        // Between rounds the bands only move (the compressor's next fit needs them close);
+        // the last round fits them afresh around the chosen cuts.
+        eq_fit = if round + 1 < rounds {
+            let moved = eq_fit::refine(
+                &eq_fit,
+                &refined,
+                &limits,
+                &eq_fit::prototype_curve,
+                WARM_ITERATIONS,
+            );
+            let exact = eq_fit::digital_curve(src_fs);
+            eq_fit::refine(&moved, &refined, &limits, &exact, EXACT_ITERATIONS)
+        } else {
+            fit_bands(&refined, bands, &limits, Cuts::Keep(&eq_fit.bands), src_fs)
+        };
+        settings = with_eq_fit(&settings, &eq_fit);
+    }
+    Fitted {
+        reference_db,
+        source_db,
+        target,
+        eq_fit,
+        comp_fit,
+        settings,
+        src_segments,
+        ref_segments,
+    }
 }
 
 /// No source: EQ against the neutral spectrum, no compressor estimate (nothing to compare
@@ -931,14 +1014,12 @@ fn analyze_without_source(
         MAX_BOOST_LOW_CONFIDENCE_DB,
         options.amount,
     );
-    let response = eq_fit::digital_curve(fs);
     let limits = eq_fit::FitLimits {
         max_gain_db: MAX_BOOST_LOW_CONFIDENCE_DB,
         max_bell_q: MAX_BELL_Q_UNPAIRED,
         top_hz: 0.45 * fs,
     };
-    let coarse = eq_fit::fit_eq(&target, options.bands, &limits, &eq_fit::prototype_curve);
-    let eq_fit = eq_fit::refine(&coarse, &target, &limits, &response, EXACT_ITERATIONS);
+    let eq_fit = fit_bands(&target, options.bands, &limits, Cuts::Choose(None), fs);
     let mut settings = with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
     settings.ceiling = fit_ceiling(reference);

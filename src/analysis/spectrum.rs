@@ -4,8 +4,8 @@
 //! Method: matching.md §5 M1 (Hann window, power averaging over active frames) and §6.1(a)
 //! (log grid with 1.02 spacing as AutoEq, 1/6-octave smoothing widening in the treble).
 
-use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
 
 /// Spacing of the analysis grid: each point is 2 % above the previous one
 /// (AutoEq `DEFAULT_BIQUAD_OPTIMIZATION_F_STEP`), about 35 points per octave.
@@ -149,6 +149,17 @@ pub fn noise_floor_db(
             10.0 * p.max(1e-20).log10()
         })
         .collect()
+}
+
+/// The spectrum of `x` zero-padded to the length of `forward` (at least `x.len()`).
+pub fn padded_spectrum(forward: &dyn RealToComplex<f32>, x: &[f32]) -> Vec<Complex<f32>> {
+    let mut input = forward.make_input_vec();
+    input[..x.len()].copy_from_slice(x);
+    let mut spectrum = forward.make_output_vec();
+    forward
+        .process(&mut input, &mut spectrum)
+        .expect("sizes from plan");
+    spectrum
 }
 
 /// Calls `each` with the spectrum of every Hann-windowed `fft_len`-sample frame of `signal`
