@@ -220,7 +220,15 @@ impl CompressorParams {
 
 impl Default for MatchboxParams {
     fn default() -> Self {
-        let d = ChainSettings::default();
+        Self::new(&ChainSettings::default())
+    }
+}
+
+impl MatchboxParams {
+    /// Parameters whose defaults (and so their values until changed) are exactly `d`'s values:
+    /// the live monitor starts the plugin on its preset this way, without the rounding of a
+    /// trip through normalized values.
+    pub fn new(d: &ChainSettings) -> Self {
         Self {
             state_version: AtomicU32::new(super::state::STATE_VERSION),
             input_gain_db: db_param("Input Gain".into(), d.input_gain_db, &ranges::IN_GAIN_DB),
