@@ -253,6 +253,50 @@ fn recordings_are_aligned_and_survive_sigint_and_sigterm() {
     }
 }
 
+/// `--demo`: the built-in loop replaces the input (nothing is connected to it), and is what
+/// the dry recording holds.
+#[test]
+fn demo_plays_the_loop_instead_of_the_input() {
+    let _lock = lock();
+    if !jackd_available() {
+        return;
+    }
+    let _server = Jackd::start(48_000, 128);
+    let dir = tempfile::tempdir().unwrap();
+    let live = Live::start(
+        &[
+            "--backend",
+            "jack",
+            "--demo",
+            "--record",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    )
+    .wait_for_port("matchbox:output_1");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (probe, _) = jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).unwrap();
+    let input = probe.port_by_name("matchbox:input_1").unwrap();
+    assert_eq!(input.connected_count().unwrap(), 0);
+    let ended = live.stop(libc::SIGINT);
+    assert!(ended.status.success(), "{ended:?}");
+    assert!(
+        ended
+            .stdout
+            .contains("input: the built-in beatbox loop (--demo)")
+    );
+    let mut files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (_, dry) = read_wav(&files[0]);
+    let demo = matchbox::cli::live::demo_loop(48_000.0);
+    let n = dry[0].len().min(demo.len());
+    assert!(n > 48_000, "{n} frames");
+    assert_eq!(&dry[0][..n], &demo[..n]);
+}
+
 #[test]
 fn bad_situations_give_one_line_and_a_documented_code() {
     let _lock = lock();
@@ -441,7 +485,10 @@ fn soak() {
         .parse()
         .unwrap();
     // Each xrun skips a cycle or more: the audio time falls a little short of the wall time.
-    assert!(audio >= 0.9 * seconds, "{audio} s of audio in a {seconds} s soak");
+    assert!(
+        audio >= 0.9 * seconds,
+        "{audio} s of audio in a {seconds} s soak"
+    );
 }
 
 /// An ALSA configuration (in a private HOME) with two devices clocked by the JACK server:

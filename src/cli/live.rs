@@ -85,6 +85,9 @@ pub struct LiveArgs {
     /// Record the dry input and the processed output as two WAV files in DIR.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Play a built-in beatbox loop instead of the input (try Matchbox without a microphone).
+    #[arg(long)]
+    pub demo: bool,
     /// Show the audio wrapper's own messages.
     #[arg(long)]
     pub verbose: bool,
@@ -124,6 +127,8 @@ pub fn run(args: &LiveArgs) -> Result<(), CliError> {
 fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
     use crate::live::{self, InputConnection, LiveError, LiveOptions};
     let connect_input = match &args.connect_input {
+        // The demo loop replaces the input: nothing to connect.
+        _ if args.demo => InputConnection::None,
         None => InputConnection::Default,
         Some(port) => port
             .parse()
@@ -142,6 +147,7 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         record: args.record.clone(),
         verbose: args.verbose,
         wrapper_args: args.wrapper_args.clone(),
+        demo: args.demo.then_some(demo_loop as fn(f32) -> Vec<f32>),
     };
     // The session ends the process itself (see `live::run`); this reports how it ended.
     let finish: live::Finish = Box::new(|outcome| {
@@ -162,6 +168,15 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         }
         Err(error) => Err(CliError::Live(live_exit_code(&error), error.to_string())),
     }
+}
+
+/// The `--demo` input: the fallback's beatbox loop at `sample_rate`, peaking at −12 dBFS.
+#[cfg(feature = "standalone")]
+pub fn demo_loop(sample_rate: f32) -> Vec<f32> {
+    let mut x = beatbox_loop(sample_rate, FALLBACK_SECONDS);
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-9);
+    x.iter_mut().for_each(|v| *v *= 0.25 / peak);
+    x
 }
 
 #[cfg(feature = "standalone")]

@@ -94,8 +94,9 @@ pub fn unique_names(devices: impl IntoIterator<Item = (String, String)>) -> Vec<
 
 impl DeviceList {
     /// The name to hand the wrapper for `arg`: a listed name, or the PCM id a listed name
-    /// selects. `None` for `arg`: the default device of the direction (the `default` PCM, else
-    /// the first listed). `input` picks the direction.
+    /// selects. `None` for `arg`: the system's default device of the direction (ALSA's
+    /// `default` PCM); without one (no sound card, no sound server) there is nothing to
+    /// default to, and the error says so. `input` picks the direction.
     pub fn resolve(&self, arg: Option<&str>, input: bool) -> Result<&Device, LiveError> {
         let (devices, direction, option) = if input {
             (&self.inputs, "input", "--input-device")
@@ -103,15 +104,12 @@ impl DeviceList {
             (&self.outputs, "output", "--output-device")
         };
         let found = match arg {
-            None => devices
-                .iter()
-                .find(|d| d.is_default)
-                .or_else(|| devices.first()),
+            None => devices.iter().find(|d| d.is_default),
             Some(arg) => devices.iter().find(|d| d.name == arg || d.pcm_id == arg),
         };
         found.ok_or_else(|| {
             let wanted = arg.map_or_else(
-                || format!("no {direction} device"),
+                || format!("no default {direction} device (no sound card or sound server)"),
                 |a| format!("no {direction} device \"{a}\""),
             );
             let mut listed: Vec<String> =
@@ -212,9 +210,15 @@ mod tests {
         );
         let e = list.resolve(None, false).unwrap_err().to_string();
         assert!(
-            e.starts_with("no output device;") && e.contains("none"),
+            e.starts_with("no default output device") && e.contains("none"),
             "{e}"
         );
+        // Without a `default` PCM, nothing is picked for the user (not `null`, say).
+        let bare = DeviceList {
+            inputs: unique_names(pairs(&[("Discard all samples", "null")])),
+            outputs: vec![],
+        };
+        assert!(bare.resolve(None, true).is_err());
     }
 
     #[test]

@@ -36,6 +36,9 @@ impl Dropouts {
     }
 }
 
+/// The JACK server's own DSP load, 0…1 (all clients and the server's work in a cycle).
+pub type ServerLoad = Arc<dyn Fn() -> f64 + Send + Sync>;
+
 /// Everything the reporter reads.
 #[derive(Clone)]
 pub struct Figures {
@@ -43,6 +46,8 @@ pub struct Figures {
     pub dropouts: Arc<Dropouts>,
     pub recorder: Option<Arc<RecorderStats>>,
     pub sample_rate: u32,
+    /// Under JACK: the server's load, for comparison with Matchbox's own.
+    pub server_load: Option<ServerLoad>,
 }
 
 /// Figures over the whole session, for the summary.
@@ -60,6 +65,8 @@ pub struct Totals {
     pub dropouts: u64,
     /// Frames the recorder dropped.
     pub recorder_dropped: u64,
+    /// Mean of the JACK server's load readings (one a second), when under JACK.
+    pub server_load: Option<f64>,
 }
 
 /// The reporter thread.
@@ -101,6 +108,7 @@ pub fn stdout_is_terminal() -> bool {
 fn report(figures: &Figures, stop: &AtomicBool, terminal: bool) -> Totals {
     let mut totals = Totals::default();
     let mut busy_s = 0.0;
+    let (mut server_sum, mut server_readings) = (0.0, 0u32);
     let mut last_line = Instant::now();
     let mut out = std::io::stdout();
     let mut tick = Instant::now();
@@ -113,6 +121,11 @@ fn report(figures: &Figures, stop: &AtomicBool, terminal: bool) -> Totals {
         let window = figures.load.take();
         busy_s += window.mean * window.audio_s;
         totals.audio_s += window.audio_s;
+        if let Some(read) = &figures.server_load {
+            server_sum += read();
+            server_readings += 1;
+            totals.server_load = Some(server_sum / f64::from(server_readings));
+        }
         totals.worst_window_load = totals.worst_window_load.max(window.mean);
         totals.max_block_load = totals.max_block_load.max(window.max);
         totals.dropouts = figures.dropouts.total();
@@ -169,9 +182,12 @@ pub fn status_line(window: &LoadWindow, totals: &Totals, figures: &Figures) -> S
 
 /// The summary printed when the session ends.
 pub fn summary(totals: &Totals) -> String {
+    let server = totals.server_load.map_or_else(String::new, |load| {
+        format!(" (the whole JACK server: {:.2} %)", 100.0 * load)
+    });
     format!(
-        "ran {:.1} s of audio: DSP load mean {:.2} %, worst second {:.2} %, worst block {:.2} %; \
-         xruns {}",
+        "ran {:.1} s of audio: DSP load mean {:.2} %, worst second {:.2} %, worst block \
+         {:.2} %{server}; xruns {}",
         totals.audio_s,
         100.0 * totals.mean_load,
         100.0 * totals.worst_window_load,
@@ -213,6 +229,7 @@ mod tests {
             dropouts: Arc::new(Dropouts::default()),
             recorder: None,
             sample_rate: 48_000,
+            server_load: Some(Arc::new(|| 0.05)),
         };
         let reporter = Reporter::start(figures.clone(), false);
         figures
@@ -227,10 +244,12 @@ mod tests {
         assert!((totals.audio_s - 1.0).abs() < 1e-6);
         assert!((totals.mean_load - 0.02).abs() < 1e-6, "{totals:?}");
         assert_eq!(totals.dropouts, 3);
+        assert_eq!(totals.server_load, Some(0.05));
+        let text = summary(&totals);
+        assert!(text.contains("mean 2.00 %"), "{text}");
         assert!(
-            summary(&totals).contains("mean 2.00 %"),
-            "{}",
-            summary(&totals)
+            text.contains("(the whole JACK server: 5.00 %); xruns 3"),
+            "{text}"
         );
     }
 }

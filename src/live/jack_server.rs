@@ -141,8 +141,9 @@ impl JackMonitor {
         Ok(Self { client, events })
     }
 
-    /// The server's ports and settings now.
-    pub fn info(&self) -> JackInfo {
-        info(self.client.as_client())
+    /// The server's DSP load, 0…1: the share of each cycle the server and all its clients
+    /// use (JACK's own smoothed reading).
+    pub fn server_load(&self) -> f64 {
+        f64::from(self.client.as_client().cpu_load()) / 100.0
     }
 }

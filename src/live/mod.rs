@@ -102,14 +102,17 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         }
         None => (None, None),
     };
+    let args = plan.wrapper_args(&options)?;
+    let monitor = plan.start_monitor(dropouts.clone())?.map(Arc::new);
     let figures = Figures {
         load: load.clone(),
         dropouts: dropouts.clone(),
         recorder: recorder.as_ref().map(|r| r.stats.clone()),
         sample_rate: plan.sample_rate,
+        server_load: monitor
+            .clone()
+            .map(|m| Arc::new(move || m.server_load()) as figures::ServerLoad),
     };
-    let args = plan.wrapper_args(&options)?;
-    let monitor = plan.start_monitor(dropouts.clone())?;
     let ending = Arc::new(Ending {
         recorder: Mutex::new(recorder),
         reporter: Mutex::new(None),
@@ -136,6 +139,7 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         settings: options.settings.clone(),
         load,
         tap,
+        demo: options.demo.map(|make| make(plan.sample_rate as f32)),
     });
     *ending.reporter.lock().unwrap_or_else(|e| e.into_inner()) =
         Some(Reporter::start(figures, figures::stdout_is_terminal()));

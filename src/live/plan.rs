@@ -92,6 +92,8 @@ pub struct LiveOptions {
     pub verbose: bool,
     /// Options handed to the wrapper as they are (after `--`).
     pub wrapper_args: Vec<String>,
+    /// `--demo`: a loop played instead of the input, made at the session's rate (Hz).
+    pub demo: Option<fn(f32) -> Vec<f32>>,
 }
 
 /// Default and accepted ALSA periods, frames.
@@ -359,6 +361,9 @@ impl Plan {
                 Layout::Stereo => "stereo in and out",
             }
         )];
+        if options.demo.is_some() {
+            lines.push("input: the built-in beatbox loop (--demo), not a device".into());
+        }
         match self.backend {
             Backend::Jack => {
                 let info = self.jack_info.as_ref();

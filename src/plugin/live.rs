@@ -86,6 +86,9 @@ pub struct LiveSetup {
     pub load: Arc<ProcessLoad>,
     /// The recorder, when `--record` was given.
     pub tap: Option<Box<dyn AudioTap>>,
+    /// A loop played instead of the input (`--demo`: no microphone needed), at the session's
+    /// sample rate.
+    pub demo: Option<Vec<f32>>,
 }
 
 static SETUP: Mutex<Option<LiveSetup>> = Mutex::new(None);
@@ -106,6 +109,32 @@ pub(super) struct LiveTap {
     pub load: Arc<ProcessLoad>,
     tap: Option<Box<dyn AudioTap>>,
     dry: [Vec<f32>; 2],
+    demo: Option<Demo>,
+}
+
+/// The demo loop and where it is.
+struct Demo {
+    samples: Vec<f32>,
+    position: usize,
+}
+
+impl Demo {
+    /// Fill the first `inputs` channels with the next samples of the loop.
+    fn fill(&mut self, channels: &mut [&mut [f32]], inputs: usize) {
+        let frames = channels.first().map_or(0, |c| c.len());
+        if self.samples.is_empty() {
+            return;
+        }
+        let start = self.position;
+        for ch in channels.iter_mut().take(inputs) {
+            let mut position = start;
+            for x in ch.iter_mut() {
+                *x = self.samples[position];
+                position = (position + 1) % self.samples.len();
+            }
+        }
+        self.position = (start + frames) % self.samples.len();
+    }
 }
 
 /// Longest piece the dry copy holds; longer blocks are processed in pieces of this length
@@ -113,12 +142,16 @@ pub(super) struct LiveTap {
 const DRY_FRAMES: usize = 8192;
 
 impl LiveTap {
-    pub fn new(load: Arc<ProcessLoad>, tap: Option<Box<dyn AudioTap>>) -> Self {
-        let frames = if tap.is_some() { DRY_FRAMES } else { 0 };
+    pub fn new(setup: LiveSetup) -> Self {
+        let frames = if setup.tap.is_some() { DRY_FRAMES } else { 0 };
         Self {
-            load,
-            tap,
+            load: setup.load,
+            tap: setup.tap,
             dry: [vec![0.0; frames], vec![0.0; frames]],
+            demo: setup.demo.map(|samples| Demo {
+                samples,
+                position: 0,
+            }),
         }
     }
 
@@ -131,6 +164,9 @@ impl LiveTap {
         inputs: usize,
         mut process: impl FnMut(&mut [&mut [f32]]),
     ) {
+        if let Some(demo) = self.demo.as_mut() {
+            demo.fill(channels, inputs);
+        }
         let Some(tap) = self.tap.as_mut() else {
             process(channels);
             return;

@@ -62,7 +62,7 @@ impl Default for Matchbox {
             preset_timeout_frames: frames_for_ms(preset::PRESET_TIMEOUT_MS, DEFAULT_SAMPLE_RATE_HZ),
             editor_open: Arc::new(AtomicBool::new(false)),
             mono_to_stereo: false,
-            live: setup.map(|s| live::LiveTap::new(s.load, s.tap)),
+            live: setup.map(live::LiveTap::new),
         }
     }
 }
@@ -134,12 +134,15 @@ impl Plugin for Matchbox {
             frames_for_ms(preset::PRESET_TIMEOUT_MS, buffer_config.sample_rate);
         self.applied = self.params.to_settings();
         self.chain.set_settings(&self.applied);
+        self.chain.set_bypass(self.params.bypass.value());
         // `prepare` resets, so the chain starts at these settings without a glide.
         self.chain.prepare(buffer_config.sample_rate);
         true
     }
 
     fn reset(&mut self) {
+        // A reset starts at the bypass state the host has set, without a fade.
+        self.chain.set_bypass(self.params.bypass.value());
         self.chain.reset();
     }
 
@@ -162,6 +165,7 @@ impl Plugin for Matchbox {
             self.chain.set_settings(&settings);
             self.applied = settings;
         }
+        self.chain.set_bypass(self.params.bypass.value());
         let started = self.live.as_ref().map(|_| Instant::now());
         let frames = buffer.samples();
         let (chain, mono_to_stereo) = (&mut self.chain, self.mono_to_stereo);

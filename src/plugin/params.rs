@@ -39,6 +39,11 @@ pub struct MatchboxParams {
     #[id = "ceildb"]
     pub ceiling_db: FloatParam,
 
+    /// The host's bypass switch: the chain cross-fades to its input (click-free). Not part of
+    /// [`ChainSettings`]: a preset never turns it on or off.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
+
     /// Holds the audio thread on the old settings while a preset's values arrive.
     pub preset_gate: super::preset::PresetGate,
 }
@@ -237,6 +242,7 @@ impl MatchboxParams {
             output_gain_db: db_param("Output Gain".into(), d.output_gain_db, &ranges::OUT_GAIN_DB),
             ceiling_enabled: BoolParam::new("Ceiling On", d.ceiling.enabled),
             ceiling_db: db_param("Ceiling".into(), d.ceiling.ceiling_db, &ranges::CEILING_DB),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
             preset_gate: Default::default(),
         }
     }
@@ -316,8 +322,8 @@ impl MatchboxParams {
         s
     }
 
-    /// Every parameter with the value that makes it describe `settings`, in a fixed order
-    /// (globals, bands, compressor, ceiling). `settings` should be valid; values outside a range
+    /// Every parameter of the sound with the value that makes it describe `settings`, in a
+    /// fixed order (globals, bands, compressor, ceiling): all but the bypass. `settings` should be valid; values outside a range
     /// land on its nearest end.
     pub fn changes_for(&self, settings: &ChainSettings) -> Vec<ParamChange> {
         let mut out = vec![
@@ -384,11 +390,11 @@ mod tests {
         let ids: HashSet<&str> = map.iter().map(|(id, _, _)| id.as_str()).collect();
         assert_eq!(ids.len(), map.len());
         assert!(ids.iter().all(|id| id.len() <= 6), "{ids:?}");
-        // 2 gains + 6 per band + 13 compressor + 2 ceiling.
-        assert_eq!(map.len(), 2 + 6 * NUM_BANDS + 13 + 2);
+        // 2 gains + 6 per band + 13 compressor + 2 ceiling + bypass.
+        assert_eq!(map.len(), 2 + 6 * NUM_BANDS + 13 + 2 + 1);
         assert_eq!(
             params.changes_for(&ChainSettings::default()).len(),
-            map.len()
+            map.len() - 1
         );
         assert!(ids.contains("freq_8") && ids.contains("ratio"));
     }
@@ -404,7 +410,7 @@ mod tests {
         want.extend(bands.iter().map(String::as_str));
         want.extend([
             "comp", "thresh", "ratio", "knee", "attack", "releas", "makeup", "automk", "detect",
-            "schpf", "schz", "link", "mix", "outgn", "ceil", "ceildb",
+            "schpf", "schz", "link", "mix", "outgn", "ceil", "ceildb", "bypass",
         ]);
         let got: Vec<String> = MatchboxParams::default()
             .param_map()

@@ -507,12 +507,10 @@ pub fn max_diff_at(a: &[f32], b: &[f32], lag: isize) -> f32 {
     worst
 }
 
-/// The beatbox loop of the fallback render at `sample_rate`, `seconds` long, at about
-/// −12 dBFS peaks: a signal with transients, bass and silence for the compressor to work on.
+/// `seconds` of the demo loop at `sample_rate` (peaks at −12 dBFS): a signal with transients,
+/// bass and silence for the compressor to work on.
 pub fn test_signal(sample_rate: u32, seconds: f32) -> Vec<f32> {
-    let mut x = matchbox::cli::synth::beatbox_loop(sample_rate as f32, seconds);
-    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let gain = 0.25 / peak.max(1e-9);
-    x.iter_mut().for_each(|v| *v *= gain);
+    let mut x = matchbox::cli::live::demo_loop(sample_rate as f32);
+    x.resize((sample_rate as f32 * seconds) as usize, 0.0);
     x
 }
