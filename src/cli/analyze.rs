@@ -1,7 +1,8 @@
 //! `matchbox analyze`: learn a preset from a reference recording (and optionally the user's
 //! own dry take), write it, print a short summary, optionally draw a report.
 
-use super::{CliError, EXIT_ANALYSIS, channels_name};
+use super::output::{self, Stream};
+use super::{CliError, channels_name};
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
 use crate::audio_io::{Audio, read_audio};
 use crate::dsp::{FilterKind, NUM_BANDS};
@@ -77,21 +78,20 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     };
     let result = analysis::analyze(&reference, source.as_ref(), &options).map_err(|e| match e {
         AnalysisError::Bands(_) | AnalysisError::Amount(_) => CliError::Usage(e.to_string()),
-        _ => {
-            eprintln!("error: {e}");
-            CliError::Reported(EXIT_ANALYSIS)
-        }
+        _ => CliError::Analysis(e),
     })?;
     for w in &result.warnings {
-        eprintln!("warning: {w}");
+        tell!("warning: {w}");
     }
     let preset = build_preset(args, &reference, source.as_ref(), &result);
     preset::save(&args.output, &preset)?;
     if let (Some(report), Some(format)) = (&args.report, report_format) {
         write_report(report, format, &result)?;
     }
-    print!("{}", summary(args, &reference, source.as_ref(), &result));
-    Ok(())
+    output::lines(
+        Stream::Stdout,
+        &summary(args, &reference, source.as_ref(), &result),
+    )
 }
 
 /// What `--report` writes, from its name's extension (any case).
@@ -123,7 +123,7 @@ fn write_report(path: &Path, format: ReportFormat, result: &Analysis) -> Result<
             let png = analysis::report::png(result)
                 .map_err(|e| CliError::Runtime(format!("{}: cannot draw: {e}", path.display())))?;
             if !png.labelled {
-                eprintln!(
+                tell!(
                     "warning: {}: no font found, so the picture has no labels; install one (e.g. apt install fonts-dejavu-core) or use --report with a .svg name",
                     path.display()
                 );

@@ -123,6 +123,5 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     };
     let json = serde_json::to_string_pretty(&comparison)
         .map_err(|e| CliError::Runtime(format!("cannot format the comparison: {e}")))?;
-    say!("{json}");
-    Ok(())
+    super::output::lines(super::output::Stream::Stdout, &json)
 }

@@ -1,13 +1,19 @@
 //! The `matchbox` command line: argument parsing, exit codes, and the dispatch to one file
 //! per subcommand.
 
-/// `println!` that ignores a closed stdout (`matchbox presets | head -1`) instead of
-/// panicking: the work is done, only its report has nowhere to go.
+/// One line to stdout, escaped and checked ([`output::line`]): a failed write (a closed pipe,
+/// a full disk) returns [`CliError::Output`] from the enclosing function.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::output::line($crate::cli::output::Stream::Stdout, format_args!($($arg)*))?
+    };
+}
+
+/// [`say!`] for diagnostics: one line to stderr, escaped and checked.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::cli::output::line($crate::cli::output::Stream::Stderr, format_args!($($arg)*))?
+    };
 }
 
 pub mod analyze;
@@ -15,6 +21,7 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod live;
+pub mod output;
 pub mod presets;
 pub mod render;
 pub mod synth;
@@ -134,12 +141,21 @@ pub enum CliError {
     Preset(#[from] PresetError),
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// `analyze`: the inputs decode but cannot be analysed.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
     Runtime(String),
     #[error("{0}")]
     NotAvailable(String),
+    /// Writing to stdout or stderr failed (a closed pipe, a full disk).
+    #[error("cannot write to {stream}: {source}")]
+    Output {
+        stream: &'static str,
+        source: std::io::Error,
+    },
     /// The subcommand already printed its diagnostics; exit with this code.
     #[error("")]
     Reported(i32),
@@ -152,7 +168,8 @@ impl CliError {
             CliError::Preset(_) => EXIT_PRESET,
             CliError::Audio(_) => EXIT_AUDIO,
             CliError::Usage(_) => EXIT_USAGE,
-            CliError::Runtime(_) => EXIT_RUNTIME,
+            CliError::Analysis(_) => EXIT_ANALYSIS,
+            CliError::Runtime(_) | CliError::Output { .. } => EXIT_RUNTIME,
             CliError::NotAvailable(_) => EXIT_NOT_AVAILABLE,
             CliError::Reported(code) => *code,
         }
@@ -163,11 +180,7 @@ impl CliError {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and version go to stdout with 0; real usage errors to stderr with 2.
-            let _ = e.print();
-            return e.exit_code();
-        }
+        Err(e) => return clap_exit(&e),
     };
     let result = match cli.command {
         Some(Command::Analyze(args)) => analyze::run(&args),
@@ -183,9 +196,32 @@ pub fn main() -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             if !matches!(e, CliError::Reported(_)) {
-                eprintln!("error: {e}");
+                // Nothing is left to tell a failure to write this to.
+                let _ = output::line(output::Stream::Stderr, format_args!("error: {e}"));
             }
             e.exit_code()
+        }
+    }
+}
+
+/// Help and version go to stdout with 0 (styled by clap; no user input in them), a failed
+/// write to stdout making it [`EXIT_RUNTIME`]; usage errors go to stderr with clap's code 2,
+/// as plain text through [`output`], since they can quote arguments (file names) back.
+fn clap_exit(e: &clap::Error) -> i32 {
+    if e.use_stderr() {
+        let _ = output::lines(output::Stream::Stderr, &e.render().to_string());
+        return e.exit_code();
+    }
+    use std::io::Write as _;
+    match e.print().and_then(|()| std::io::stdout().flush()) {
+        Ok(()) => e.exit_code(),
+        Err(source) => {
+            let failure = CliError::Output {
+                stream: "stdout",
+                source,
+            };
+            let _ = output::line(output::Stream::Stderr, format_args!("error: {failure}"));
+            failure.exit_code()
         }
     }
 }
