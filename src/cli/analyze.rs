@@ -156,7 +156,7 @@ fn build_preset(
         .clone()
         .unwrap_or(default_name)
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| crate::text::is_printable(c))
         .take(MAX_NAME_CHARS)
         .collect();
     let name = if name.trim().is_empty() {
