@@ -1,6 +1,7 @@
 //! Reading and writing audio files: decode WAV, FLAC, MP3 and Ogg Vorbis with symphonia;
 //! write 32-bit float WAV with hound. Mono and stereo only, at any sample rate.
 
+use crate::files::AtomicFile;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use symphonia::core::audio::SampleBuffer;
@@ -245,11 +246,14 @@ pub fn write_wav_f32(path: &Path, audio: &Audio) -> Result<(), AudioError> {
         hound::Error::IoError(io) => write_error(io.to_string()),
         other => write_error(other.to_string()),
     };
-    let mut writer = hound::WavWriter::create(path, spec).map_err(hound_error)?;
+    let out = AtomicFile::create(path).map_err(|e| write_error(e.to_string()))?;
+    let mut writer =
+        hound::WavWriter::new(std::io::BufWriter::new(out.file()), spec).map_err(hound_error)?;
     for frame in 0..frames {
         for channel in &audio.channels {
             writer.write_sample(channel[frame]).map_err(hound_error)?;
         }
     }
-    writer.finalize().map_err(hound_error)
+    writer.finalize().map_err(hound_error)?;
+    out.commit().map_err(|e| write_error(e.to_string()))
 }

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod audio_io;
 pub mod cli;
 pub mod dsp;
+pub mod files;
 pub mod plugin;
 pub mod preset;
 pub mod text;

@@ -2,7 +2,7 @@
 //! own dry take), write it, print a short summary, optionally draw a report.
 
 use super::output::{self, Stream};
-use super::{CliError, channels_name};
+use super::{CliError, channels_name, refuse_overwriting};
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
 use crate::audio_io::{Audio, read_audio};
 use crate::dsp::{FilterKind, NUM_BANDS};
@@ -64,6 +64,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         ));
     }
     let report_format = args.report.as_deref().map(ReportFormat::of).transpose()?;
+    let mut inputs = vec![("--reference", args.reference.as_path())];
+    inputs.extend(args.source.as_deref().map(|s| ("--source", s)));
+    let mut outputs = vec![("--output", args.output.as_path())];
+    outputs.extend(args.report.as_deref().map(|r| ("--report", r)));
+    refuse_overwriting(&inputs, &outputs)?;
     // Decode both files at once (a 3-minute WAV takes about 0.1 s).
     let (reference, source) = std::thread::scope(|scope| {
         let source = scope.spawn(|| args.source.as_deref().map(read_audio).transpose());
@@ -131,7 +136,7 @@ fn write_report(path: &Path, format: ReportFormat, result: &Analysis) -> Result<
             png.data
         }
     };
-    std::fs::write(path, data)
+    crate::files::write_atomically(path, &data)
         .map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", path.display())))
 }
 

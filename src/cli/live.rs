@@ -96,6 +96,11 @@ pub fn run(args: &LiveArgs) -> Result<(), CliError> {
 
 /// Render the loop through `preset` to `args.output` and say so.
 fn write_fallback(args: &LiveArgs, preset: &preset::Preset) -> Result<(), CliError> {
+    let preset_file: Vec<_> = preset::file_of(&args.preset)
+        .map(|p| ("--preset", p))
+        .into_iter()
+        .collect();
+    super::refuse_overwriting(&preset_file, &[("--output", &args.output)])?;
     let audio = render_loop(&preset.settings);
     write_wav_f32(&args.output, &audio)?;
     say!(

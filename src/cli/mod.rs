@@ -28,14 +28,16 @@ pub mod synth;
 
 use crate::audio_io::AudioError;
 use crate::dsp::Chain;
+use crate::files::same_file;
 use crate::preset::PresetError;
 use clap::{Parser, Subcommand};
+use std::path::Path;
 
 /// Success.
 pub const EXIT_OK: i32 = 0;
 /// Processing or runtime failure (a bug, or the machine refused something).
 pub const EXIT_RUNTIME: i32 = 1;
-/// Bad command line (clap's own code), including OUT the same file as IN.
+/// Bad command line (clap's own code), including an output that is the same file as an input.
 pub const EXIT_USAGE: i32 = 2;
 /// A preset is invalid, unreadable or unknown.
 pub const EXIT_PRESET: i32 = 3;
@@ -52,7 +54,7 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     (EXIT_RUNTIME, "processing or runtime error"),
     (
         EXIT_USAGE,
-        "usage error: bad arguments, or OUT is the same file as IN",
+        "usage error: bad arguments, or an output is the same file as an input",
     ),
     (EXIT_PRESET, "invalid, unreadable or unknown preset"),
     (
@@ -258,6 +260,26 @@ pub fn process_in_blocks(
         [] => {}
         more => panic!("{} channels; the chain takes 1 or 2", more.len()),
     }
+}
+
+/// Refuse, before any work, an output that is the same file as an input or as another
+/// output: by identity (device and inode), so `..`, symbolic and hard links are seen
+/// through. `inputs` and `outputs` are (what the user calls it, path): `("IN", in.wav)`.
+pub fn refuse_overwriting(
+    inputs: &[(&str, &Path)],
+    outputs: &[(&str, &Path)],
+) -> Result<(), CliError> {
+    for (i, &(out_name, out)) in outputs.iter().enumerate() {
+        let earlier = inputs.iter().chain(&outputs[..i]);
+        if let Some((in_name, input)) = earlier.into_iter().find(|(_, p)| same_file(p, out)) {
+            return Err(CliError::Usage(format!(
+                "{out_name} ({}) is the same file as {in_name} ({}); choose another output file",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// "mono", "stereo" or "N channels".

@@ -1,13 +1,13 @@
 //! `matchbox render`: decode a file, run it through the chain at its own sample rate in
 //! host-sized blocks, write 32-bit float WAV.
 
-use super::{CliError, channels_name, process_in_blocks};
+use super::{CliError, channels_name, process_in_blocks, refuse_overwriting};
 use crate::audio_io::{read_audio, write_wav_f32};
 use crate::dsp::Chain;
 use crate::preset;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Largest `--block`, frames (hosts rarely go past 8192; this leaves room).
 pub const MAX_BLOCK_FRAMES: u32 = 65_536;
@@ -38,12 +38,9 @@ pub struct RenderArgs {
 
 pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     let preset = preset::resolve(&args.preset)?;
-    if same_file(&args.input, &args.output) {
-        return Err(CliError::Usage(format!(
-            "OUT ({}) is the same file as IN; choose another output file",
-            args.output.display()
-        )));
-    }
+    let mut inputs = vec![("IN", args.input.as_path())];
+    inputs.extend(preset::file_of(&args.preset).map(|p| ("--preset", p)));
+    refuse_overwriting(&inputs, &[("OUT", &args.output)])?;
     let mut audio = read_audio(&args.input)?;
     let frames = audio.frames();
     let bar = progress_bar(audio.duration_s(), frames);
@@ -85,44 +82,4 @@ fn progress_bar(duration_s: f64, frames: usize) -> Option<ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
-}
-
-/// Whether `a` and `b` name the same file, also when `b` does not exist yet (its parent is
-/// resolved instead, so `./x.wav` and `dir/../x.wav` match).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (resolved(a), resolved(b)) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
-}
-
-fn resolved(path: &Path) -> Option<PathBuf> {
-    if let Ok(p) = path.canonicalize() {
-        return Some(p);
-    }
-    let name = path.file_name()?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some(parent.canonicalize().ok()?.join(name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_file_sees_through_dot_dot_and_missing_outputs() {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.wav");
-        std::fs::write(&input, b"x").unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        assert!(same_file(&input, &dir.path().join("sub/../in.wav")));
-        assert!(!same_file(&input, &dir.path().join("out.wav")));
-        // Neither exists: different names differ, the same name matches.
-        let ghost = dir.path().join("ghost.wav");
-        assert!(same_file(&ghost, &dir.path().join("sub/../ghost.wav")));
-        assert!(!same_file(&ghost, &dir.path().join("other.wav")));
-    }
 }

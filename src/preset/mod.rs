@@ -38,25 +38,30 @@ pub fn load(path: &Path) -> Result<Preset, PresetError> {
     parse(&file, &text)
 }
 
-/// Check `preset` and write it to `path` as pretty JSON. An invalid preset is refused before
-/// anything is written, so a file on disk always loads.
+/// Check `preset` and write it to `path` as pretty JSON, atomically ([`crate::files`]). An
+/// invalid preset is refused before anything is written, so a file on disk always loads.
 pub fn save(path: &Path, preset: &Preset) -> Result<(), PresetError> {
     let file = path.display().to_string();
     let text = preset.to_json_pretty();
     // The same checks as loading, on exactly the text that would be written.
     parse(&file, &text)?;
-    std::fs::write(path, text).map_err(|source| PresetError::Write { file, source })
+    crate::files::write_atomically(path, text.as_bytes())
+        .map_err(|source| PresetError::Write { file, source })
 }
 
 /// `arg` as the command line's `--preset <FILE|NAME>`: a file when it exists or ends in
 /// `.json`, otherwise a factory preset name (case-insensitive, or its slug).
 pub fn resolve(arg: &str) -> Result<Preset, PresetError> {
-    let path = Path::new(arg);
-    if path.exists() || arg.to_ascii_lowercase().ends_with(".json") {
-        load(path)
-    } else {
-        find_factory(arg).map(|(_, preset)| preset)
+    match file_of(arg) {
+        Some(path) => load(path),
+        None => find_factory(arg).map(|(_, preset)| preset),
     }
+}
+
+/// The file that [`resolve`] reads for `arg`, or `None` when `arg` names a factory preset.
+pub fn file_of(arg: &str) -> Option<&Path> {
+    let path = Path::new(arg);
+    (path.exists() || arg.to_ascii_lowercase().ends_with(".json")).then_some(path)
 }
 
 /// Parse and check a preset from JSON text; `file` names it in errors.
