@@ -4,7 +4,7 @@
 use super::output::{self, Stream};
 use super::{CliError, channels_name, refuse_overwriting};
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
-use crate::audio_io::{Audio, read_audio};
+use crate::audio_io::{Audio, MAX_IN_MEMORY_SAMPLES, read_audio_prefix};
 use crate::dsp::{FilterKind, NUM_BANDS};
 use crate::preset::{self, MAX_NAME_CHARS, Preset};
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
      matchbox analyze --reference track.mp3 --output track.json --bands 5 --report track.png\n"
 ))]
 pub struct AnalyzeArgs {
-    /// The sound to imitate: WAV, FLAC, MP3 or Ogg Vorbis; mono or stereo; any sample rate.
+    /// The sound to imitate: WAV, FLAC, MP3 or Ogg Vorbis; mono or stereo; 8 to 384 kHz.
     #[arg(long, short, value_name = "REF")]
     pub reference: PathBuf,
     /// A recording of your own dry mic (the same performance or another one). Without it the
@@ -69,13 +69,31 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     let mut outputs = vec![("--output", args.output.as_path())];
     outputs.extend(args.report.as_deref().map(|r| ("--report", r)));
     refuse_overwriting(&inputs, &outputs)?;
-    // Decode both files at once (a 3-minute WAV takes about 0.1 s).
+    // Decode both files at once (a 3-minute WAV takes about 0.1 s), each up to the in-memory
+    // limit: that bounds the analysis' memory whatever the files' lengths.
     let (reference, source) = std::thread::scope(|scope| {
-        let source = scope.spawn(|| args.source.as_deref().map(read_audio).transpose());
-        let reference = read_audio(&args.reference);
+        let source = scope.spawn(|| args.source.as_deref().map(read_audio_prefix).transpose());
+        let reference = read_audio_prefix(&args.reference);
         (reference, source.join().expect("decoding does not panic"))
     });
     let (reference, source) = (reference?, source?);
+    for (path, prefix) in std::iter::once((&args.reference, &reference))
+        .chain(args.source.as_ref().zip(source.as_ref()))
+    {
+        if let Some(stated) = prefix.cut {
+            let a = &prefix.audio;
+            let of = stated.map_or_else(
+                || "a longer file".to_owned(),
+                |frames| format!("{:.1} min", frames as f64 / f64::from(a.sample_rate) / 60.0),
+            );
+            tell!(
+                "warning: {}: analysing its first {:.1} min of {of} (analyze reads at most {MAX_IN_MEMORY_SAMPLES} samples of a file)",
+                path.display(),
+                a.duration_s() / 60.0
+            );
+        }
+    }
+    let (reference, source) = (reference.audio, source.map(|s| s.audio));
     let options = AnalyzeOptions {
         bands,
         amount: args.amount,
@@ -83,6 +101,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     };
     let result = analysis::analyze(&reference, source.as_ref(), &options).map_err(|e| match e {
         AnalysisError::Bands(_) | AnalysisError::Amount(_) => CliError::Usage(e.to_string()),
+        AnalysisError::Unsupported(_) => CliError::Runtime(e.to_string()),
         _ => CliError::Analysis(e),
     })?;
     for w in &result.warnings {

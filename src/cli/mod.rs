@@ -27,6 +27,7 @@ pub mod render;
 pub mod synth;
 
 use crate::audio_io::AudioError;
+pub use crate::audio_io::channels_name;
 use crate::dsp::Chain;
 use crate::files::same_file;
 use crate::preset::PresetError;
@@ -35,7 +36,8 @@ use std::path::Path;
 
 /// Success.
 pub const EXIT_OK: i32 = 0;
-/// Processing or runtime failure (a bug, or the machine refused something).
+/// Processing or runtime failure (a bug, or the machine refused something, such as a write
+/// to a closed or full stdout).
 pub const EXIT_RUNTIME: i32 = 1;
 /// Bad command line (clap's own code), including an output that is the same file as an input.
 pub const EXIT_USAGE: i32 = 2;
@@ -45,13 +47,17 @@ pub const EXIT_PRESET: i32 = 3;
 pub const EXIT_AUDIO: i32 = 4;
 /// The feature exists in the design but not in this build (live monitoring on a device).
 pub const EXIT_NOT_AVAILABLE: i32 = 5;
-/// `analyze`: an input decodes but cannot be analysed (shorter than 2 s, or silent).
+/// An input decodes but cannot be measured: `analyze` (shorter than 2 s, or silent),
+/// `compare` (shorter than 0.4 s).
 pub const EXIT_ANALYSIS: i32 = 6;
 
 /// Every exit code with its meaning: the one place they are documented (shown by `--help`).
 pub const EXIT_CODES: &[(i32, &str)] = &[
     (EXIT_OK, "success"),
-    (EXIT_RUNTIME, "processing or runtime error"),
+    (
+        EXIT_RUNTIME,
+        "processing or runtime error, including a failed write to stdout or stderr",
+    ),
     (
         EXIT_USAGE,
         "usage error: bad arguments, or an output is the same file as an input",
@@ -67,17 +73,37 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     ),
     (
         EXIT_ANALYSIS,
-        "analyze: input unusable for analysis (shorter than 2 s, or silent)",
+        "input unusable: for analyze shorter than 2 s or silent, for compare shorter than 0.4 s",
     ),
 ];
 
 /// `examples` (may be empty) followed by the exit-code table: the footer of every `--help`.
 pub fn help_footer(examples: &str) -> String {
+    let rest = format!("{}\n{}", supported_input_help(), exit_codes_help());
     if examples.is_empty() {
-        exit_codes_help()
+        rest
     } else {
-        format!("Examples:\n{examples}\n{}", exit_codes_help())
+        format!("Examples:\n{examples}\n{rest}")
     }
+}
+
+/// The supported input range as `--help` shows it, from the constants that enforce it (the
+/// README's "Supported input" table says the same at more length).
+pub fn supported_input_help() -> String {
+    use crate::audio_io::{
+        MAX_IN_MEMORY_SAMPLES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
+        MIN_SAMPLE_RATE_HZ,
+    };
+    format!(
+        "Supported input:\n  \
+         audio: WAV (integer or float PCM), FLAC, MP3 or Ogg Vorbis; {MIN_SAMPLE_RATE_HZ} to \
+         {MAX_SAMPLE_RATE_HZ} Hz; mono or stereo; finite samples within ±{MAX_SAMPLE_ABS}; the \
+         header must agree with the data\n  \
+         length: render streams up to {MAX_WAV_SAMPLES} samples (one WAV file); analyze reads \
+         the first {MAX_IN_MEMORY_SAMPLES} samples of a file, compare refuses longer files\n  \
+         presets: JSON of at most {} KiB, no key given twice, every value in its range\n",
+        crate::preset::MAX_PRESET_BYTES / 1024
+    )
 }
 
 /// The exit-code table as `--help` shows it.
@@ -98,7 +124,7 @@ pub fn exit_codes_help() -> String {
     version,
     about,
     args_conflicts_with_subcommands = true,
-    after_help = exit_codes_help()
+    after_help = help_footer("")
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -146,6 +172,9 @@ pub enum CliError {
     /// `analyze`: the inputs decode but cannot be analysed.
     #[error(transparent)]
     Analysis(#[from] crate::analysis::AnalysisError),
+    /// `compare`: an input decodes but is too short to measure.
+    #[error("{0}")]
+    Unusable(String),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -170,7 +199,7 @@ impl CliError {
             CliError::Preset(_) => EXIT_PRESET,
             CliError::Audio(_) => EXIT_AUDIO,
             CliError::Usage(_) => EXIT_USAGE,
-            CliError::Analysis(_) => EXIT_ANALYSIS,
+            CliError::Analysis(_) | CliError::Unusable(_) => EXIT_ANALYSIS,
             CliError::Runtime(_) | CliError::Output { .. } => EXIT_RUNTIME,
             CliError::NotAvailable(_) => EXIT_NOT_AVAILABLE,
             CliError::Reported(code) => *code,
@@ -280,13 +309,4 @@ pub fn refuse_overwriting(
         }
     }
     Ok(())
-}
-
-/// "mono", "stereo" or "N channels".
-pub fn channels_name(count: usize) -> String {
-    match count {
-        1 => "mono".into(),
-        2 => "stereo".into(),
-        n => format!("{n} channels"),
-    }
 }

@@ -508,7 +508,7 @@ mod ratio_serde {
         match Ratio::deserialize(d)? {
             Ratio::Number(r) if (r as f32).is_finite() => Ok(r as f32),
             Ratio::Number(r) => Err(D::Error::custom(format!(
-                "ratio {r} is out of range; use 1 to 20, or \"inf\""
+                "ratio {r:e} is out of range; use 1 to 20, or \"inf\""
             ))),
             Ratio::Word(w) if w == "inf" => Ok(f32::INFINITY),
             Ratio::Word(w) => Err(D::Error::custom(format!(
