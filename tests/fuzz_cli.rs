@@ -410,75 +410,53 @@ struct AudioCase {
 
 const SUPPORTED_FORMATS: [(u16, u16); 4] = [(1, 8), (1, 16), (3, 32), (3, 64)];
 
-fn audio_case() -> impl Strategy<Value = AudioCase> {
-    let format = prop_oneof![
+fn wav_format() -> impl Strategy<Value = (u16, u16)> {
+    prop_oneof![
         8 => prop::sample::select(SUPPORTED_FORMATS.to_vec()),
         1 => prop::sample::select(vec![(2, 4), (0x55, 16), (3, 16), (1, 12), (0, 16), (0xfffe, 16)]),
-    ];
-    let channels =
-        prop_oneof![8 => 1u16..=2, 1 => prop::sample::select(vec![0u16, 3, 8, u16::MAX])];
-    let rate = prop_oneof![
+    ]
+}
+
+fn sample_rate() -> impl Strategy<Value = u32> {
+    prop_oneof![
         8 => prop::sample::select(vec![8_000u32, 11_025, 16_000, 22_050]),
         2 => prop::sample::select(vec![44_100u32, 48_000, 96_000, 384_000]),
         2 => prop::sample::select(vec![0u32, 1, 100, 1_000, 7_999, 384_001, 536_870_912, u32::MAX]),
+    ]
+}
+
+/// (where, as a fraction of the samples; what) to write over the signal.
+fn special_sample() -> impl Strategy<Value = (f64, f32)> {
+    let values = vec![
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        3e38,
+        -1000.5,
+        1000.0,
+        999.9,
+        1e-40,
     ];
-    let seconds = prop_oneof![
-        2 => Just(0.0f32),
-        4 => 0.001f32..0.6,
-        3 => 2.05f32..2.3,
-    ];
-    let special = (
-        0.0f64..1.0,
-        prop::sample::select(vec![
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            3e38,
-            -1000.5,
-            1000.0,
-            999.9,
-            1e-40,
-        ]),
-    );
-    let damage = (
-        prop::option::weighted(0.1, any::<u16>()),
-        prop::option::weighted(0.1, 0.0f64..2.0),
-        prop::option::weighted(0.1, 0.0f64..1.0),
-    );
-    (
-        format,
-        channels,
-        rate,
-        seconds,
-        prop_oneof![1 => Just(0.0f32), 4 => 0.05f32..2.0],
-        prop::collection::vec(special, 0..3),
-        damage,
-        hostile_text(6),
-    )
-        .prop_map(
-            |(
-                format,
-                channels,
-                sample_rate,
-                seconds,
-                gain,
-                specials,
-                (block_align, data_len, truncate),
-                name,
-            )| AudioCase {
-                format,
-                channels,
-                sample_rate,
-                seconds,
-                gain,
-                specials,
-                block_align,
-                data_len,
-                truncate,
-                // File names may hold anything but '/' and NUL.
-                name: format!("in-{}.wav", name.replace(['/', '\0'], "_")),
-            },
-        )
+    (0.0f64..1.0, prop::sample::select(values))
+}
+
+prop_compose! {
+    fn audio_case()(
+        format in wav_format(),
+        channels in prop_oneof![8 => 1u16..=2, 1 => prop::sample::select(vec![0u16, 3, 8, u16::MAX])],
+        sample_rate in sample_rate(),
+        seconds in prop_oneof![2 => Just(0.0f32), 4 => 0.001f32..0.6, 3 => 2.05f32..2.3],
+        gain in prop_oneof![1 => Just(0.0f32), 4 => 0.05f32..2.0],
+        specials in prop::collection::vec(special_sample(), 0..3),
+        block_align in prop::option::weighted(0.1, any::<u16>()),
+        data_len in prop::option::weighted(0.1, 0.0f64..2.0),
+        truncate in prop::option::weighted(0.1, 0.0f64..1.0),
+        name in hostile_text(6),
+    ) -> AudioCase {
+        // File names may hold anything but '/' and NUL.
+        let name = format!("in-{}.wav", name.replace(['/', '\0'], "_"));
+        AudioCase { format, channels, sample_rate, seconds, gain, specials, block_align, data_len, truncate, name }
+    }
 }
 
 impl AudioCase {

@@ -244,6 +244,17 @@ fn paired_takes(dir: &Path) {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
+/// A directory with [`paired_takes`] and a copy of the factory preset file `preset`.
+fn paired_takes_and_preset(preset: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    paired_takes(dir.path());
+    let factory = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("presets")
+        .join(preset);
+    std::fs::copy(factory, dir.path().join(preset)).unwrap();
+    dir
+}
+
 #[test]
 fn analyze_matches_mono_and_stereo_takes_either_way_round() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,14 +304,8 @@ fn with_stdout(args: &[&str], dir: &Path, stdout: impl Into<Stdio>) -> std::proc
 
 #[test]
 fn a_closed_or_full_stdout_is_an_error_never_a_panic_or_a_success() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = paired_takes_and_preset("flat.json");
     let d = dir.path();
-    paired_takes(d);
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/flat.json"),
-        d.join("flat.json"),
-    )
-    .unwrap();
     let commands: [&[&str]; 6] = [
         &[
             "analyze",
@@ -455,14 +460,9 @@ fn file_names_and_file_contents_reach_the_terminal_escaped() {
 
 #[test]
 fn no_output_may_be_an_input_through_links_or_other_outputs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = paired_takes_and_preset("vocal-warm.json");
     let d = dir.path();
-    paired_takes(d);
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/vocal-warm.json"),
-        d.join("mine.json"),
-    )
-    .unwrap();
+    std::fs::rename(d.join("vocal-warm.json"), d.join("mine.json")).unwrap();
     std::fs::hard_link(d.join("dry-mono.wav"), d.join("hard.wav")).unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(d.join("wet-mono.wav"), d.join("soft.wav")).unwrap();
