@@ -177,10 +177,13 @@ pub struct Prefix {
     pub audio: Audio,
     /// The file goes on past `audio`; its stated length in frames if it states one.
     pub cut: Option<Option<u64>>,
+    /// Damaged packets were skipped ([`AudioReader::damage`]).
+    pub damage: Option<String>,
 }
 
-/// Decode all of `path` into memory, refusing a file of more than [`MAX_IN_MEMORY_SAMPLES`]
-/// (up front when its header says so).
+/// Decode all of `path` into memory for measuring it, refusing a file of more than
+/// [`MAX_IN_MEMORY_SAMPLES`] (up front when its header says so) and one with damaged packets
+/// (their gaps, closed up, would shift and shorten what is measured).
 pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
     let reader = AudioReader::open(path)?;
     let too_long = |reader: &AudioReader| AudioError::TooLong {
@@ -202,6 +205,12 @@ pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
     }
     let error = too_long(&reader);
     let prefix = read_prefix(reader)?;
+    if let Some(damage) = prefix.damage {
+        return Err(AudioError::Decode {
+            path: path.to_owned(),
+            message: format!("{damage}; only whole files are measured"),
+        });
+    }
     match prefix.cut {
         None => Ok(prefix.audio),
         Some(_) => Err(error),
@@ -240,6 +249,7 @@ fn read_prefix(mut reader: AudioReader) -> Result<Prefix, AudioError> {
             channels,
         },
         cut,
+        damage: reader.damage(),
     })
 }
 

@@ -456,6 +456,21 @@ fn file_names_and_file_contents_reach_the_terminal_escaped() {
         stderr(&o)
     );
     assert_printable(&stderr(&o), "stderr");
+    // A line break in a file name cannot fake a line of the analysis summary.
+    let take = "take\nwrote everything.wav";
+    write_f32_wav(&d.join(take), 16_000, &[busy(16_000, 40_000, 3)]);
+    let o = matchbox(&["analyze", "-r", take, "-o", "p.json"], d);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("reference: take\\u000awrote everything.wav (16000 Hz, mono, 2.5 s, "),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("wrote everything")),
+        "{out}"
+    );
+    assert_printable(&out, "stdout");
 }
 
 #[test]
@@ -658,4 +673,28 @@ fn concurrent_renders_to_one_output_each_leave_a_whole_file() {
         assert!(alone.contains(&got), "a mixed file: {got:?} vs {alone:?}");
         assert!(!entries(d).iter().any(|n| n.contains("matchbox-tmp")));
     }
+}
+
+#[test]
+fn damaged_packets_are_reported_and_never_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sine-48k-stereo.mp3");
+    let mut bytes = std::fs::read(fixture).unwrap();
+    bytes[3000..3100].fill(0x55);
+    write(&d.join("damaged.mp3"), &bytes);
+    let o = matchbox(&["render", "-p", "Flat", "damaged.mp3", "out.wav"], d);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("warning: damaged.mp3: 2 damaged packet(s) (first: corrupt audio: ")
+            && stderr(&o).ends_with(" skipped; the audio on either side is joined up\n"),
+        "{}",
+        stderr(&o)
+    );
+    refused(
+        d,
+        &["compare", "out.wav", "damaged.mp3"],
+        4,
+        "damaged.mp3: 2 damaged packet(s) (first: ",
+    );
 }

@@ -38,9 +38,12 @@ pub struct AudioReader {
     skip: u64,
     /// Frames handed out so far.
     delivered: u64,
-    /// The last decoded packet, planar (channel after channel), and its frame range to hand out.
+    /// The last decoded packet, planar (channel after channel).
     planar: Option<SampleBuffer<f32>>,
+    /// What of `planar` is still to hand out: (frames per channel in it, first frame, frames).
     ready: Option<(usize, usize, usize)>,
+    /// Packets that failed to decode and were skipped, and why the first one failed.
+    bad_packets: usize,
     first_bad_packet: Option<String>,
     decoded_packets: usize,
     /// The last PCM packet decoded to fewer frames than its block alignment gives it: it
@@ -133,6 +136,7 @@ impl AudioReader {
             delivered: 0,
             planar: None,
             ready: None,
+            bad_packets: 0,
             first_bad_packet: None,
             decoded_packets: 0,
             short_packet: false,
@@ -172,6 +176,14 @@ impl AudioReader {
     /// end for lossless formats; lossy ones are cut to it).
     pub fn stated_frames(&self) -> Option<u64> {
         self.stated_frames
+    }
+
+    /// Damaged packets skipped so far (the audio on either side of each is joined up), as
+    /// `2 damaged packet(s) (first: why)`; `None` when there were none.
+    pub fn damage(&self) -> Option<String> {
+        self.first_bad_packet
+            .as_ref()
+            .map(|first| format!("{} damaged packet(s) (first: {first})", self.bad_packets))
     }
 
     /// The next decoded frames, checked; `None` at the end of the stream.
@@ -220,6 +232,7 @@ impl AudioReader {
             // A damaged MP3 frame should not lose the whole file; a file where no packet
             // decodes is an error (see `open`).
             Err(e @ (SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_))) => {
+                self.bad_packets += 1;
                 self.first_bad_packet.get_or_insert_with(|| describe(&e));
                 return Ok(());
             }
@@ -320,16 +333,18 @@ impl AudioReader {
     /// The stream is over: a lossless file must have had the frames its header states.
     fn end(&mut self) -> Result<(), AudioError> {
         self.ended = true;
-        match self.stated_frames {
-            Some(stated) if self.exact_length && self.delivered < stated => Err(decode_error(
-                &self.path,
-                format!(
-                    "corrupt audio: the file ends after {} of the {stated} frames its header states",
-                    self.delivered
-                ),
-            )),
-            _ => Ok(()),
-        }
+        let delivered = self.delivered;
+        let problem = match (self.stated_frames, &self.first_bad_packet) {
+            (Some(stated), _) if !self.exact_length || delivered >= stated => return Ok(()),
+            (None, _) => return Ok(()),
+            (Some(stated), None) => format!(
+                "corrupt audio: the file ends after {delivered} of the {stated} frames its header states"
+            ),
+            (Some(stated), Some(bad)) => format!(
+                "corrupt audio: {delivered} of the {stated} frames its header states decode ({bad})"
+            ),
+        };
+        Err(decode_error(&self.path, problem))
     }
 }
 

@@ -80,6 +80,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     for (path, prefix) in std::iter::once((&args.reference, &reference))
         .chain(args.source.as_ref().zip(source.as_ref()))
     {
+        if let Some(damage) = &prefix.damage {
+            tell!(
+                "warning: {}: {damage} skipped; the audio on either side is joined up",
+                path.display()
+            );
+        }
         if let Some(stated) = prefix.cut {
             let a = &prefix.audio;
             let of = stated.map_or_else(
@@ -303,12 +309,18 @@ fn kind_name(kind: FilterKind) -> &'static str {
     kind.name()
 }
 
+/// `path` escaped, so that a name holding a line break cannot start a line of its own in the
+/// multi-line summary.
+fn shown(path: &Path) -> String {
+    crate::text::escape(&path.display().to_string()).into_owned()
+}
+
 /// The human summary printed on success.
 fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &Analysis) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "reference: {} ({} Hz, {}, {:.1} s, {:.1} LUFS)\n",
-        args.reference.display(),
+        shown(&args.reference),
         reference.sample_rate,
         channels_name(reference.channels.len()),
         reference.duration_s(),
@@ -325,7 +337,7 @@ fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &An
         };
         out.push_str(&format!(
             "source:    {} ({} Hz, {}, {:.1} s): {relation}\n",
-            path.display(),
+            shown(path),
             s.sample_rate,
             channels_name(s.channels.len()),
             s.duration_s()
@@ -380,9 +392,9 @@ fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &An
     if a.low_confidence {
         out.push_str("confidence: low (no --source)\n");
     }
-    out.push_str(&format!("wrote {}", args.output.display()));
+    out.push_str(&format!("wrote {}", shown(&args.output)));
     if let Some(r) = &args.report {
-        out.push_str(&format!(" and {}", r.display()));
+        out.push_str(&format!(" and {}", shown(r)));
     }
     out.push('\n');
     out

@@ -85,6 +85,12 @@ pub fn run(args: &RenderArgs) -> Result<(), CliError> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    if let Some(damage) = reader.damage() {
+        tell!(
+            "warning: {}: {damage} skipped; the audio on either side is joined up",
+            args.input.display()
+        );
+    }
     say!(
         "rendered {} ({} Hz, {}, {:.2} s) through \"{}\" to {}",
         args.input.display(),
