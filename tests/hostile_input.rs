@@ -574,10 +574,11 @@ fn a_failed_render_leaves_the_previous_output_and_no_temporary() {
     assert_eq!(entries(d), ["in.wav", "out.wav"]);
 }
 
-/// Starts a render of a 5-minute file, sends `signal` as soon as its temporary output
-/// exists (long before the render can be done), and checks what is left.
+/// Starts a render of a 5-minute file (with `signal` ignored from the start if `ignored`, as
+/// `nohup` does for SIGHUP), sends `signal` as soon as its temporary output exists (long
+/// before the render can be done), and checks what is left.
 #[cfg(unix)]
-fn interrupted_render(signal: i32) {
+fn interrupted_render(signal: i32, ignored: bool) {
     use std::os::unix::process::ExitStatusExt;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -586,8 +587,17 @@ fn interrupted_render(signal: i32) {
     let x = busy(48_000, 300 * 48_000, 2);
     let stereo: Vec<f32> = x.iter().flat_map(|&v| [v, v]).collect();
     write(&d.join("in.wav"), &h.bytes(&h.encode(&stereo)));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_matchbox"))
-        .args(["render", "-p", "Beatbox Punch", "in.wav", "out.wav"])
+    let trap = if ignored {
+        format!("trap '' {signal}; ")
+    } else {
+        String::new()
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{trap}exec \"$0\" render -p 'Beatbox Punch' in.wav out.wav"
+        ))
+        .arg(env!("CARGO_BIN_EXE_matchbox"))
         .current_dir(d)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -606,27 +616,37 @@ fn interrupted_render(signal: i32) {
         );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    assert!(
-        Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let kill = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(signal), "{status:?}");
-    assert_eq!(
-        std::fs::read(d.join("out.wav")).unwrap(),
-        b"the previous good output"
-    );
+    if ignored {
+        assert_eq!(status.code(), Some(0), "{status:?}");
+        let (spec, y) = read_wav(&d.join("out.wav"));
+        assert_eq!((spec.channels, y[0].len()), (2, 300 * 48_000));
+    } else {
+        assert_eq!(status.signal(), Some(signal), "{status:?}");
+        assert_eq!(
+            std::fs::read(d.join("out.wav")).unwrap(),
+            b"the previous good output"
+        );
+    }
     assert_eq!(entries(d), ["in.wav", "out.wav"]);
 }
 
 #[cfg(unix)]
 #[test]
 fn ctrl_c_or_sigterm_while_rendering_removes_the_temporary_and_keeps_the_old_output() {
-    interrupted_render(2); // SIGINT
-    interrupted_render(15); // SIGTERM
+    interrupted_render(2, false); // SIGINT
+    interrupted_render(15, false); // SIGTERM
+}
+
+#[cfg(unix)]
+#[test]
+fn an_ignored_hangup_stays_ignored_while_rendering() {
+    interrupted_render(1, true); // SIGHUP under nohup
 }
 
 #[test]

@@ -104,8 +104,14 @@ mod unix {
         }
         for signal in SIGNALS {
             // SAFETY: a zeroed sigaction with a handler of the right type and an empty mask
-            // is a valid argument to sigaction(2).
+            // is a valid argument to sigaction(2); the first call only reads the current one.
             unsafe {
+                let mut current: libc::sigaction = std::mem::zeroed();
+                libc::sigaction(signal, std::ptr::null(), &mut current);
+                // An ignored signal stays ignored (`nohup`, background jobs of a script).
+                if current.sa_sigaction == libc::SIG_IGN {
+                    continue;
+                }
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
                 action.sa_flags = libc::SA_RESTART;
