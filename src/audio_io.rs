@@ -10,7 +10,7 @@
 //! - Channels: 1 or 2 ([`MAX_CHANNELS`]).
 //! - Samples: finite, at most [`MAX_SAMPLE_ABS`] in magnitude.
 //! - Length: what the output can hold when streaming ([`MAX_WAV_SAMPLES`]), and
-//!   [`MAX_IN_MEMORY_SAMPLES`] per file for what is read whole ([`read_audio`]).
+//!   [`MAX_IN_MEMORY_FRAMES`] per file for what is read whole ([`read_audio`]).
 //! - The header must agree with the data: the rate and channels that decode, the frames of
 //!   each PCM block, and (lossless formats) the total length.
 
@@ -37,11 +37,12 @@ pub const MAX_SAMPLE_ABS: f32 = 1000.0;
 /// 32-bit byte counts, and hound's float header takes 68 bytes, so
 /// (2³² − 1 − 68) / 4 = 1 073 741 806 samples (3 h 22 min of 44.1 kHz stereo).
 pub const MAX_WAV_SAMPLES: u64 = (u32::MAX as u64 - 68) / 4;
-/// Most samples (frames × channels) of one file held in memory by [`read_audio`] (`analyze`,
-/// `compare`): 2²⁶ = 67 108 864, 256 MiB as f32 (12.7 min of 44.1 kHz stereo, 25 min mono),
+/// Most frames of one file held in memory by [`read_audio`] (`analyze`, `compare`): 2²⁵ =
+/// 33 554 432 (12.7 min at 44.1 kHz, 11.7 min at 48 kHz), at most 256 MiB of f32 per file
+/// whether mono or stereo (the analysis makes a mono file dual mono beside a stereo one),
 /// which keeps a paired analysis under 1 GiB. Longer files are refused, or (`analyze`) read
 /// up to this point.
-pub const MAX_IN_MEMORY_SAMPLES: u64 = 1 << 26;
+pub const MAX_IN_MEMORY_FRAMES: u64 = 1 << 25;
 
 /// Decoded audio: planar f32 samples at the file's own rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,24 +183,21 @@ pub struct Prefix {
 }
 
 /// Decode all of `path` into memory for measuring it, refusing a file of more than
-/// [`MAX_IN_MEMORY_SAMPLES`] (up front when its header says so) and one with damaged packets
+/// [`MAX_IN_MEMORY_FRAMES`] (up front when its header says so) and one with damaged packets
 /// (their gaps, closed up, would shift and shorten what is measured).
 pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
     let reader = AudioReader::open(path)?;
     let too_long = |reader: &AudioReader| AudioError::TooLong {
         path: path.to_owned(),
         message: format!(
-            "longer than {MAX_IN_MEMORY_SAMPLES} samples (frames × channels; {}), the most read into memory",
-            minutes_at(
-                MAX_IN_MEMORY_SAMPLES,
-                reader.channels(),
-                reader.sample_rate()
-            )
+            "longer than {MAX_IN_MEMORY_FRAMES} frames ({:.1} min at {} Hz), the most read into memory",
+            MAX_IN_MEMORY_FRAMES as f64 / f64::from(reader.sample_rate()) / 60.0,
+            reader.sample_rate()
         ),
     };
     if reader
         .stated_frames()
-        .is_some_and(|n| n.saturating_mul(reader.channels() as u64) > MAX_IN_MEMORY_SAMPLES)
+        .is_some_and(|n| n > MAX_IN_MEMORY_FRAMES)
     {
         return Err(too_long(&reader));
     }
@@ -217,14 +215,14 @@ pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
     }
 }
 
-/// Decode `path` into memory up to [`MAX_IN_MEMORY_SAMPLES`], saying whether it goes on.
+/// Decode `path` into memory up to [`MAX_IN_MEMORY_FRAMES`], saying whether it goes on.
 pub fn read_audio_prefix(path: &Path) -> Result<Prefix, AudioError> {
     read_prefix(AudioReader::open(path)?)
 }
 
 fn read_prefix(mut reader: AudioReader) -> Result<Prefix, AudioError> {
     let count = reader.channels();
-    let limit = (MAX_IN_MEMORY_SAMPLES / count as u64) as usize;
+    let limit = MAX_IN_MEMORY_FRAMES as usize;
     let stated = reader.stated_frames();
     // Room for the stated length up front (no doubling copies); a header that overstates it
     // costs at most the limit.

@@ -84,7 +84,7 @@ fn every_factory_preset_is_listed() {
 #[test]
 fn supported_input_table_matches_the_constants() {
     use matchbox::audio_io::{
-        MAX_IN_MEMORY_SAMPLES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
+        MAX_IN_MEMORY_FRAMES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
         MIN_SAMPLE_RATE_HZ,
     };
     let text = readme();
@@ -106,12 +106,12 @@ fn supported_input_table_matches_the_constants() {
         format!("finite, within ±{MAX_SAMPLE_ABS} (+60 dBFS)"),
         format!("({} samples, ", grouped(MAX_WAV_SAMPLES)),
         format!(
-            "| length, `analyze` | the first {} samples",
-            grouped(MAX_IN_MEMORY_SAMPLES)
+            "| length, `analyze` | the first {} frames",
+            grouped(MAX_IN_MEMORY_FRAMES)
         ),
         format!(
-            "| length, `compare` | {} samples per file",
-            grouped(MAX_IN_MEMORY_SAMPLES)
+            "| length, `compare` | {} frames per file",
+            grouped(MAX_IN_MEMORY_FRAMES)
         ),
         format!(
             "Preset files: at most {} MiB",

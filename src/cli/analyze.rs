@@ -4,7 +4,7 @@
 use super::output::{self, Stream};
 use super::{CliError, channels_name, refuse_overwriting};
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
-use crate::audio_io::{Audio, MAX_IN_MEMORY_SAMPLES, read_audio_prefix};
+use crate::audio_io::{Audio, MAX_IN_MEMORY_FRAMES, read_audio_prefix};
 use crate::dsp::{FilterKind, NUM_BANDS};
 use crate::preset::{self, MAX_NAME_CHARS, Preset};
 use std::collections::BTreeMap;
@@ -93,7 +93,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
                 |frames| format!("{:.1} min", frames as f64 / f64::from(a.sample_rate) / 60.0),
             );
             tell!(
-                "warning: {}: analysing its first {:.1} min of {of} (analyze reads at most {MAX_IN_MEMORY_SAMPLES} samples of a file)",
+                "warning: {}: analysing its first {:.1} min of {of} (analyze reads at most {MAX_IN_MEMORY_FRAMES} frames of a file)",
                 path.display(),
                 a.duration_s() / 60.0
             );

@@ -91,7 +91,7 @@ pub fn help_footer(examples: &str) -> String {
 /// README's "Supported input" table says the same at more length).
 pub fn supported_input_help() -> String {
     use crate::audio_io::{
-        MAX_IN_MEMORY_SAMPLES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
+        MAX_IN_MEMORY_FRAMES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
         MIN_SAMPLE_RATE_HZ,
     };
     format!(
@@ -100,7 +100,7 @@ pub fn supported_input_help() -> String {
          {MAX_SAMPLE_RATE_HZ} Hz; mono or stereo; finite samples within ±{MAX_SAMPLE_ABS}; the \
          header must agree with the data\n  \
          length: render streams up to {MAX_WAV_SAMPLES} samples (one WAV file); analyze reads \
-         the first {MAX_IN_MEMORY_SAMPLES} samples of a file, compare refuses longer files\n  \
+         the first {MAX_IN_MEMORY_FRAMES} frames of a file, compare refuses longer files\n  \
          presets: JSON of at most {} KiB, no key given twice, every value in its range\n",
         crate::preset::MAX_PRESET_BYTES / 1024
     )
