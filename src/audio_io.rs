@@ -176,8 +176,10 @@ pub fn check_samples(samples: &[f32]) -> Result<(), (usize, f32)> {
 #[derive(Debug)]
 pub struct Prefix {
     pub audio: Audio,
-    /// The file goes on past `audio`; its stated length in frames if it states one.
-    pub cut: Option<Option<u64>>,
+    /// The file goes on past `audio`.
+    pub cut: bool,
+    /// The file's length as its header states it, frames.
+    pub stated_frames: Option<u64>,
     /// Damaged packets were skipped ([`AudioReader::damage`]).
     pub damage: Option<String>,
 }
@@ -187,49 +189,49 @@ pub struct Prefix {
 /// (their gaps, closed up, would shift and shorten what is measured).
 pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
     let reader = AudioReader::open(path)?;
-    let too_long = |reader: &AudioReader| AudioError::TooLong {
+    let sample_rate = reader.sample_rate();
+    let too_long = || AudioError::TooLong {
         path: path.to_owned(),
         message: format!(
-            "longer than {MAX_IN_MEMORY_FRAMES} frames ({:.1} min at {} Hz), the most read into memory",
-            MAX_IN_MEMORY_FRAMES as f64 / f64::from(reader.sample_rate()) / 60.0,
-            reader.sample_rate()
+            "longer than {MAX_IN_MEMORY_FRAMES} frames ({:.1} min at {sample_rate} Hz), the most read into memory",
+            MAX_IN_MEMORY_FRAMES as f64 / f64::from(sample_rate) / 60.0
         ),
     };
     if reader
         .stated_frames()
         .is_some_and(|n| n > MAX_IN_MEMORY_FRAMES)
     {
-        return Err(too_long(&reader));
+        return Err(too_long());
     }
-    let error = too_long(&reader);
-    let prefix = read_prefix(reader)?;
+    let prefix = read_prefix(reader, MAX_IN_MEMORY_FRAMES)?;
     if let Some(damage) = prefix.damage {
         return Err(AudioError::Decode {
             path: path.to_owned(),
             message: format!("{damage}; only whole files are measured"),
         });
     }
-    match prefix.cut {
-        None => Ok(prefix.audio),
-        Some(_) => Err(error),
+    if prefix.cut {
+        return Err(too_long());
     }
+    Ok(prefix.audio)
 }
 
 /// Decode `path` into memory up to [`MAX_IN_MEMORY_FRAMES`], saying whether it goes on.
 pub fn read_audio_prefix(path: &Path) -> Result<Prefix, AudioError> {
-    read_prefix(AudioReader::open(path)?)
+    read_prefix(AudioReader::open(path)?, MAX_IN_MEMORY_FRAMES)
 }
 
-fn read_prefix(mut reader: AudioReader) -> Result<Prefix, AudioError> {
+/// The first `limit` frames that `reader` decodes.
+fn read_prefix(mut reader: AudioReader, limit: u64) -> Result<Prefix, AudioError> {
     let count = reader.channels();
-    let limit = MAX_IN_MEMORY_FRAMES as usize;
+    let limit = limit as usize;
     let stated = reader.stated_frames();
     // Room for the stated length up front (no doubling copies); a header that overstates it
     // costs at most the limit.
     let reserve = stated.map_or(0, |n| n.min(limit as u64) as usize);
     let mut channels: Vec<Vec<f32>> = (0..count).map(|_| Vec::with_capacity(reserve)).collect();
     let sample_rate = reader.sample_rate();
-    let mut cut = None;
+    let mut cut = false;
     while let Some(block) = reader.next_block()? {
         let have = channels[0].len();
         let take = block.frames().min(limit - have);
@@ -237,7 +239,7 @@ fn read_prefix(mut reader: AudioReader) -> Result<Prefix, AudioError> {
             channel.extend_from_slice(&block.channel(k)[..take]);
         }
         if take < block.frames() {
-            cut = Some(stated);
+            cut = true;
             break;
         }
     }
@@ -247,6 +249,7 @@ fn read_prefix(mut reader: AudioReader) -> Result<Prefix, AudioError> {
             channels,
         },
         cut,
+        stated_frames: stated,
         damage: reader.damage(),
     })
 }
@@ -275,4 +278,30 @@ pub fn write_wav_f32(path: &Path, audio: &Audio) -> Result<(), AudioError> {
     let planar: Vec<&[f32]> = audio.channels.iter().map(Vec::as_slice).collect();
     out.write(&planar)?;
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_stops_at_its_limit_and_says_whether_more_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ramp.wav");
+        let ramp: Vec<f32> = (0..5000).map(|i| i as f32 / 5000.0).collect();
+        write_wav_f32(
+            &path,
+            &Audio {
+                sample_rate: 8_000,
+                channels: vec![ramp.clone(), ramp.clone()],
+            },
+        )
+        .unwrap();
+        for (limit, frames, cut) in [(300, 300, true), (4999, 4999, true), (5000, 5000, false)] {
+            let p = read_prefix(AudioReader::open(&path).unwrap(), limit).unwrap();
+            assert_eq!((p.audio.frames(), p.cut), (frames, cut), "limit {limit}");
+            assert_eq!(p.audio.channels[1], ramp[..frames]);
+            assert_eq!(p.stated_frames, Some(5000));
+        }
+    }
 }

@@ -86,9 +86,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
                 path.display()
             );
         }
-        if let Some(stated) = prefix.cut {
+        if prefix.cut {
             let a = &prefix.audio;
-            let of = stated.map_or_else(
+            let of = prefix.stated_frames.map_or_else(
                 || "a longer file".to_owned(),
                 |frames| format!("{:.1} min", frames as f64 / f64::from(a.sample_rate) / 60.0),
             );
