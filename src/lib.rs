@@ -7,10 +7,12 @@ pub mod analysis;
 pub mod audio_io;
 pub mod cli;
 pub mod dsp;
+pub mod files;
 #[cfg(feature = "standalone")]
 pub mod live;
 pub mod plugin;
 pub mod preset;
+pub mod text;
 
 nice_plug::nice_export_clap!(plugin::Matchbox);
 nice_plug::nice_export_vst3!(plugin::Matchbox);

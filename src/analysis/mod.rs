@@ -1,7 +1,7 @@
 //! Learn an EQ + compressor preset from a reference recording (issue 4; method in
 //! research/matching.md §6).
 //!
-//! 1. Check the inputs (length, silence, clipping, channels).
+//! 1. Check the inputs (supported range, length, silence, clipping, channels).
 //! 2. If a source (the user's dry mic) is given, find out by a whitened cross-correlation
 //!    whether it is the same performance as the reference, and where ([`align`]).
 //! 3. Long-term spectra of both over active frames ([`spectrum`]); the target EQ curve is
@@ -91,6 +91,9 @@ pub enum AnalysisError {
     Bands(usize),
     #[error("--amount {0}: allowed 0 to 1")]
     Amount(f64),
+    /// Outside the supported input range ([`crate::audio_io`]): rate, channels, samples.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Something the user should know; the result is still usable.
@@ -99,7 +102,8 @@ pub enum AnalysisWarning {
     /// The reference has runs of full-scale samples: its spectrum and dynamics include
     /// clipping distortion.
     ClippedReference { runs: usize },
-    /// Reference and source have different channel counts; both are analysed as mid.
+    /// Reference and source have different channel counts; the mono one is analysed as dual
+    /// mono (both channels the same).
     ChannelMismatch { reference: usize, source: usize },
     /// No source recording: the EQ targets the reference against a neutral spectrum.
     NoSource,
@@ -117,7 +121,7 @@ impl fmt::Display for AnalysisWarning {
             ),
             AnalysisWarning::ChannelMismatch { reference, source } => write!(
                 f,
-                "reference has {reference} channel(s), source {source}; both analysed as mid"
+                "reference has {reference} channel(s), source {source}; the mono one is analysed as dual mono, as two speakers play it"
             ),
             AnalysisWarning::NoSource => write!(
                 f,
@@ -182,8 +186,19 @@ fn refs(audio: &Audio) -> Vec<&[f32]> {
     audio.channels.iter().map(Vec::as_slice).collect()
 }
 
+/// `audio` as dual mono when it is mono and `other` is stereo; `None` otherwise.
+fn dual_mono_beside(audio: &Audio, other: Option<&Audio>) -> Option<Audio> {
+    (audio.channels.len() == 1 && other?.channels.len() == 2).then(|| Audio {
+        sample_rate: audio.sample_rate,
+        channels: vec![audio.channels[0].clone(); 2],
+    })
+}
+
 /// Length, silence and clipping checks of one input.
 fn check_input(audio: &Audio, what: &str) -> Result<Vec<f32>, AnalysisError> {
+    audio
+        .check_supported(what)
+        .map_err(|e| AnalysisError::Unsupported(e.to_string()))?;
     let seconds = audio.duration_s();
     if seconds < MIN_DURATION_S || audio.sample_rate == 0 {
         return Err(AnalysisError::TooShort {
@@ -499,6 +514,15 @@ pub fn analyze(
     if !(0.0..=1.0).contains(&options.amount) {
         return Err(AnalysisError::Amount(options.amount));
     }
+    // Different channel counts: the mono one becomes dual mono, as a player plays it on two
+    // speakers, so both sides have the same channels and loudness compares like with like.
+    let channel_mismatch = source
+        .map(|s| (reference.channels.len(), s.channels.len()))
+        .filter(|(r, s)| r != s);
+    let wide_reference = dual_mono_beside(reference, source);
+    let wide_source = source.and_then(|s| dual_mono_beside(s, Some(reference)));
+    let reference = wide_reference.as_ref().unwrap_or(reference);
+    let source = wide_source.as_ref().or(source);
     // The two files are checked side by side, one per core.
     let (ref_mid, src_mid) = std::thread::scope(|scope| {
         let src_mid = scope.spawn(|| source.map(|s| check_input(s, "source")).transpose());
@@ -519,11 +543,8 @@ pub fn analyze(
         ));
     };
     let src_fs = source.sample_rate as f64;
-    if source.channels.len() != reference.channels.len() {
-        warnings.push(AnalysisWarning::ChannelMismatch {
-            reference: reference.channels.len(),
-            source: source.channels.len(),
-        });
+    if let Some((reference, source)) = channel_mismatch {
+        warnings.push(AnalysisWarning::ChannelMismatch { reference, source });
     }
     let alignment = if source.sample_rate == reference.sample_rate {
         Some(align::align(&ref_mid, &src_mid, ref_fs))

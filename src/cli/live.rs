@@ -154,7 +154,8 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         let code = match outcome {
             Ok(_) => super::EXIT_OK,
             Err(error) => {
-                eprintln!("error: {error}");
+                let line = format!("error: {error}");
+                eprintln!("{}", crate::text::escape(&line));
                 live_exit_code(&error)
             }
         };
@@ -209,6 +210,14 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
 
 /// Render the loop through `preset` to `args.fallback_output` and say so.
 fn write_fallback(args: &LiveArgs, preset: &preset::Preset) -> Result<(), CliError> {
+    let preset_file: Vec<_> = preset::file_of(&args.preset)
+        .map(|p| ("--preset", p))
+        .into_iter()
+        .collect();
+    super::refuse_overwriting(
+        &preset_file,
+        &[("--fallback-output", &args.fallback_output)],
+    )?;
     let audio = render_loop(&preset.settings);
     write_wav_f32(&args.fallback_output, &audio)?;
     say!(

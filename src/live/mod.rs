@@ -124,17 +124,15 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         ctrlc::set_handler(move || ending.end(None))
             .map_err(|e| LiveError::Failed(format!("cannot catch Ctrl-C and SIGTERM: {e}")))?;
     }
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{}", plan.describe(&options));
+    print(&plan.describe(&options));
     if let Some(Some(r)) = ending.recorder.lock().ok().as_deref() {
-        let _ = writeln!(
-            out,
+        print(&format!(
             "recording the dry input to {} and the output to {}",
             r.dry_path.display(),
             r.out_path.display()
-        );
+        ));
     }
-    let _ = writeln!(out, "running; Ctrl-C (or SIGTERM) stops");
+    print("running; Ctrl-C (or SIGTERM) stops");
     crate::plugin::live::install(LiveSetup {
         settings: options.settings.clone(),
         load,
@@ -188,17 +186,26 @@ impl Ending {
             .map(Reporter::finish)
             .unwrap_or_default();
         let recording = take(&self.recorder).map(Recorder::finish).transpose();
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "{}", figures::summary(&totals));
+        print(&figures::summary(&totals));
         let outcome = recording.and_then(|recording| {
             if let Some(r) = &recording {
-                let _ = writeln!(out, "{}", describe_recording(r));
+                print(&describe_recording(r));
             }
             error.map_or(Ok(Summary { totals, recording }), Err)
         });
-        let _ = out.flush();
         (self.finish)(outcome);
     }
+}
+
+/// One line on stdout, control characters escaped (device names and paths come from outside).
+/// A stdout that cannot be written (closed, full) does not stop the audio: the session goes
+/// on, and its end is still reported by the exit code.
+pub fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", crate::text::escape(line));
+    }
+    let _ = out.flush();
 }
 
 fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
