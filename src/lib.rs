@@ -7,6 +7,8 @@ pub mod analysis;
 pub mod audio_io;
 pub mod cli;
 pub mod dsp;
+#[cfg(feature = "gui")]
+pub mod editor;
 pub mod files;
 #[cfg(feature = "standalone")]
 pub mod live;

@@ -172,6 +172,8 @@ pub struct Chain {
     meters: Arc<ChainMeters>,
     /// The smoothed mean squares behind the RMS meters (input, output).
     mean_squares: [f32; 2],
+    /// Largest |x| of input or output in the last metered block.
+    last_peak: f32,
 }
 
 impl Chain {
@@ -192,6 +194,7 @@ impl Chain {
             metering: false,
             meters: Arc::new(ChainMeters::default()),
             mean_squares: [0.0; 2],
+            last_peak: 0.0,
         };
         chain.prepare(sample_rate as f32);
         chain
@@ -266,6 +269,12 @@ impl Chain {
     /// Shared meters (input/output peak, gain reduction).
     pub fn meters(&self) -> Arc<ChainMeters> {
         self.meters.clone()
+    }
+
+    /// Largest |x| of input or output in the last block processed with metering on: whether
+    /// the meters have anything to show.
+    pub fn last_peak(&self) -> f32 {
+        self.last_peak
     }
 
     /// Turn meter publishing on or off (off costs nothing).
@@ -346,10 +355,12 @@ impl Chain {
                 *ms = 0.0;
             }
         }
+        let output_peak = peak(output);
+        self.last_peak = levels.input_peak.max(output_peak);
         let m = &self.meters;
         raise(&m.input_peak, levels.input_peak);
         raise(&m.compressor_input_peak, levels.compressor_input_peak);
-        raise(&m.output_peak, peak(output));
+        raise(&m.output_peak, output_peak);
         raise(&m.gain_reduction_db, gain_reduction_db);
         raise(&m.ceiling_reduction_db, self.ceiling.gain_reduction_db());
         m.input_mean_square

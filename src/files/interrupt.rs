@@ -109,8 +109,11 @@ mod unix {
             unsafe {
                 let mut current: libc::sigaction = std::mem::zeroed();
                 libc::sigaction(signal, std::ptr::null(), &mut current);
-                // An ignored signal stays ignored (`nohup`, background jobs of a script).
-                if current.sa_sigaction == libc::SIG_IGN {
+                // An ignored signal stays ignored (`nohup`, background jobs of a script), and
+                // one the process already handles stays with its handler (the live monitor's
+                // Ctrl-C ends its session itself: a preset saved from its editor then keeps
+                // its temporary on Ctrl-C rather than cutting the recording short).
+                if current.sa_sigaction != libc::SIG_DFL {
                     continue;
                 }
                 let mut action: libc::sigaction = std::mem::zeroed();

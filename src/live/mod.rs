@@ -133,9 +133,15 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         ));
     }
     print("running; Ctrl-C (or SIGTERM) stops");
+    #[cfg(feature = "gui")]
+    let editor_state = crate::editor::initial_state();
     crate::plugin::live::install(LiveSetup {
         settings: options.settings.clone(),
         load,
+        dropouts: dropouts.clone(),
+        headless: options.headless,
+        #[cfg(feature = "gui")]
+        editor_state: editor_state.clone(),
         tap,
         demo: options.demo.map(|make| make(plan.sample_rate as f32)),
     });
@@ -145,6 +151,8 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         events: events.clone(),
         server: monitor.as_ref().map(|m| m.events.clone()),
         ending: ending.clone(),
+        #[cfg(feature = "gui")]
+        editor: editor_state,
     }
     .start();
 
@@ -225,11 +233,14 @@ pub fn describe_recording(r: &Recording) -> String {
     )
 }
 
-/// Ends the session when the device fails or the JACK server goes away.
+/// Ends the session when the device fails, the JACK server goes away, or the editor's window
+/// is closed (the wrapper would then stop JACK its own way, which hangs: see [`run`]).
 struct Supervisor {
     events: Arc<log::LogEvents>,
     server: Option<Arc<jack_server::ServerEvents>>,
     ending: Arc<Ending>,
+    #[cfg(feature = "gui")]
+    editor: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 /// How often the supervisor looks.
@@ -243,7 +254,18 @@ impl Supervisor {
     }
 
     fn watch(self) {
+        #[cfg(feature = "gui")]
+        let mut window_seen = false;
         let error = loop {
+            #[cfg(feature = "gui")]
+            {
+                let open = self.editor.is_open();
+                if window_seen && !open {
+                    self.ending.end(None);
+                    return;
+                }
+                window_seen |= open;
+            }
             if let Some(panic) = self.events.panicked() {
                 break LiveError::Failed(format!("the audio backend failed: {panic}"));
             }

@@ -90,6 +90,8 @@ pub struct LiveOptions {
     pub preset_name: String,
     pub record: Option<PathBuf>,
     pub verbose: bool,
+    /// Open no window (`--headless`, or no display to open one on).
+    pub headless: bool,
     /// Options handed to the wrapper as they are (after `--`).
     pub wrapper_args: Vec<String>,
     /// `--demo`: a loop played instead of the input, made at the session's rate (Hz).
