@@ -20,7 +20,9 @@ pub const HISTORY_S: f32 = 4.0;
 /// Deepest gain reduction the meter and history show, dB.
 pub const GR_RANGE_DB: f32 = 24.0;
 /// Height the controls under the plots need, pixels.
-const CONTROLS_HEIGHT: f32 = 128.0;
+const CONTROLS_HEIGHT: f32 = 150.0;
+/// The reduction meter shows the deepest reduction of this last stretch, s (readable, not a flicker).
+const METER_HOLD_S: f64 = 0.3;
 
 /// One moment of the history.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -191,7 +193,13 @@ impl CompView {
         let bar = rect.shrink2(egui::vec2(4.0, 18.0));
         let painter = ui.painter_at(rect);
         painter.rect_filled(bar, 2.0, theme::PLOT);
-        let reduction = self.history.back().map_or(0.0, |m| m.reduction_db);
+        let latest = self.history.back().map_or(0.0, |m| m.t);
+        let reduction = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|m| m.t >= latest - METER_HOLD_S)
+            .fold(0.0f32, |deepest, m| deepest.max(m.reduction_db));
         let depth = (reduction / GR_RANGE_DB).clamp(0.0, 1.0) * bar.height();
         painter.rect_filled(
             Rect::from_min_max(bar.left_top(), Pos2::new(bar.right(), bar.top() + depth)),
@@ -249,6 +257,20 @@ impl CompView {
             painter.add(Shape::convex_polygon(
                 quad,
                 theme::REDUCTION.gamma_multiply(0.35),
+                Stroke::NONE,
+            ));
+        }
+        // The level as a filled envelope from the bottom.
+        for pair in level.windows(2) {
+            let quad = vec![
+                pair[0],
+                pair[1],
+                Pos2::new(pair[1].x, plot.bottom()),
+                Pos2::new(pair[0].x, plot.bottom()),
+            ];
+            painter.add(Shape::convex_polygon(
+                quad,
+                theme::INPUT.gamma_multiply(0.45),
                 Stroke::NONE,
             ));
         }

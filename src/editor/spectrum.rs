@@ -207,29 +207,20 @@ mod tests {
     }
 
     #[test]
-    fn white_noise_reads_flat_within_a_db_and_a_half() {
-        // A deterministic white noise (xorshift), ±1 uniform.
-        let mut state = 0x2545_f491_u32;
-        let noise: Vec<f32> = (0..FFT_SIZE * 2)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                state as f32 / u32::MAX as f32 * 2.0 - 1.0
-            })
-            .collect();
-        let a = analyze(48_000.0, |i| noise[i]);
-        let band: Vec<f32> = a
-            .freqs
-            .iter()
-            .zip(a.input_db())
-            .filter(|(f, _)| (200.0..=10_000.0).contains(*f))
-            .map(|(_, &db)| db)
-            .collect();
-        let (lo, hi) = band
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-        assert!(hi - lo < 3.0, "spread {lo}…{hi} dB");
+    fn a_click_reads_flat_at_its_level_within_a_hundredth_of_a_db() {
+        // A click is white: one impulse of 0.5 at the middle of the analysis frame, where the
+        // Hann window is 1, gives every bin |X| = 0.5, shown as 20·log10(4·0.5/N) dB.
+        let a = analyze(48_000.0, |i| {
+            if i % FFT_SIZE == FFT_SIZE / 2 {
+                0.5
+            } else {
+                0.0
+            }
+        });
+        let want = 20.0 * (4.0 * 0.5 / FFT_SIZE as f32).log10();
+        for (f, db) in a.freqs.iter().zip(a.input_db()) {
+            assert!((db - want).abs() < 0.01, "{f} Hz: {db} dB, want {want}");
+        }
     }
 
     #[test]
