@@ -534,8 +534,15 @@ fn no_output_may_be_an_input_through_links_or_other_outputs() {
             "--report (old.svg) is the same file as --output (old.svg)",
         ),
         (
-            vec!["live", "--fallback", "-p", "mine.json", "-o", "mine.json"],
-            "--output (mine.json) is the same file as --preset (mine.json)",
+            vec![
+                "live",
+                "--fallback",
+                "--preset",
+                "mine.json",
+                "--fallback-output",
+                "mine.json",
+            ],
+            "--fallback-output (mine.json) is the same file as --preset (mine.json)",
         ),
     ];
     for (args, needle) in &cases {

@@ -321,10 +321,13 @@ impl Chain {
 
     /// The chain proper over sanitised `channels`.
     fn process_wet(&mut self, channels: &mut [&mut [f32]]) {
-        let mut levels = self.metering.then(|| BlockLevels {
-            input_peak: peak(channels),
-            input_mean_square: mean_square(channels),
-            compressor_input_peak: 0.0,
+        let mut levels = self.metering.then(|| {
+            let (input_peak, input_mean_square) = peak_and_mean_square(channels);
+            BlockLevels {
+                input_peak,
+                input_mean_square,
+                compressor_input_peak: 0.0,
+            }
         });
         self.input_gain.process(channels);
         self.eq.process(channels);
@@ -347,7 +350,8 @@ impl Chain {
         let frames = output.first().map_or(0, |c| c.len());
         // One-pole smoothing of the mean square, block by block.
         let keep = (-(frames as f64) / (RMS_WINDOW_MS * 1e-3 * self.sample_rate)).exp() as f32;
-        let block = [levels.input_mean_square, mean_square(output)];
+        let (output_peak, output_mean_square) = peak_and_mean_square(output);
+        let block = [levels.input_mean_square, output_mean_square];
         for (ms, new) in self.mean_squares.iter_mut().zip(block) {
             *ms = keep * *ms + (1.0 - keep) * new;
             // Let the smoothed level reach true silence instead of crawling through subnormals.
@@ -355,7 +359,6 @@ impl Chain {
                 *ms = 0.0;
             }
         }
-        let output_peak = peak(output);
         self.last_peak = levels.input_peak.max(output_peak);
         let m = &self.meters;
         raise(&m.input_peak, levels.input_peak);
@@ -370,14 +373,30 @@ impl Chain {
     }
 }
 
-/// Mean of x² over all channels.
-fn mean_square(channels: &[&mut [f32]]) -> f32 {
-    let count: usize = channels.iter().map(|c| c.len()).sum();
-    let sum: f32 = channels
-        .iter()
-        .map(|c| c.iter().map(|x| x * x).sum::<f32>())
-        .sum();
-    sum / count.max(1) as f32
+/// Largest |x| and mean of x² over all channels, in one pass (eight lanes, so it vectorises).
+fn peak_and_mean_square(channels: &[&mut [f32]]) -> (f32, f32) {
+    let mut peaks = [0.0f32; 8];
+    let mut sums = [0.0f32; 8];
+    let mut count = 0;
+    for ch in channels {
+        count += ch.len();
+        let mut lanes = ch.chunks_exact(8);
+        for lane in &mut lanes {
+            for i in 0..8 {
+                let x = lane[i];
+                let a = x.abs();
+                peaks[i] = if a > peaks[i] { a } else { peaks[i] };
+                sums[i] += x * x;
+            }
+        }
+        for (i, x) in lanes.remainder().iter().enumerate() {
+            let a = x.abs();
+            peaks[i] = if a > peaks[i] { a } else { peaks[i] };
+            sums[i] += x * x;
+        }
+    }
+    let peak = peaks.iter().fold(0.0f32, |m, &p| if p > m { p } else { m });
+    (peak, sums.iter().sum::<f32>() / count.max(1) as f32)
 }
 
 /// Replace NaN/±inf and subnormal samples (below −758 dBFS) by 0, branch-free so it

@@ -135,6 +135,7 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
     print("running; Ctrl-C (or SIGTERM) stops");
     #[cfg(feature = "gui")]
     let editor_state = crate::editor::initial_state();
+    let load_for_supervisor = load.clone();
     crate::plugin::live::install(LiveSetup {
         settings: options.settings.clone(),
         load,
@@ -151,6 +152,7 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         events: events.clone(),
         server: monitor.as_ref().map(|m| m.events.clone()),
         ending: ending.clone(),
+        load: load_for_supervisor,
         #[cfg(feature = "gui")]
         editor: editor_state,
     }
@@ -239,12 +241,39 @@ struct Supervisor {
     events: Arc<log::LogEvents>,
     server: Option<Arc<jack_server::ServerEvents>>,
     ending: Arc<Ending>,
+    load: Arc<ProcessLoad>,
     #[cfg(feature = "gui")]
     editor: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 /// How often the supervisor looks.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(50);
+/// No block processed for this long, once audio ran, means the wrapper stopped the audio (it
+/// does when its window closes; nice-plug does not tell the plugin, and the editor's "open"
+/// flag stays set while the wrapper holds the window's handle).
+const STALL: Duration = Duration::from_secs(2);
+
+/// Watches the block count for a stop.
+#[derive(Default)]
+struct Stall {
+    blocks: u64,
+    since: Option<std::time::Instant>,
+    window_seen: bool,
+}
+
+impl Stall {
+    /// Whether processing has stopped: blocks ran, and the count has not moved for [`STALL`].
+    fn stopped(&mut self, blocks: u64, window_open: bool) -> bool {
+        self.window_seen |= window_open;
+        if blocks != self.blocks || blocks == 0 {
+            self.blocks = blocks;
+            self.since = None;
+            return false;
+        }
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        since.elapsed() >= STALL
+    }
+}
 
 impl Supervisor {
     fn start(self) {
@@ -254,17 +283,23 @@ impl Supervisor {
     }
 
     fn watch(self) {
-        #[cfg(feature = "gui")]
-        let mut window_seen = false;
+        let mut stall = Stall::default();
         let error = loop {
             #[cfg(feature = "gui")]
-            {
-                let open = self.editor.is_open();
-                if window_seen && !open {
+            let window = self.editor.is_open();
+            #[cfg(not(feature = "gui"))]
+            let window = false;
+            if stall.stopped(self.load.blocks(), window) {
+                if stall.window_seen {
+                    // The window was closed: the wrapper stopped calling the plugin and is
+                    // shutting its backend down (under JACK, forever).
                     self.ending.end(None);
                     return;
                 }
-                window_seen |= open;
+                break LiveError::DeviceLost(format!(
+                    "the audio stopped: no block processed for {:.0} s",
+                    STALL.as_secs_f64()
+                ));
             }
             if let Some(panic) = self.events.panicked() {
                 break LiveError::Failed(format!("the audio backend failed: {panic}"));
@@ -288,5 +323,27 @@ impl Supervisor {
             std::thread::sleep(SUPERVISE_EVERY);
         };
         self.ending.end(Some(error));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stall_is_blocks_that_stopped_after_running() {
+        let mut stall = Stall::default();
+        // Before any block: never a stall.
+        assert!(!stall.stopped(0, false));
+        assert!(!stall.stopped(0, false));
+        assert!(!stall.stopped(10, true));
+        assert!(!stall.stopped(11, false));
+        // The count stops: a stall only after STALL has passed.
+        assert!(!stall.stopped(11, false));
+        stall.since = Some(std::time::Instant::now() - STALL);
+        assert!(stall.stopped(11, false));
+        assert!(stall.window_seen);
+        // It moves again: no stall.
+        assert!(!stall.stopped(12, false));
     }
 }

@@ -105,13 +105,28 @@ impl Taps {
 fn feed_scope(scope: &mut rtrb::Producer<ScopeFrame>, dry: &[&[f32]], processed: &[&[f32]]) {
     let frames = processed.first().map_or(0, |c| c.len());
     let n = frames.min(scope.slots());
-    let Ok(chunk) = scope.write_chunk_uninit(n) else {
+    let Ok(mut chunk) = scope.write_chunk_uninit(n) else {
         return;
     };
-    let mix = |channels: &[&[f32]], i: usize| {
-        channels.iter().map(|c| c[i]).sum::<f32>() / channels.len().max(1) as f32
-    };
-    chunk.fill_from_iter((0..n).map(|i| [mix(dry, i), mix(processed, i)]));
+    let (first, second) = chunk.as_mut_slices();
+    let split = first.len();
+    for (offset, slots) in [(0, first), (split, second)] {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            slot.write([mix(dry, offset + i), mix(processed, offset + i)]);
+        }
+    }
+    // SAFETY: every slot of both slices was written just above.
+    unsafe { chunk.commit_all() };
+}
+
+/// The mono mix of one or two channels at frame `i`.
+#[inline]
+fn mix(channels: &[&[f32]], i: usize) -> f32 {
+    match channels {
+        [one] => one[i],
+        [left, right] => 0.5 * (left[i] + right[i]),
+        _ => 0.0,
+    }
 }
 
 /// The demo loop and where it is.
