@@ -85,7 +85,12 @@ impl Ceiling {
 
     /// Current gain reduction of the limiter, dB (≥ 0).
     pub fn gain_reduction_db(&self) -> f32 {
-        (-20.0 * self.gain.log10()) as f32
+        // At rest (most of the time) without the logarithm: the meters ask every block.
+        if self.gain >= 1.0 {
+            0.0
+        } else {
+            (-20.0 * self.gain.log10()) as f32
+        }
     }
 
     /// Limit one block in place; all slices are linked (the shortest length counts). While

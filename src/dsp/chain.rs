@@ -74,7 +74,13 @@ fn amplitude_db(a: f32) -> f32 {
 /// Raise the non-negative f32 in `cell` to at least `value` (non-negative floats order like
 /// their bit patterns).
 fn raise(cell: &AtomicU32, value: f32) {
-    cell.fetch_max(value.max(0.0).to_bits(), Ordering::Relaxed);
+    let bits = value.max(0.0).to_bits();
+    // Most blocks raise nothing: a plain load then, and the read-modify-write (a
+    // compare-exchange loop on x86) only when the value is higher. Should the reader take the
+    // held value in between, it took one at least as high as this block's.
+    if bits > cell.load(Ordering::Relaxed) {
+        cell.fetch_max(bits, Ordering::Relaxed);
+    }
 }
 
 fn take_f32(cell: &AtomicU32) -> f32 {
@@ -172,8 +178,12 @@ pub struct Chain {
     meters: Arc<ChainMeters>,
     /// The smoothed mean squares behind the RMS meters (input, output).
     mean_squares: [f32; 2],
+    /// The RMS smoothing coefficient and the block length it is for.
+    rms_keep: (usize, f32),
     /// Largest |x| of input or output in the last metered block.
     last_peak: f32,
+    /// The CPU has AVX2: the meters' level scans run in their AVX2 build.
+    avx2: bool,
 }
 
 impl Chain {
@@ -194,7 +204,9 @@ impl Chain {
             metering: false,
             meters: Arc::new(ChainMeters::default()),
             mean_squares: [0.0; 2],
+            rms_keep: (0, 0.0),
             last_peak: 0.0,
+            avx2: super::cpu_has_avx2(),
         };
         chain.prepare(sample_rate as f32);
         chain
@@ -204,6 +216,7 @@ impl Chain {
     /// No allocation.
     pub fn prepare(&mut self, sample_rate: f32) {
         self.sample_rate = sample_rate as f64;
+        self.rms_keep = (0, 0.0);
         for gain in [&mut self.input_gain, &mut self.output_gain] {
             gain.db.set_time(SMOOTHING_MS, self.sample_rate);
         }
@@ -322,7 +335,7 @@ impl Chain {
     /// The chain proper over sanitised `channels`.
     fn process_wet(&mut self, channels: &mut [&mut [f32]]) {
         let mut levels = self.metering.then(|| {
-            let (input_peak, input_mean_square) = peak_and_mean_square(channels);
+            let (input_peak, input_mean_square) = peak_and_mean_square(channels, self.avx2);
             BlockLevels {
                 input_peak,
                 input_mean_square,
@@ -332,7 +345,7 @@ impl Chain {
         self.input_gain.process(channels);
         self.eq.process(channels);
         if let Some(levels) = levels.as_mut() {
-            levels.compressor_input_peak = peak(channels);
+            levels.compressor_input_peak = peak_and_mean_square(channels, self.avx2).0;
         }
         let gain_reduction_db = self.compressor.process(channels);
         self.output_gain.process(channels);
@@ -348,9 +361,14 @@ impl Chain {
     /// Hand this block's levels to the meters (atomics only).
     fn publish(&mut self, levels: &BlockLevels, output: &[&mut [f32]], gain_reduction_db: f32) {
         let frames = output.first().map_or(0, |c| c.len());
-        // One-pole smoothing of the mean square, block by block.
-        let keep = (-(frames as f64) / (RMS_WINDOW_MS * 1e-3 * self.sample_rate)).exp() as f32;
-        let (output_peak, output_mean_square) = peak_and_mean_square(output);
+        // One-pole smoothing of the mean square, block by block; the coefficient for this
+        // block length is worked out once, not per block.
+        if self.rms_keep.0 != frames {
+            let keep = (-(frames as f64) / (RMS_WINDOW_MS * 1e-3 * self.sample_rate)).exp();
+            self.rms_keep = (frames, keep as f32);
+        }
+        let keep = self.rms_keep.1;
+        let (output_peak, output_mean_square) = peak_and_mean_square(output, self.avx2);
         let block = [levels.input_mean_square, output_mean_square];
         for (ms, new) in self.mean_squares.iter_mut().zip(block) {
             *ms = keep * *ms + (1.0 - keep) * new;
@@ -373,8 +391,56 @@ impl Chain {
     }
 }
 
-/// Largest |x| and mean of x² over all channels, in one pass (eight lanes, so it vectorises).
-fn peak_and_mean_square(channels: &[&mut [f32]]) -> (f32, f32) {
+/// Largest |x| and mean of x² over all channels, in one pass; in its AVX2 build when `avx2`
+/// (the same lanes in the same order: the same result to the bit).
+fn peak_and_mean_square(channels: &[&mut [f32]], avx2: bool) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is only true where the CPU was found to have it.
+        return unsafe { peak_and_mean_square_avx2(channels) };
+    }
+    let _ = avx2;
+    peak_and_mean_square_lanes(channels)
+}
+
+/// [`peak_and_mean_square_lanes`] in AVX2 registers: the same eight lanes, the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn peak_and_mean_square_avx2(channels: &[&mut [f32]]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut peaks = [0.0f32; 8];
+    let mut sums = [0.0f32; 8];
+    let mut count = 0;
+    for ch in channels {
+        count += ch.len();
+        // SAFETY: unaligned loads and stores of eight floats from and to eight-float arrays
+        // and chunks.
+        let (mut peak, mut sum) = unsafe {
+            (
+                _mm256_loadu_ps(peaks.as_ptr()),
+                _mm256_loadu_ps(sums.as_ptr()),
+            )
+        };
+        let mut lanes = ch.chunks_exact(8);
+        for lane in &mut lanes {
+            let x = unsafe { _mm256_loadu_ps(lane.as_ptr()) };
+            peak = _mm256_max_ps(_mm256_and_ps(x, abs_mask), peak);
+            sum = _mm256_add_ps(sum, _mm256_mul_ps(x, x));
+        }
+        unsafe {
+            _mm256_storeu_ps(peaks.as_mut_ptr(), peak);
+            _mm256_storeu_ps(sums.as_mut_ptr(), sum);
+        }
+        add_lanes(&mut peaks, &mut sums, lanes.remainder());
+    }
+    finish_lanes(&peaks, &sums, count)
+}
+
+/// [`peak_and_mean_square`] written in eight lanes (each channel's samples 8k + i go to
+/// lane i), so it vectorises.
+#[inline(always)]
+fn peak_and_mean_square_lanes(channels: &[&mut [f32]]) -> (f32, f32) {
     let mut peaks = [0.0f32; 8];
     let mut sums = [0.0f32; 8];
     let mut count = 0;
@@ -382,21 +448,35 @@ fn peak_and_mean_square(channels: &[&mut [f32]]) -> (f32, f32) {
         count += ch.len();
         let mut lanes = ch.chunks_exact(8);
         for lane in &mut lanes {
-            for i in 0..8 {
-                let x = lane[i];
-                let a = x.abs();
-                peaks[i] = if a > peaks[i] { a } else { peaks[i] };
-                sums[i] += x * x;
-            }
+            add_lanes(&mut peaks, &mut sums, lane);
         }
-        for (i, x) in lanes.remainder().iter().enumerate() {
-            let a = x.abs();
-            peaks[i] = if a > peaks[i] { a } else { peaks[i] };
-            sums[i] += x * x;
-        }
+        add_lanes(&mut peaks, &mut sums, lanes.remainder());
     }
-    let peak = peaks.iter().fold(0.0f32, |m, &p| if p > m { p } else { m });
-    (peak, sums.iter().sum::<f32>() / count.max(1) as f32)
+    finish_lanes(&peaks, &sums, count)
+}
+
+/// Up to eight samples into the lanes' peaks and sums of squares.
+#[inline(always)]
+fn add_lanes(peaks: &mut [f32; 8], sums: &mut [f32; 8], samples: &[f32]) {
+    for ((peak, sum), &x) in peaks.iter_mut().zip(sums.iter_mut()).zip(samples) {
+        let a = x.abs();
+        // A plain comparison (not f32::max, whose NaN rule blocks vectorising); the samples
+        // are finite here.
+        *peak = if a > *peak { a } else { *peak };
+        *sum += x * x;
+    }
+}
+
+/// The lanes' peaks and sums of squares over `count` samples → (peak, mean square); pairwise
+/// (a tree, not a chain of eight dependent steps: it runs once a block, so its latency counts).
+#[inline(always)]
+fn finish_lanes(peaks: &[f32; 8], sums: &[f32; 8], count: usize) -> (f32, f32) {
+    let max = |a: f32, b: f32| if a > b { a } else { b };
+    let p: [f32; 4] = std::array::from_fn(|i| max(peaks[i], peaks[i + 4]));
+    let q: [f32; 4] = std::array::from_fn(|i| sums[i] + sums[i + 4]);
+    let peak = max(max(p[0], p[2]), max(p[1], p[3]));
+    let sum = (q[0] + q[2]) + (q[1] + q[3]);
+    (peak, sum / count.max(1) as f32)
 }
 
 /// Replace NaN/±inf and subnormal samples (below −758 dBFS) by 0, branch-free so it
@@ -423,16 +503,48 @@ fn flush_subnormal(channels: &mut [&mut [f32]]) {
     }
 }
 
-/// Largest |x| over all channels.
-fn peak(channels: &[&mut [f32]]) -> f32 {
-    let mut peak = 0.0f32;
-    for ch in channels {
-        for x in ch.iter() {
-            // A plain comparison (not f32::max, whose NaN rule blocks vectorising); the
-            // samples are finite here.
-            let a = x.abs();
-            peak = if a > peak { a } else { peak };
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both builds of the level scan give the same result to the bit, and the right one, on
+    /// lengths with and without a remainder past the eight lanes.
+    #[test]
+    fn level_scans_agree_in_every_build() {
+        let mut state = 0x1234_5678u32;
+        let mut noise = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state as f32 / u32::MAX as f32 - 0.5
+                })
+                .collect()
+        };
+        for frames in [1, 7, 64, 67, 1000] {
+            let mut left = noise(frames);
+            let mut right = noise(frames);
+            right[frames / 2] = -0.75;
+            let channels = [&mut left[..], &mut right[..]];
+            let (peak, mean_square) = peak_and_mean_square(&channels, false);
+            let all: Vec<f64> = channels
+                .iter()
+                .flat_map(|c| c.iter())
+                .map(|&x| x as f64)
+                .collect();
+            assert_eq!(peak, 0.75, "{frames} frames");
+            let exact = all.iter().map(|x| x * x).sum::<f64>() / all.len() as f64;
+            assert!(
+                ((mean_square as f64) / exact - 1.0).abs() < 1e-5,
+                "{frames} frames"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let wide = peak_and_mean_square(&channels, true);
+                assert_eq!(wide.0.to_bits(), peak.to_bits(), "{frames} frames");
+                assert_eq!(wide.1.to_bits(), mean_square.to_bits(), "{frames} frames");
+            }
         }
     }
-    peak
 }

@@ -24,6 +24,15 @@ pub use settings::{
     FieldError, FilterKind, NUM_BANDS, Range, ranges,
 };
 
+/// Whether the CPU has AVX2: the simple scans around the chain (meters, the editor's scope)
+/// then run in their AVX2 builds.
+pub fn cpu_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// dB → linear amplitude.
 #[inline]
 pub fn db_to_gain(db: f64) -> f64 {

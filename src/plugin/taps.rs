@@ -28,6 +28,11 @@ pub struct Taps {
     demo: Option<Demo>,
     scope: rtrb::Producer<ScopeFrame>,
     dry: [Vec<f32>; 2],
+    /// The scope's mono mixes of the input and the output (a slice-at-a-time pass each, so
+    /// both vectorise).
+    mono: [Vec<f32>; 2],
+    /// The CPU has AVX2: the scope's mixing runs in its AVX2 build.
+    avx2: bool,
 }
 
 impl Taps {
@@ -51,6 +56,8 @@ impl Taps {
             demo,
             scope,
             dry: [vec![0.0; DRY_FRAMES], vec![0.0; DRY_FRAMES]],
+            mono: [vec![0.0; DRY_FRAMES], vec![0.0; DRY_FRAMES]],
+            avx2: crate::dsp::cpu_has_avx2(),
         };
         (taps, reader)
     }
@@ -75,57 +82,94 @@ impl Taps {
         let frames = channels.first().map_or(0, |c| c.len());
         let inputs = inputs.min(self.dry.len());
         let outputs = channels.len().min(2);
+        let recording = self.recorder.is_some();
         let mut start = 0;
         while start < frames {
             let end = (start + DRY_FRAMES).min(frames);
             let n = end - start;
-            for (dry, ch) in self.dry.iter_mut().zip(channels.iter()).take(inputs) {
-                dry[..n].copy_from_slice(&ch[start..end]);
+            // The recorder needs the input whole; the scope only its mono mix, made before
+            // the input is processed in place.
+            if recording {
+                for (dry, ch) in self.dry.iter_mut().zip(channels.iter()).take(inputs) {
+                    dry[..n].copy_from_slice(&ch[start..end]);
+                }
             }
             // Up to two channels each way: fixed arrays, no allocation.
             let mut piece: [&mut [f32]; 2] = [&mut [], &mut []];
             for (slot, ch) in piece.iter_mut().zip(channels.iter_mut()) {
                 *slot = &mut ch[start..end];
             }
+            let [mono_in, mono_out] = &mut self.mono;
+            if scope_on {
+                let input: [&[f32]; 2] = [&*piece[0], &*piece[1]];
+                mix_into(&mut mono_in[..n], &input[..inputs], self.avx2);
+            }
             process(&mut piece[..outputs]);
-            let dry: [&[f32]; 2] = [&self.dry[0][..n], &self.dry[1][..n]];
             let processed: [&[f32]; 2] = [&piece[0][..], &piece[1][..]];
             if let Some(recorder) = self.recorder.as_mut() {
+                let dry: [&[f32]; 2] = [&self.dry[0][..n], &self.dry[1][..n]];
                 recorder.block(&dry[..inputs], &processed[..outputs]);
             }
             if scope_on {
-                feed_scope(&mut self.scope, &dry[..inputs], &processed[..outputs]);
+                mix_into(&mut mono_out[..n], &processed[..outputs], self.avx2);
+                feed_scope(&mut self.scope, [&mono_in[..n], &mono_out[..n]]);
             }
             start = end;
         }
     }
 }
 
-/// Push mono mixes of `dry` and `processed` into the scope, as many frames as fit.
-fn feed_scope(scope: &mut rtrb::Producer<ScopeFrame>, dry: &[&[f32]], processed: &[&[f32]]) {
-    let frames = processed.first().map_or(0, |c| c.len());
-    let n = frames.min(scope.slots());
+/// Push the pairs of `mono` (the input's and the output's mono mixes) into the scope, as many
+/// frames as fit.
+fn feed_scope(scope: &mut rtrb::Producer<ScopeFrame>, mono: [&[f32]; 2]) {
+    let n = mono[0].len().min(mono[1].len()).min(scope.slots());
     let Ok(mut chunk) = scope.write_chunk_uninit(n) else {
         return;
     };
     let (first, second) = chunk.as_mut_slices();
     let split = first.len();
     for (offset, slots) in [(0, first), (split, second)] {
-        for (i, slot) in slots.iter_mut().enumerate() {
-            slot.write([mix(dry, offset + i), mix(processed, offset + i)]);
+        let end = offset + slots.len();
+        for ((slot, &input), &output) in slots
+            .iter_mut()
+            .zip(&mono[0][offset..end])
+            .zip(&mono[1][offset..end])
+        {
+            slot.write([input, output]);
         }
     }
     // SAFETY: every slot of both slices was written just above.
     unsafe { chunk.commit_all() };
 }
 
-/// The mono mix of one or two channels at frame `i`.
-#[inline]
-fn mix(channels: &[&[f32]], i: usize) -> f32 {
+/// Write the mono mix of one or two `channels` into `out` (as long as they are); in the
+/// code's AVX2 build when `avx2`.
+fn mix_into(out: &mut [f32], channels: &[&[f32]], avx2: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is only true where the CPU was found to have it.
+        return unsafe { mix_into_avx2(out, channels) };
+    }
+    let _ = avx2;
+    mix_into_lanes(out, channels);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mix_into_avx2(out: &mut [f32], channels: &[&[f32]]) {
+    mix_into_lanes(out, channels);
+}
+
+#[inline(always)]
+fn mix_into_lanes(out: &mut [f32], channels: &[&[f32]]) {
     match channels {
-        [one] => one[i],
-        [left, right] => 0.5 * (left[i] + right[i]),
-        _ => 0.0,
+        [one] => out.copy_from_slice(one),
+        [left, right] => {
+            for ((o, l), r) in out.iter_mut().zip(left.iter()).zip(right.iter()) {
+                *o = 0.5 * (l + r);
+            }
+        }
+        _ => out.fill(0.0),
     }
 }
 
@@ -158,28 +202,48 @@ impl Demo {
 mod tests {
     use super::*;
 
+    /// The builds of the scope's code this CPU can run: portable, and AVX2 where it has it.
+    fn builds() -> Vec<bool> {
+        let mut builds = vec![false];
+        if crate::dsp::cpu_has_avx2() {
+            builds.push(true);
+        }
+        builds
+    }
+
     #[test]
     fn the_scope_gets_mono_mixes_of_input_and_output_only_when_on() {
-        let (mut taps, mut reader) = Taps::new(None);
-        let mut left = vec![0.5f32; 100];
-        let mut right = vec![-0.25f32; 100];
-        let mut run = |taps: &mut Taps, on| {
-            taps.run(
-                &mut [&mut left, &mut right],
-                2,
-                on,
-                |chs: &mut [&mut [f32]]| {
-                    chs.iter_mut()
-                        .for_each(|c| c.iter_mut().for_each(|x| *x *= 2.0))
-                },
-            )
-        };
-        run(&mut taps, false);
-        assert_eq!(reader.slots(), 0);
-        run(&mut taps, true);
-        assert_eq!(reader.slots(), 100);
-        // Input (after the first run doubled it): 1.0 and −0.5; mixed 0.25, out 0.5.
-        assert_eq!(reader.pop().unwrap(), [0.25, 0.5]);
+        for avx2 in builds() {
+            let (mut taps, mut reader) = Taps::new(None);
+            taps.avx2 = avx2;
+            let mut left = vec![0.5f32; 100];
+            let mut right = vec![-0.25f32; 100];
+            let mut run = |taps: &mut Taps, on| {
+                taps.run(
+                    &mut [&mut left, &mut right],
+                    2,
+                    on,
+                    |chs: &mut [&mut [f32]]| {
+                        chs.iter_mut()
+                            .for_each(|c| c.iter_mut().for_each(|x| *x = -*x))
+                    },
+                )
+            };
+            run(&mut taps, false);
+            assert_eq!(reader.slots(), 0);
+            // Past the ring's end, so its wrap (two slices) is written too.
+            for _ in 0..SCOPE_FRAMES / 100 + 1 {
+                run(&mut taps, true);
+                let frames = reader.read_chunk(reader.slots()).unwrap();
+                assert_eq!(frames.len(), 100, "AVX2 build: {avx2}");
+                // Each run negates the signal in place: the input's mono mix is ±0.125
+                // (0.5 and −0.25, or both negated), the output's its negative.
+                let first = frames.as_slices().0[0];
+                assert!(frames.into_iter().all(|f| f == first), "AVX2 build: {avx2}");
+                assert_eq!(first[0].abs(), 0.125);
+                assert_eq!(first[1], -first[0]);
+            }
+        }
     }
 
     #[test]
