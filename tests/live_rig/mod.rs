@@ -12,7 +12,7 @@ use jack::{AsyncClient, AudioIn, AudioOut, Client, ClientOptions, Control, Port}
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -139,11 +139,12 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// `matchbox live …` as a child process, its output collected.
+/// `matchbox live …` as a child process, its output collected (and readable while it runs).
 pub struct Live {
     child: Child,
     stdout: std::thread::JoinHandle<String>,
     stderr: std::thread::JoinHandle<String>,
+    stdout_so_far: Arc<Mutex<String>>,
 }
 
 /// How a `matchbox live` run ended.
@@ -169,20 +170,37 @@ impl Live {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("matchbox starts");
-        let collect = |mut pipe: Box<dyn Read + Send>| {
+        let collect = |mut pipe: Box<dyn Read + Send>, so_far: Arc<Mutex<String>>| {
             std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
+                let mut bytes = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk[..n]);
+                    *so_far.lock().unwrap() = String::from_utf8_lossy(&bytes).into_owned();
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
             })
         };
-        let stdout = collect(Box::new(child.stdout.take().unwrap()));
-        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        let stdout_so_far = Arc::new(Mutex::new(String::new()));
+        let stdout = collect(
+            Box::new(child.stdout.take().unwrap()),
+            stdout_so_far.clone(),
+        );
+        let stderr = collect(Box::new(child.stderr.take().unwrap()), Arc::default());
         Live {
             child,
             stdout,
             stderr,
+            stdout_so_far,
         }
+    }
+
+    /// What the process has printed on stdout so far.
+    pub fn stdout_now(&self) -> String {
+        self.stdout_so_far.lock().unwrap().clone()
     }
 
     /// Wait until `port` exists on the server (Matchbox is processing), or fail with
@@ -242,6 +260,11 @@ impl Live {
             stdout: self.stdout.join().unwrap(),
             stderr: self.stderr.join().unwrap(),
         }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn pid(&self) -> u32 {
@@ -334,6 +357,8 @@ pub struct Recorder {
     client: TestClient,
     frames: Arc<Mutex<Vec<Vec<f32>>>>,
     recording: Arc<AtomicBool>,
+    /// The JACK frame time of the first frame recorded (`u64::MAX` before).
+    first_frame: Arc<AtomicU64>,
     pub ports: Vec<String>,
 }
 
@@ -356,11 +381,16 @@ impl Recorder {
                 .collect::<Vec<_>>(),
         ));
         let recording = Arc::new(AtomicBool::new(true));
-        let (frames2, recording2) = (frames.clone(), recording.clone());
+        let first_frame = Arc::new(AtomicU64::new(u64::MAX));
+        let (frames2, recording2, first2) =
+            (frames.clone(), recording.clone(), first_frame.clone());
         let process: Process = Box::new(move |_, ps| {
             if recording2.load(Ordering::Acquire)
                 && let Ok(mut channels) = frames2.try_lock()
             {
+                if channels.first().is_some_and(|c| c.is_empty()) {
+                    first2.store(u64::from(ps.last_frame_time()), Ordering::Release);
+                }
                 for (channel, port) in channels.iter_mut().zip(&inputs) {
                     let block = port.as_slice(ps);
                     // Within the capacity reserved above: no allocation here.
@@ -377,8 +407,14 @@ impl Recorder {
             client,
             frames,
             recording,
+            first_frame,
             ports,
         }
+    }
+
+    /// The JACK frame time of the first recorded frame, once recording has begun.
+    pub fn first_frame(&self) -> Option<u64> {
+        Some(self.first_frame.load(Ordering::Acquire)).filter(|&f| f != u64::MAX)
     }
 
     pub fn connect(&self, from: &str, input: usize) {
