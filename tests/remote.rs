@@ -358,12 +358,15 @@ fn the_page_in_a_browser_shows_meters_and_turns_the_threshold() {
         .as_f64()
         .unwrap();
     let audio_ms = browser.run("return window.matchbox.lastAudioMs", json!([]));
+    // The server saw the audio thread take the change (its count of applied changes) this
+    // soon after the request arrived: a period is 1.3 ms; the rest is this busy machine.
+    assert!(audio_ms.as_f64().unwrap() < 100.0, "{audio_ms} ms");
     println!(
         "page shows {shown}; round trip page → audio thread → page {round_trip} ms (of which \
          the server's arrival → audio thread {audio_ms} ms)"
     );
     std::thread::sleep(Duration::from_secs(4));
-    let first_frame = recorder.first_frame().unwrap();
+    let block_starts = recorder.block_starts();
     let recorded = recorder.stop();
     drop(browser);
     let ended = live.stop(libc::SIGINT);
@@ -395,17 +398,20 @@ fn the_page_in_a_browser_shows_meters_and_turns_the_threshold() {
         .position(|(a, b)| (a - b).abs() > 1e-5)
         .expect("the output changed");
     assert!(k > 48_000, "the output differed from the start ({k})");
-    let changed_at = first_frame + k as u64;
-    let latency_frames = changed_at as i64 - i64::from(sent_at);
+    // The JACK frame time of sample k: its block's start plus the offset into the block.
+    let (start, time) = *block_starts
+        .iter()
+        .rev()
+        .find(|(start, _)| *start <= k)
+        .expect("the recorder noted its blocks");
+    let changed_at = i64::from(time) + (k - start) as i64;
+    let latency_frames = changed_at - i64::from(sent_at);
     println!(
         "control latency page → audio (WebDriver's call included): {latency_frames} frames = \
          {:.1} ms at 48 kHz, period 64",
         latency_frames as f64 / 48.0
     );
-    assert!(
-        latency_frames >= 0 && latency_frames < 48 * 500,
-        "{latency_frames}"
-    );
+    assert!((0..48 * 500).contains(&latency_frames), "{latency_frames}");
     // Once the compressor's state has followed (a second), the output is the render with the
     // new threshold.
     let settled = k + 48_000;
@@ -442,7 +448,9 @@ fn without_the_right_token_nothing_is_served_or_changed() {
     let before = page.settings();
     let mut refused = 0;
     let wrong = "0123456789abcdef0123456789abcdef";
-    let cases: Vec<(String, Vec<(&str, String)>, u16)> = vec![
+    // (target, headers, the status wanted)
+    type Case<'a> = (String, Vec<(&'a str, String)>, u16);
+    let cases: Vec<Case> = vec![
         ("/".into(), vec![], 401),
         (format!("/?token={wrong}"), vec![], 403),
         (format!("/?token={}", &token[..31]), vec![], 403),
@@ -682,9 +690,9 @@ fn a_thousand_malformed_messages_change_nothing() {
             let at = rng.below(b.len());
             b[at] = b"{}[]:,\"\\"[rng.below(8)];
             let s = String::from_utf8_lossy(&b).into_owned();
-            if serde_json::from_str::<Value>(&s).map_or(true, |v| {
-                v.to_string() != serde_json::from_str::<Value>(g).unwrap().to_string()
-            }) {
+            if serde_json::from_str::<Value>(&s)
+                .map_or(true, |v| v != serde_json::from_str::<Value>(g).unwrap())
+            {
                 messages.push(s);
             } else {
                 messages.push(format!("{s}}}"));

@@ -12,7 +12,7 @@ use jack::{AsyncClient, AudioIn, AudioOut, Client, ClientOptions, Control, Port}
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -357,8 +357,9 @@ pub struct Recorder {
     client: TestClient,
     frames: Arc<Mutex<Vec<Vec<f32>>>>,
     recording: Arc<AtomicBool>,
-    /// The JACK frame time of the first frame recorded (`u64::MAX` before).
-    first_frame: Arc<AtomicU64>,
+    /// Where each recorded block starts: (index in the recording, JACK frame time). The
+    /// frame time can jump ahead of the index (an xrun skips time, not samples).
+    blocks: Arc<Mutex<Vec<(usize, u32)>>>,
     pub ports: Vec<String>,
 }
 
@@ -381,15 +382,18 @@ impl Recorder {
                 .collect::<Vec<_>>(),
         ));
         let recording = Arc::new(AtomicBool::new(true));
-        let first_frame = Arc::new(AtomicU64::new(u64::MAX));
-        let (frames2, recording2, first2) =
-            (frames.clone(), recording.clone(), first_frame.clone());
+        // A block is at least 16 frames.
+        let blocks = Arc::new(Mutex::new(Vec::with_capacity(capacity / 16 + 1)));
+        let (frames2, recording2, blocks2) = (frames.clone(), recording.clone(), blocks.clone());
         let process: Process = Box::new(move |_, ps| {
             if recording2.load(Ordering::Acquire)
                 && let Ok(mut channels) = frames2.try_lock()
             {
-                if channels.first().is_some_and(|c| c.is_empty()) {
-                    first2.store(u64::from(ps.last_frame_time()), Ordering::Release);
+                if let (Ok(mut starts), Some(first)) = (blocks2.try_lock(), channels.first()) {
+                    // Within the capacity reserved above.
+                    if starts.len() < starts.capacity() {
+                        starts.push((first.len(), ps.last_frame_time()));
+                    }
                 }
                 for (channel, port) in channels.iter_mut().zip(&inputs) {
                     let block = port.as_slice(ps);
@@ -407,14 +411,14 @@ impl Recorder {
             client,
             frames,
             recording,
-            first_frame,
+            blocks,
             ports,
         }
     }
 
-    /// The JACK frame time of the first recorded frame, once recording has begun.
-    pub fn first_frame(&self) -> Option<u64> {
-        Some(self.first_frame.load(Ordering::Acquire)).filter(|&f| f != u64::MAX)
+    /// Where each recorded block starts so far: (index in the recording, JACK frame time).
+    pub fn block_starts(&self) -> Vec<(usize, u32)> {
+        self.blocks.lock().unwrap().clone()
     }
 
     pub fn connect(&self, from: &str, input: usize) {
