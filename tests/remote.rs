@@ -331,8 +331,9 @@ fn the_page_in_a_browser_shows_meters_and_turns_the_threshold() {
     // Move the threshold slider down 24 dB, as a finger would (input, then change).
     let new_threshold = old_threshold - 24.0;
     let normalized = (new_threshold + 60.0) / 60.0;
-    let (probe, _) = jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).unwrap();
-    let sent_at = probe.frame_time();
+    // The start of the last cycle recorded before the move: a moment before it, on the
+    // server's clock (its estimate of "now" runs ahead of the dummy driver's late cycles).
+    let (_, sent_at) = *recorder.block_starts().last().expect("recording");
     browser.run(
         "const el = document.getElementById('c-thresh'); el.value = arguments[0]; \
          el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); return 1",
@@ -880,6 +881,66 @@ fn changes_reach_every_page_and_presets_go_in_whole() {
         (got - telephone.compressor.threshold_db as f64).abs() < 1e-3,
         "{got}"
     );
+    let ended = live.stop(libc::SIGINT);
+    assert!(ended.status.success(), "{ended:?}");
+}
+
+/// The user's own presets (their folder under `$XDG_DATA_HOME`) are offered beside the
+/// factory's and go in whole; one that stopped validating since is refused, nothing changed.
+#[test]
+fn a_user_preset_is_offered_and_goes_in() {
+    let _lock = lock();
+    let data = tempfile::tempdir().unwrap();
+    let folder = data.path().join("matchbox/presets");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut mine = matchbox::preset::find_factory("Flat").unwrap().1.settings;
+    mine.compressor.threshold_db = -27.5;
+    mine.compressor.ratio = 3.0;
+    preset_file(&folder, "My Stage", &mine);
+    std::fs::write(folder.join("Broken.json"), "{\"schema\": 1").unwrap();
+    let live = Live::start(
+        &[
+            "--backend",
+            "dummy",
+            "--demo",
+            "--headless",
+            "--remote",
+            "127.0.0.1:0",
+        ],
+        &[("XDG_DATA_HOME", data.path().to_str().unwrap())],
+    );
+    let (base, token) = remote_address(&live);
+    let mut page = Socket::page(&base, &token);
+    let users: Vec<&Value> = page.hello["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["user"] == true)
+        .collect();
+    assert_eq!(users.len(), 2, "{}", page.hello["presets"]);
+    assert_eq!(users[1]["id"], "user:My-Stage.json");
+    assert_eq!(users[1]["name"], "My-Stage");
+    let before = page.settings();
+    let refused = page.request(json!({"preset": "user:Broken.json"}));
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("nothing changed"),
+        "{refused}"
+    );
+    assert_eq!(page.settings(), before);
+    let reply = page.request(json!({"preset": "user:My-Stage.json"}));
+    assert_eq!(reply["type"], "ack", "{reply}");
+    let v = loop {
+        let v = page.next("values");
+        if v["preset"] == "My-Stage" {
+            break v;
+        }
+    };
+    assert_eq!(v["values"]["thresh"]["text"], "-27.5 dB");
+    assert_eq!(v["values"]["ratio"]["text"], "3.0:1");
     let ended = live.stop(libc::SIGINT);
     assert!(ended.status.success(), "{ended:?}");
 }
