@@ -142,8 +142,9 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
 /// `matchbox live …` as a child process, its output collected (and readable while it runs).
 pub struct Live {
     child: Child,
-    stdout: std::thread::JoinHandle<String>,
-    stderr: std::thread::JoinHandle<String>,
+    /// The collectors (taken when the process has ended).
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
     stdout_so_far: Arc<Mutex<String>>,
 }
 
@@ -192,8 +193,8 @@ impl Live {
         let stderr = collect(Box::new(child.stderr.take().unwrap()), Arc::default());
         Live {
             child,
-            stdout,
-            stderr,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
             stdout_so_far,
         }
     }
@@ -248,8 +249,8 @@ impl Live {
                 let status = self.child.wait().unwrap();
                 let ended = Ended {
                     status,
-                    stdout: self.stdout.join().unwrap(),
-                    stderr: self.stderr.join().unwrap(),
+                    stdout: self.stdout.take().unwrap().join().unwrap(),
+                    stderr: self.stderr.take().unwrap().join().unwrap(),
                 };
                 panic!("matchbox live did not end within 20 s: {ended:?}");
             }
@@ -257,8 +258,8 @@ impl Live {
         };
         Ended {
             status,
-            stdout: self.stdout.join().unwrap(),
-            stderr: self.stderr.join().unwrap(),
+            stdout: self.stdout.take().unwrap().join().unwrap(),
+            stderr: self.stderr.take().unwrap().join().unwrap(),
         }
     }
 
@@ -269,6 +270,17 @@ impl Live {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+impl Drop for Live {
+    /// A test that fails before [`Live::stop`] leaves no process behind (it would hold the
+    /// JACK client name and its port for the next test).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
