@@ -2,11 +2,7 @@
 //! allocates. The first half reads the sources; the second runs the chain under an allocator
 //! that counts.
 
-use matchbox::dsp::{Chain, ChainSettings, EqBandSettings, FilterKind};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -102,67 +98,77 @@ fn external_crates() -> Vec<String> {
     names
 }
 
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    /// Count only on the thread under test: the test harness runs others in parallel.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
+// With `assert_process_allocs` nice-plug installs its own global allocator (a program has
+// one): this half runs in the default build (`cargo test --all-targets`).
+#[cfg(not(feature = "assert_process_allocs"))]
+mod allocations {
+    use matchbox::dsp::{Chain, ChainSettings, EqBandSettings, FilterKind};
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
+    struct Counting;
+    static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        /// Count only on the thread under test: the test harness runs others in parallel.
+        static COUNTING: Cell<bool> = const { Cell::new(false) };
+    }
 
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    fn counting() -> bool {
+        COUNTING.try_with(Cell::get).unwrap_or(false)
+    }
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if counting() {
+                ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            }
+            unsafe { System.alloc(layout) }
         }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if counting() {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if counting() {
+                ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            }
+            unsafe { System.dealloc(ptr, layout) }
         }
-        unsafe { System.dealloc(ptr, layout) }
     }
-}
 
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
 
-#[test]
-fn processing_and_setting_parameters_never_allocate() {
-    let mut a = ChainSettings::default();
-    a.compressor.enabled = true;
-    for (i, kind) in FilterKind::ALL.iter().enumerate() {
-        a.eq.bands[i] = EqBandSettings {
-            enabled: true,
-            kind: *kind,
-            freq_hz: 100.0 * (i + 1) as f32,
-            gain_db: 3.0,
-            q: 1.0,
-            slope_db_per_oct: 24,
-        };
+    #[test]
+    fn processing_and_setting_parameters_never_allocate() {
+        let mut a = ChainSettings::default();
+        a.compressor.enabled = true;
+        for (i, kind) in FilterKind::ALL.iter().enumerate() {
+            a.eq.bands[i] = EqBandSettings {
+                enabled: true,
+                kind: *kind,
+                freq_hz: 100.0 * (i + 1) as f32,
+                gain_db: 3.0,
+                q: 1.0,
+                slope_db_per_oct: 24,
+            };
+        }
+        let mut b = a.clone();
+        b.eq.bands[2].kind = FilterKind::HighShelf;
+        b.eq.bands[5].enabled = false;
+        b.eq.bands[0].freq_hz = 3000.0;
+        b.compressor.ratio = f32::INFINITY;
+        let mut chain = Chain::new(&a, 48_000.0);
+        let mut l = vec![0.1f32; 512];
+        let mut r = vec![-0.1f32; 512];
+        chain.set_metering(true);
+
+        COUNTING.with(|c| c.set(true));
+        for i in 0..200 {
+            chain.set_settings(if i % 3 == 0 { &a } else { &b });
+            chain.process(&mut [&mut l, &mut r]);
+            chain.process(&mut [&mut l[..17]]);
+        }
+        chain.reset();
+        chain.prepare(96_000.0);
+        COUNTING.with(|c| c.set(false));
+        assert_eq!(ALLOCATIONS.load(Ordering::SeqCst), 0);
     }
-    let mut b = a.clone();
-    b.eq.bands[2].kind = FilterKind::HighShelf;
-    b.eq.bands[5].enabled = false;
-    b.eq.bands[0].freq_hz = 3000.0;
-    b.compressor.ratio = f32::INFINITY;
-    let mut chain = Chain::new(&a, 48_000.0);
-    let mut l = vec![0.1f32; 512];
-    let mut r = vec![-0.1f32; 512];
-    chain.set_metering(true);
-
-    COUNTING.with(|c| c.set(true));
-    for i in 0..200 {
-        chain.set_settings(if i % 3 == 0 { &a } else { &b });
-        chain.process(&mut [&mut l, &mut r]);
-        chain.process(&mut [&mut l[..17]]);
-    }
-    chain.reset();
-    chain.prepare(96_000.0);
-    COUNTING.with(|c| c.set(false));
-    assert_eq!(ALLOCATIONS.load(Ordering::SeqCst), 0);
 }

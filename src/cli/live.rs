@@ -47,6 +47,7 @@ pub use no_standalone::{Backend, Layout};
      matchbox live --preset Telephone --record takes/\n  \
      matchbox live --backend alsa --period 64 --input-device \"USB Audio Device\"\n  \
      matchbox live --backend jack --connect-input system:capture_2 --headless\n  \
+     matchbox live --remote 0.0.0.0:7878          # turn it from a phone on this network\n  \
      matchbox live -- --input-capacity 0.2         # an option of nice-plug's wrapper\n"
 ))]
 pub struct LiveArgs {
@@ -88,6 +89,20 @@ pub struct LiveArgs {
     /// Play a built-in beatbox loop instead of the input (try Matchbox without a microphone).
     #[arg(long)]
     pub demo: bool,
+    /// Serve the remote-control page (a phone's or any browser's) at ADDR:PORT; without a
+    /// value 127.0.0.1:7878, this machine only (0.0.0.0:7878: every network interface). The
+    /// address with its access token is printed, and drawn as a QR code.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:7878"
+    )]
+    pub remote: Option<String>,
+    /// The remote control's token from FILE (22 to 256 characters of A–Z a–z 0–9 - _ . ~)
+    /// instead of a new random one at each start: the same address from show to show.
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    pub remote_token_file: Option<PathBuf>,
     /// Show the audio wrapper's own messages.
     #[arg(long)]
     pub verbose: bool,
@@ -134,6 +149,13 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
             .parse()
             .map_err(|e| CliError::Usage(format!("--connect-input: {e}")))?,
     };
+    let remote = match &args.remote {
+        Some(addr) => Some(live::remote::RemoteOptions {
+            addr: live::remote::parse_addr(addr).map_err(CliError::Usage)?,
+            token_file: args.remote_token_file.clone(),
+        }),
+        None => None,
+    };
     let options = LiveOptions {
         backend: args.backend,
         layout: args.layout,
@@ -149,6 +171,7 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         headless: args.headless || !has_display(),
         wrapper_args: args.wrapper_args.clone(),
         demo: args.demo.then_some(demo_loop as fn(f32) -> Vec<f32>),
+        remote,
     };
     // The session ends the process itself (see `live::run`); this reports how it ended.
     let finish: live::Finish = Box::new(|outcome| {

@@ -1,6 +1,6 @@
 //! Whole-chain properties: block-size invariance, zero latency, robustness.
 
-use super::chain::Chain;
+use super::chain::{Chain, MeterReader};
 use super::settings::*;
 use proptest::prelude::*;
 
@@ -197,7 +197,10 @@ fn meters_report_levels_only_when_enabled() {
     let meters = chain.meters();
     let mut x = vec![0.5f32; 4800];
     chain.process(&mut [&mut x]);
-    assert_eq!(meters.take().input_peak_db, super::chain::METER_FLOOR_DB);
+    assert_eq!(
+        meters.take(MeterReader::Editor).input_peak_db,
+        super::chain::METER_FLOOR_DB
+    );
     chain.set_metering(true);
     // 2 s of a constant 0.5: peaks −6.02 / −12.02 dB; RMS settled to the same (a
     // constant has RMS = peak) within 0.01 dB after 6 time constants.
@@ -205,16 +208,21 @@ fn meters_report_levels_only_when_enabled() {
         let mut x = vec![0.5f32; 4800];
         chain.process(&mut [&mut x]);
     }
-    let m = meters.take();
+    let m = meters.take(MeterReader::Editor);
     assert!((m.input_peak_db - -6.02).abs() < 0.01, "{m:?}");
     assert!((m.output_peak_db - -12.02).abs() < 0.01, "{m:?}");
     assert!((m.input_rms_db - -6.02).abs() < 0.01, "{m:?}");
     assert!((m.output_rms_db - -12.02).abs() < 0.01, "{m:?}");
     assert_eq!((m.gain_reduction_db, m.ceiling_reduction_db), (0.0, 0.0));
     // Peaks restart at each take; the RMS keeps its smoothed value.
-    let again = meters.take();
+    let again = meters.take(MeterReader::Editor);
     assert_eq!(again.input_peak_db, super::chain::METER_FLOOR_DB);
     assert!((again.input_rms_db - -6.02).abs() < 0.01);
+    // The other reader's peaks were left alone: it still sees the whole run, once.
+    let remote = meters.take(MeterReader::Remote);
+    assert!((remote.input_peak_db - -6.02).abs() < 0.01, "{remote:?}");
+    let remote_again = meters.take(MeterReader::Remote);
+    assert_eq!(remote_again.input_peak_db, super::chain::METER_FLOOR_DB);
 }
 
 #[test]
@@ -238,7 +246,7 @@ fn meters_show_the_compressor_and_the_ceiling_at_work() {
         let mut x = vec![0.1f32; 2400];
         chain.process(&mut [&mut x]);
     }
-    let m = meters.take();
+    let m = meters.take(MeterReader::Editor);
     assert!((m.compressor_input_db - -14.0).abs() < 0.01, "{m:?}");
     assert!((m.gain_reduction_db - 4.5).abs() < 0.05, "{m:?}");
     assert!(m.ceiling_reduction_db > 1.0, "{m:?}");

@@ -6,7 +6,8 @@
 use super::controls;
 use super::theme;
 use crate::dsp::compressor::static_curve_db;
-use crate::dsp::{CompressorSettings, METER_FLOOR_DB, MeterReading};
+use crate::dsp::{ChainSettings, CompressorSettings, METER_FLOOR_DB, MeterReading};
+use crate::plugin::explain::explain;
 use crate::plugin::params::CompressorParams;
 use egui::{Pos2, Rect, Sense, Shape, Stroke, Ui};
 use nice_plug::prelude::ParamSetter;
@@ -75,9 +76,10 @@ impl CompView {
         ui: &mut Ui,
         params: &CompressorParams,
         setter: &ParamSetter,
-        settings: &CompressorSettings,
+        chain: &ChainSettings,
         now: f64,
     ) {
+        let settings = &chain.compressor;
         // The plots take what the controls (two rows and a header) leave.
         let side = (ui.available_height() - CONTROLS_HEIGHT).clamp(140.0, 340.0);
         ui.horizontal(|ui| {
@@ -86,7 +88,7 @@ impl CompView {
             self.history_plot(ui, settings, now, side);
         });
         ui.add_space(4.0);
-        controls_grid(ui, params, setter, settings);
+        controls_grid(ui, params, setter, chain);
     }
 
     fn transfer_plot(&self, ui: &mut Ui, settings: &CompressorSettings, side: f32) {
@@ -310,33 +312,35 @@ impl CompView {
 }
 
 /// The compressor's controls, each explaining itself with its current value.
-fn controls_grid(ui: &mut Ui, p: &CompressorParams, setter: &ParamSetter, s: &CompressorSettings) {
+fn controls_grid(ui: &mut Ui, p: &CompressorParams, setter: &ParamSetter, s: &ChainSettings) {
     ui.label(
         egui::RichText::new("COMPRESSOR")
             .small()
             .strong()
             .color(theme::DIM_TEXT),
     );
-    let ratio = if s.ratio.is_infinite() {
-        "∞".to_owned()
-    } else {
-        format!("{:.1}", s.ratio)
-    };
+    let help = |id: &str| explain(id, s).unwrap_or_default();
     ui.horizontal_wrapped(|ui| {
-        controls::toggle(ui, setter, &p.enabled, "Compressor", "Turns the compressor on or off (the EQ and gains stay).");
-        controls::choice(ui, setter, &p.detector, "What the compressor listens to: Peak follows every transient; RMS the average power over 5 ms, smoother on voice.");
-        controls::toggle(ui, setter, &p.auto_makeup, "Auto makeup", "Adds back the gain the static curve takes from a −10 dBFS signal, so comparing on and off is fair.");
-        controls::toggle(ui, setter, &p.sidechain_hpf, "Sidechain HPF", "Filters the lows out of what the compressor listens to, so kicks and plosives don't pump the voice.");
+        controls::toggle(ui, setter, &p.enabled, "Compressor", &help("comp"));
+        controls::choice(ui, setter, &p.detector, &help("detect"));
+        controls::toggle(ui, setter, &p.auto_makeup, "Auto makeup", &help("automk"));
+        controls::toggle(
+            ui,
+            setter,
+            &p.sidechain_hpf,
+            "Sidechain HPF",
+            &help("schpf"),
+        );
     });
     ui.horizontal_wrapped(|ui| {
-        controls::slider(ui, setter, &p.threshold_db, &format!("Threshold {:.1} dBFS: compression starts here; quieter sounds pass unchanged.", s.threshold_db));
-        controls::slider(ui, setter, &p.ratio, &format!("Ratio {ratio}:1: above the threshold, {ratio} dB in gives 1 dB out."));
-        controls::slider(ui, setter, &p.knee_db, &format!("Knee {:.1} dB: the ratio eases in over {:.1} dB around the threshold instead of switching on at once.", s.knee_db, s.knee_db));
-        controls::slider(ui, setter, &p.attack_ms, &format!("Attack {:.2} ms: when the level jumps above the threshold, the gain comes down 63 % of the way in {:.2} ms. Short attacks tame transients; longer ones let the punch through.", s.attack_ms, s.attack_ms));
-        controls::slider(ui, setter, &p.release_ms, &format!("Release {:.0} ms: when the level falls, the gain recovers 63 % of the way in {:.0} ms. Short releases pump; long ones hold the level down.", s.release_ms, s.release_ms));
-        controls::slider(ui, setter, &p.makeup_db, &format!("Makeup {:+.1} dB: gain after compression, to win back the level it took.", s.makeup_db));
-        controls::slider(ui, setter, &p.mix_pct, &format!("Mix {:.0} %: that much compressed signal, the rest dry (parallel compression).", s.mix_pct));
-        controls::slider(ui, setter, &p.sidechain_hpf_hz, "The sidechain high-pass's corner: lows below it don't trigger the compressor.");
-        controls::slider(ui, setter, &p.stereo_link_pct, "Stereo link: 100 % one gain for both channels (keeps the image), 0 % each channel on its own.");
+        controls::slider(ui, setter, &p.threshold_db, &help("thresh"));
+        controls::slider(ui, setter, &p.ratio, &help("ratio"));
+        controls::slider(ui, setter, &p.knee_db, &help("knee"));
+        controls::slider(ui, setter, &p.attack_ms, &help("attack"));
+        controls::slider(ui, setter, &p.release_ms, &help("releas"));
+        controls::slider(ui, setter, &p.makeup_db, &help("makeup"));
+        controls::slider(ui, setter, &p.mix_pct, &help("mix"));
+        controls::slider(ui, setter, &p.sidechain_hpf_hz, &help("schz"));
+        controls::slider(ui, setter, &p.stereo_link_pct, &help("link"));
     });
 }

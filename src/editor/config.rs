@@ -13,18 +13,7 @@ fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
-/// `$XDG_DATA_HOME/matchbox`, else `~/.local/share/matchbox`.
-pub fn data_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".local/share")))
-        .map(|d| d.join("matchbox"))
-}
-
-/// The user's preset folder.
-pub fn user_presets_dir() -> Option<PathBuf> {
-    data_dir().map(|d| d.join("presets"))
-}
+pub use crate::preset::user::{data_dir, user_presets_dir};
 
 /// `$XDG_CONFIG_HOME/matchbox/editor.json`, else `~/.config/matchbox/editor.json`.
 fn size_file() -> Option<PathBuf> {

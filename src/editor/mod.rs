@@ -18,7 +18,8 @@ pub mod presets;
 pub mod spectrum;
 pub mod theme;
 
-use crate::dsp::ChainMeters;
+use crate::dsp::{ChainMeters, MeterReader};
+use crate::plugin::explain::explain;
 use crate::plugin::live::{Dropouts, ProcessLoad};
 use crate::plugin::params::MatchboxParams;
 use crate::plugin::taps::ScopeReader;
@@ -97,7 +98,7 @@ impl EditorView {
             }
             moving |= analyzer.update(dt);
         }
-        let reading = shared.meters.take();
+        let reading = shared.meters.take(MeterReader::Editor);
         self.meters.update(&reading, now, dt);
         self.comp.record(now, &reading);
         moving |= self.meters.is_live() || reading.gain_reduction_db > 0.0;
@@ -125,7 +126,7 @@ impl EditorView {
                 self.analyzer.as_ref(),
             );
         });
-        let settings = params.to_settings().compressor;
+        let settings = params.to_settings();
         self.comp
             .show(ui, &params.compressor, setter, &settings, now);
         self.presets.dialogs(&ctx, setter, params);
@@ -154,38 +155,19 @@ impl EditorView {
                 self.learn.open = true;
             }
             ui.separator();
-            controls::slider(
-                ui,
-                setter,
-                &params.input_gain_db,
-                "Gain before the EQ and the compressor: how hard the compressor is driven.",
-            );
-            controls::slider(
-                ui,
-                setter,
-                &params.output_gain_db,
-                "Gain after the compressor.",
-            );
+            let settings = params.to_settings();
+            let help = |id: &str| explain(id, &settings).unwrap_or_default();
+            controls::slider(ui, setter, &params.input_gain_db, &help("ingain"));
+            controls::slider(ui, setter, &params.output_gain_db, &help("outgn"));
             controls::toggle(
                 ui,
                 setter,
                 &params.ceiling_enabled,
                 "Ceiling",
-                "A zero-latency safety limiter: no output sample goes above the ceiling level.",
+                &help("ceil"),
             );
-            controls::slider(
-                ui,
-                setter,
-                &params.ceiling_db,
-                "The safety ceiling's level.",
-            );
-            controls::toggle(
-                ui,
-                setter,
-                &params.bypass,
-                "Bypass",
-                "Hear the input untouched (a 10 ms cross-fade, no click).",
-            );
+            controls::slider(ui, setter, &params.ceiling_db, &help("ceildb"));
+            controls::toggle(ui, setter, &params.bypass, "Bypass", &help("bypass"));
         });
         self.presets.status(ui);
     }

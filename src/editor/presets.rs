@@ -26,23 +26,7 @@ pub struct PresetBrowser {
     save_name: String,
 }
 
-/// The preset files in the user's folder, sorted by name.
-pub fn user_presets(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
+pub use crate::preset::user::user_presets;
 
 impl PresetBrowser {
     /// Load `source` into the parameters; on error nothing changes and the error shows.

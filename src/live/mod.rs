@@ -16,6 +16,7 @@ pub mod jack_server;
 pub mod log;
 mod plan;
 pub mod recorder;
+pub mod remote;
 
 pub use plan::{
     Backend, CARDS_FILE, InputConnection, Layout, LiveOptions, Plan, alsa_input_ring_frames,
@@ -90,6 +91,16 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
     .install();
     log::LogEvents::catch_panics(&events);
 
+    // Listen before anything starts, so a port in use stops the session at once.
+    let remote = match &options.remote {
+        Some(remote_options) => {
+            let (ring, link) = crate::plugin::live::remote_ring();
+            let remote =
+                remote::Remote::start(remote_options, ring, &link, load.clone(), dropouts.clone())?;
+            Some((remote, link))
+        }
+        None => None,
+    };
     let (recorder, tap) = match &options.record {
         Some(dir) => {
             let (recorder, tap) = Recorder::start(
@@ -132,6 +143,13 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
             r.out_path.display()
         ));
     }
+    let remote_link = remote.map(|(remote, link)| {
+        print(&remote.announcement);
+        if let Some(warning) = &remote.warning {
+            plan::warn(warning);
+        }
+        link
+    });
     print("running; Ctrl-C (or SIGTERM) stops");
     #[cfg(feature = "gui")]
     let editor_state = crate::editor::initial_state();
@@ -145,6 +163,7 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         editor_state: editor_state.clone(),
         tap,
         demo: options.demo.map(|make| make(plan.sample_rate as f32)),
+        remote: remote_link,
     });
     *ending.reporter.lock().unwrap_or_else(|e| e.into_inner()) =
         Some(Reporter::start(figures, figures::stdout_is_terminal()));

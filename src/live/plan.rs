@@ -96,6 +96,8 @@ pub struct LiveOptions {
     pub wrapper_args: Vec<String>,
     /// `--demo`: a loop played instead of the input, made at the session's rate (Hz).
     pub demo: Option<fn(f32) -> Vec<f32>>,
+    /// `--remote`: serve the remote-control page.
+    pub remote: Option<super::remote::RemoteOptions>,
 }
 
 /// Default and accepted ALSA periods, frames.
@@ -422,7 +424,7 @@ impl Plan {
 }
 
 /// One warning line on stderr (escaped).
-fn warn(text: &str) {
+pub(super) fn warn(text: &str) {
     eprintln!("matchbox live: warning: {}", crate::text::escape(text));
 }
 

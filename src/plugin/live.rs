@@ -6,13 +6,14 @@
 //! DAW never finds one and behaves as before.
 //!
 //! On the audio thread the plugin then only touches what the setup brought: the
-//! [`ProcessLoad`] counters (atomics) and the [`AudioTap`] (the recorder's lock-free ring),
-//! through [`super::taps::Taps`].
+//! [`ProcessLoad`] counters (atomics), the [`AudioTap`] (the recorder's lock-free ring),
+//! through [`super::taps::Taps`], and the remote control's ring of parameter changes
+//! ([`RemoteLink`]).
 
-use crate::dsp::ChainSettings;
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use super::params::{MatchboxParams, ParamChange};
+use crate::dsp::{ChainMeters, ChainSettings};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Receives every processed block with the input it came from, on the audio thread. Must not
@@ -135,6 +136,80 @@ pub struct LiveSetup {
     /// A loop played instead of the input (`--demo`: no microphone needed), at the session's
     /// sample rate.
     pub demo: Option<Vec<f32>>,
+    /// The remote control's end (`--remote`).
+    pub remote: Option<RemoteLink>,
+}
+
+/// Parameter changes a remote-control page can have in flight at once: a preset (every
+/// parameter of the sound) several times over.
+pub const REMOTE_QUEUE: usize = 1024;
+
+/// The plugin's end of the remote control (`matchbox live --remote`): changes arrive in a
+/// lock-free ring and are applied at the start of the next `process` call, before the chain
+/// reads the parameters, with no editor or host involved.
+pub struct RemoteLink {
+    /// Changes from the remote's server (the other end of the ring, [`remote_ring`]).
+    pub changes: rtrb::Consumer<ParamChange>,
+    /// What the plugin shares back with the server once built.
+    pub shared: Arc<RemoteShared>,
+}
+
+/// What the plugin and the remote's server share.
+#[derive(Default)]
+pub struct RemoteShared {
+    /// Set once, when the plugin is built.
+    pub plugin: OnceLock<PluginHandles>,
+    /// Pages are connected: keep the meters running (as an open editor does).
+    pub watching: AtomicBool,
+    /// Changes the audio thread has applied since the start (the server waits on it to say
+    /// when a change has reached the audio).
+    pub applied: AtomicU64,
+}
+
+/// The plugin's parts a remote control reads: parameters (values, ranges, texts), meters and
+/// sample rate.
+pub struct PluginHandles {
+    pub params: Arc<MatchboxParams>,
+    pub meters: Arc<ChainMeters>,
+    /// Hz, as f32 bits.
+    pub sample_rate: Arc<AtomicU32>,
+}
+
+/// A ring for [`REMOTE_QUEUE`] changes: the server's end and the plugin's [`RemoteLink`].
+pub fn remote_ring() -> (rtrb::Producer<ParamChange>, RemoteLink) {
+    let (producer, changes) = rtrb::RingBuffer::new(REMOTE_QUEUE);
+    let link = RemoteLink {
+        changes,
+        shared: Arc::default(),
+    };
+    (producer, link)
+}
+
+impl RemoteLink {
+    /// Audio thread: apply every change waiting, as the standalone wrapper applies its
+    /// editor's. Returns whether anything changed. Never blocks or allocates.
+    pub fn apply(&mut self, sample_rate: f32) -> bool {
+        let mut any = false;
+        let mut count = 0;
+        while let Ok(change) = self.changes.pop() {
+            // SAFETY: the server only sends pointers into the parameters this plugin shared
+            // ([`PluginHandles::params`]), which live as long as the plugin.
+            unsafe {
+                if change
+                    .param
+                    ._internal_set_normalized_value(change.normalized)
+                {
+                    change.param._internal_update_smoother(sample_rate, false);
+                    any = true;
+                }
+            }
+            count += 1;
+        }
+        if count > 0 {
+            self.shared.applied.fetch_add(count, Ordering::Release);
+        }
+        any
+    }
 }
 
 static SETUP: Mutex<Option<LiveSetup>> = Mutex::new(None);

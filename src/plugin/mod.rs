@@ -6,6 +6,7 @@
 //! sample on (the chain smooths internally, so the parameters themselves are not smoothed).
 
 pub mod choices;
+pub mod explain;
 pub mod format;
 pub mod live;
 pub mod params;
@@ -42,6 +43,8 @@ pub struct Matchbox {
     mono_to_stereo: bool,
     /// What runs around the chain: the live monitor's extras, the editor's scope.
     taps: taps::Taps,
+    /// The live monitor's remote control (`--remote`): parameter changes from its pages.
+    remote: Option<live::RemoteLink>,
     /// The sample rate the chain runs at, as f32 bits (for the editor's curves).
     sample_rate: Arc<AtomicU32>,
     /// What the editor is handed; `None` without a GUI (`--headless`, or built without it).
@@ -51,7 +54,8 @@ pub struct Matchbox {
 
 impl Default for Matchbox {
     fn default() -> Self {
-        let setup = live::take();
+        let mut setup = live::take();
+        let remote = setup.as_mut().and_then(|s| s.remote.take());
         let settings = setup
             .as_ref()
             .map_or_else(ChainSettings::default, |s| s.settings.clone());
@@ -73,6 +77,13 @@ impl Default for Matchbox {
                     .map_or_else(crate::editor::initial_state, |s| s.editor_state.clone()),
             })
         });
+        if let Some(remote) = &remote {
+            let _ = remote.shared.plugin.set(live::PluginHandles {
+                params: params.clone(),
+                meters: chain.meters(),
+                sample_rate: sample_rate.clone(),
+            });
+        }
         let (taps, scope) = taps::Taps::new(setup);
         #[cfg(feature = "gui")]
         if let Some(editor) = &editor {
@@ -88,6 +99,7 @@ impl Default for Matchbox {
             preset_timeout_frames: frames_for_ms(preset::PRESET_TIMEOUT_MS, DEFAULT_SAMPLE_RATE_HZ),
             mono_to_stereo: false,
             taps,
+            remote,
             sample_rate,
             #[cfg(feature = "gui")]
             editor,
@@ -199,7 +211,16 @@ impl Plugin for Matchbox {
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let editor_open = self.editor_open();
-        self.chain.set_metering(editor_open);
+        // The remote's changes first, so the chain reads them in this very block.
+        let remote_changed = self
+            .remote
+            .as_mut()
+            .is_some_and(|r| r.apply(self.chain.sample_rate()));
+        let remote_watching = self
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.shared.watching.load(Ordering::Relaxed));
+        self.chain.set_metering(editor_open || remote_watching);
         // Called once per sample-accurate piece: a change at sample k starts here, at k.
         let settings = self.params.to_settings();
         let admitted = self.params.preset_gate.admits(
@@ -223,14 +244,17 @@ impl Plugin for Matchbox {
         if let (Some(load), Some(started)) = (&self.taps.load, started) {
             load.record(started.elapsed(), frames, self.chain.sample_rate());
         }
-        // Something to show: the window redraws at its next poll (an atomic store).
+        // Something to show, or a value the remote changed: the window redraws at its next
+        // poll (an atomic store).
         #[cfg(feature = "gui")]
         if editor_open
-            && self.chain.last_peak() > SHOW_LEVEL
+            && (self.chain.last_peak() > SHOW_LEVEL || remote_changed)
             && let Some(editor) = &self.editor
         {
             editor.repaint.request_repaint();
         }
+        #[cfg(not(feature = "gui"))]
+        let _ = remote_changed;
         ProcessStatus::Normal
     }
 }

@@ -13,11 +13,13 @@ pub mod factory;
 pub mod migration;
 mod raw;
 mod schema;
+pub mod user;
 
 pub use error::PresetError;
 pub use factory::{FACTORY, factory_names, factory_presets, find_factory};
 pub use raw::MAX_PRESET_BYTES;
 pub use schema::{Analysis, CURRENT_VERSION, MAX_NAME_CHARS, Preset, SCHEMA};
+pub use user::{user_presets, user_presets_dir};
 
 use crate::dsp::{ChainSettings, FieldError};
 use crate::text::is_printable;

@@ -139,11 +139,13 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-/// `matchbox live …` as a child process, its output collected.
+/// `matchbox live …` as a child process, its output collected (and readable while it runs).
 pub struct Live {
     child: Child,
-    stdout: std::thread::JoinHandle<String>,
-    stderr: std::thread::JoinHandle<String>,
+    /// The collectors (taken when the process has ended).
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    stdout_so_far: Arc<Mutex<String>>,
 }
 
 /// How a `matchbox live` run ended.
@@ -169,20 +171,37 @@ impl Live {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("matchbox starts");
-        let collect = |mut pipe: Box<dyn Read + Send>| {
+        let collect = |mut pipe: Box<dyn Read + Send>, so_far: Arc<Mutex<String>>| {
             std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = pipe.read_to_string(&mut text);
-                text
+                let mut bytes = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk[..n]);
+                    *so_far.lock().unwrap() = String::from_utf8_lossy(&bytes).into_owned();
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
             })
         };
-        let stdout = collect(Box::new(child.stdout.take().unwrap()));
-        let stderr = collect(Box::new(child.stderr.take().unwrap()));
+        let stdout_so_far = Arc::new(Mutex::new(String::new()));
+        let stdout = collect(
+            Box::new(child.stdout.take().unwrap()),
+            stdout_so_far.clone(),
+        );
+        let stderr = collect(Box::new(child.stderr.take().unwrap()), Arc::default());
         Live {
             child,
-            stdout,
-            stderr,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            stdout_so_far,
         }
+    }
+
+    /// What the process has printed on stdout so far.
+    pub fn stdout_now(&self) -> String {
+        self.stdout_so_far.lock().unwrap().clone()
     }
 
     /// Wait until `port` exists on the server (Matchbox is processing), or fail with
@@ -230,8 +249,8 @@ impl Live {
                 let status = self.child.wait().unwrap();
                 let ended = Ended {
                     status,
-                    stdout: self.stdout.join().unwrap(),
-                    stderr: self.stderr.join().unwrap(),
+                    stdout: self.stdout.take().unwrap().join().unwrap(),
+                    stderr: self.stderr.take().unwrap().join().unwrap(),
                 };
                 panic!("matchbox live did not end within 20 s: {ended:?}");
             }
@@ -239,13 +258,29 @@ impl Live {
         };
         Ended {
             status,
-            stdout: self.stdout.join().unwrap(),
-            stderr: self.stderr.join().unwrap(),
+            stdout: self.stdout.take().unwrap().join().unwrap(),
+            stderr: self.stderr.take().unwrap().join().unwrap(),
         }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+impl Drop for Live {
+    /// A test that fails before [`Live::stop`] leaves no process behind (it would hold the
+    /// JACK client name and its port for the next test).
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -334,6 +369,9 @@ pub struct Recorder {
     client: TestClient,
     frames: Arc<Mutex<Vec<Vec<f32>>>>,
     recording: Arc<AtomicBool>,
+    /// Where each recorded block starts: (index in the recording, JACK frame time). The
+    /// frame time can jump ahead of the index (an xrun skips time, not samples).
+    blocks: Arc<Mutex<Vec<(usize, u32)>>>,
     pub ports: Vec<String>,
 }
 
@@ -356,11 +394,19 @@ impl Recorder {
                 .collect::<Vec<_>>(),
         ));
         let recording = Arc::new(AtomicBool::new(true));
-        let (frames2, recording2) = (frames.clone(), recording.clone());
+        // A block is at least 16 frames.
+        let blocks = Arc::new(Mutex::new(Vec::with_capacity(capacity / 16 + 1)));
+        let (frames2, recording2, blocks2) = (frames.clone(), recording.clone(), blocks.clone());
         let process: Process = Box::new(move |_, ps| {
             if recording2.load(Ordering::Acquire)
                 && let Ok(mut channels) = frames2.try_lock()
             {
+                if let (Ok(mut starts), Some(first)) = (blocks2.try_lock(), channels.first()) {
+                    // Within the capacity reserved above.
+                    if starts.len() < starts.capacity() {
+                        starts.push((first.len(), ps.last_frame_time()));
+                    }
+                }
                 for (channel, port) in channels.iter_mut().zip(&inputs) {
                     let block = port.as_slice(ps);
                     // Within the capacity reserved above: no allocation here.
@@ -377,8 +423,14 @@ impl Recorder {
             client,
             frames,
             recording,
+            blocks,
             ports,
         }
+    }
+
+    /// Where each recorded block starts so far: (index in the recording, JACK frame time).
+    pub fn block_starts(&self) -> Vec<(usize, u32)> {
+        self.blocks.lock().unwrap().clone()
     }
 
     pub fn connect(&self, from: &str, input: usize) {
