@@ -15,6 +15,7 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod live;
+pub mod plugin_params;
 pub mod presets;
 pub mod render;
 pub mod synth;
@@ -125,6 +126,9 @@ pub enum Command {
     /// Live monitoring (the default). Not in this build yet: without a sound card, renders a
     /// built-in beatbox loop through the preset to a file instead.
     Live(live::LiveArgs),
+    /// The plugin's host parameters as JSON (for the VST3 host test).
+    #[command(hide = true)]
+    PluginParams,
 }
 
 /// Why a subcommand failed; each maps to one exit code.
@@ -177,6 +181,7 @@ pub fn main() -> i32 {
         Some(Command::Presets(args)) => presets::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Live(args)) => live::run(&args),
+        Some(Command::PluginParams) => plugin_params::run(),
         None => live::run(&cli.live),
     };
     match result {

@@ -10,6 +10,7 @@ pub mod format;
 pub mod params;
 pub mod preset;
 pub mod state;
+pub mod table;
 
 use crate::dsp::{Chain, ChainMeters, ChainSettings};
 use nice_plug::prelude::*;
