@@ -117,7 +117,7 @@ pub enum Command {
     /// Time the full chain on synthetic stereo audio in memory.
     ///
     /// Prints ns per sample per channel and × real time per block size, best of 3 runs, in
-    /// the same terms as shared/bench/pedalboard_chain.py. Without --preset every part of the
+    /// the same terms as benches/pedalboard_chain.py. Without --preset every part of the
     /// chain is on: 8 EQ bands, the compressor (RMS detector, sidechain high-pass), output
     /// gain +3 dB and the ceiling. A last line times silence after a loud burst (at the last
     /// block size), where denormal numbers would show up as a slowdown. Build with --release
