@@ -544,6 +544,11 @@ fn odd_but_valid_inputs_give_valid_presets() {
 /// `every_factory_preset_is_learned_from_a_paired_take` prints this table afresh (run it with
 /// `--nocapture`); update it, with the reason, whenever the analysis changes its results.
 /// SNRs above 99 dB (Flat: exact) are written as 99.
+///
+/// Last changed by the one-model step (issue 12): the fits simulate the plugin's own gain
+/// path (settings as presets hold them, f64 attack/release). Ill-posed fits moved: the
+/// periodic loop through Broadcast (its sidechain high-pass is not learned) now ends at the
+/// output gain's limit (3.8 LU off); Gentle Leveler's loop 1.5 dB crest (0.8 before).
 const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     ("varied take", "Flat", [0.000, 0.000, 0.000, 0.000, 99.0]),
     (
@@ -559,7 +564,7 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "varied take",
         "Vocal Warm",
-        [0.129, 0.121, 0.247, 0.861, 26.3],
+        [0.078, 0.097, 0.238, 0.886, 26.3],
     ),
     (
         "varied take",
@@ -579,7 +584,7 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "varied take",
         "Gentle Leveler",
-        [0.067, 0.027, 0.013, 1.033, 27.8],
+        [0.054, 0.050, 0.012, 1.055, 28.8],
     ),
     (
         "varied take",
@@ -595,12 +600,12 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "periodic loop",
         "Beatbox Sub",
-        [0.103, 0.261, 0.467, 2.760, 16.5],
+        [0.101, 0.256, 0.481, 2.352, 17.3],
     ),
     (
         "periodic loop",
         "Vocal Warm",
-        [0.075, 0.576, 0.093, 1.788, 17.0],
+        [0.153, 0.499, 0.376, 1.981, 17.3],
     ),
     (
         "periodic loop",
@@ -615,12 +620,12 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "periodic loop",
         "Broadcast",
-        [2.358, 0.095, 1.997, 3.279, 6.7],
+        [0.809, 3.823, 1.178, 0.352, 7.3],
     ),
     (
         "periodic loop",
         "Gentle Leveler",
-        [0.081, 0.595, 0.420, 0.848, 21.4],
+        [0.074, 0.758, 0.458, 1.477, 19.6],
     ),
     (
         "periodic loop",
@@ -841,4 +846,53 @@ fn the_ceiling_is_learned_from_how_the_reference_peaks() {
     let hot: Vec<f32> = dry.iter().map(|v| v * 2.0).collect();
     assert!(peak_db(&hot) > 0.5, "{}", peak_db(&hot));
     assert!(!analysis::fit_ceiling(&mono(hot)).enabled);
+}
+
+/// Writes the material of these tests as WAV pairs (`NAME.ref.wav`, `NAME.src.wav`) into the
+/// directory `MATCHBOX_MATERIAL` names, for checking that a restructuring of the analysis
+/// leaves its presets byte-identical: `matchbox analyze` every pair before and after, then
+/// `cmp` the presets.
+///
+/// `MATCHBOX_MATERIAL=dir cargo test --release --test analysis_quality write_material -- --ignored`
+#[test]
+#[ignore = "writes files; run by hand with MATCHBOX_MATERIAL set"]
+fn write_material() {
+    let dir =
+        std::path::PathBuf::from(std::env::var("MATCHBOX_MATERIAL").expect("MATCHBOX_MATERIAL"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, reference: &[f32], source: &[f32]| {
+        write_wav(&dir.join(format!("{name}.ref.wav")), reference);
+        write_wav(&dir.join(format!("{name}.src.wav")), source);
+    };
+    let through = |settings: &ChainSettings, x: &[f32]| {
+        analysis::render(settings, &[x.to_vec()], FS).remove(0)
+    };
+    for (detector, seed) in [(Detector::Peak, 1), (Detector::Rms, 2)] {
+        let dry = dry_take(30.0, seed);
+        write(
+            &format!("paired-{detector:?}"),
+            &through(&known_preset(detector), &dry),
+            &dry,
+        );
+    }
+    let (dry, other) = (dry_take(30.0, 3), dry_take(30.0, 4));
+    write(
+        "unpaired",
+        &through(&known_preset(Detector::Peak), &other),
+        &dry,
+    );
+    let takes = [
+        ("varied", dry_take(20.0, 11)),
+        ("loop", matchbox::cli::synth::beatbox_loop(FS as f32, 20.0)),
+    ];
+    for (take, dry) in &takes {
+        for (file, preset) in matchbox::preset::factory::factory_presets() {
+            let slug = file.file_name.trim_end_matches(".json");
+            write(
+                &format!("factory-{take}-{slug}"),
+                &through(&preset.settings, dry),
+                dry,
+            );
+        }
+    }
 }

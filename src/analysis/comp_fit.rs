@@ -11,16 +11,16 @@
 //! under weak priors (ratio 3, attack 10 ms, release 150 ms), because attack and release are
 //! weakly identifiable from statistics alone (§3, the LA-2A fits).
 //!
-//! Model (the plugin's, `dsp::compressor`): detector = |x| (peak) or one-pole mean square with
-//! τ = 5 ms (RMS), linked over channels by the maximum; Giannoulis–Massberg–Reiss (JAES 2012)
-//! soft-knee gain computer; branching one-pole smoothing of the gain in dB with
-//! `α = exp(−1/(τ·fs))` (τ = time to 63 %).
+//! Model: the plugin's compressor itself. Detector levels come from
+//! [`Compressor::detector_levels_db`] (peak or RMS, channels linked by the louder one, or each
+//! channel on its own), the gain from [`GainLanes`] (the compressor's gain computer and
+//! attack/release, four candidate settings per pass): what `render` runs, sample for sample
+//! ([`simulated_gain_db`]; a property test holds them together).
 
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 
-use crate::dsp::compressor::RMS_WINDOW_MS;
-use crate::dsp::fastmath::{self, DB_PER_LOG2_POWER};
+use crate::dsp::compressor::{Compressor, GainLanes, LANES, static_reduction_db};
 use crate::dsp::{CompressorSettings, Detector, ranges};
 
 /// Gain-trace block length, seconds.
@@ -79,68 +79,79 @@ impl CompModel {
     }
 }
 
-/// Static gain (≤ 0 dB) for a detector level `x_db`: Giannoulis et al. 2012, eq. 4.
-pub fn gain_computer_db(x_db: f64, threshold_db: f64, ratio: f64, knee_db: f64) -> f64 {
-    let over = x_db - threshold_db;
-    let slope = 1.0 / ratio - 1.0;
-    if 2.0 * over < -knee_db {
-        0.0
-    } else if 2.0 * over <= knee_db && knee_db > 0.0 {
-        slope * (over + knee_db / 2.0).powi(2) / (2.0 * knee_db)
-    } else {
-        slope * over
-    }
+/// The detector's level (dB) of every sample of `channels` (the shortest counts), linked over
+/// channels by the louder one, as the compressor reads it with `detector` (no sidechain
+/// filter: the fits do not learn one).
+pub fn detector_levels_db(channels: &[&[f32]], sample_rate: f64, detector: Detector) -> Vec<f32> {
+    let mut compressor = Compressor::new();
+    compressor.set_settings(&CompressorSettings {
+        enabled: true,
+        detector,
+        ..CompressorSettings::default()
+    });
+    compressor.prepare(sample_rate);
+    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+    let mut levels = vec![0.0; len];
+    compressor.detector_levels_db(channels, &mut levels);
+    levels
 }
 
-/// Detector level of every sample, dB, linked over channels by the maximum.
-pub fn detector_levels_db(channels: &[&[f32]], sample_rate: f64, detector: Detector) -> Vec<f32> {
-    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
-    match detector {
-        Detector::Peak => (0..len)
-            .map(|n| {
-                let peak = channels.iter().fold(0.0f32, |m, c| m.max(c[n].abs()));
-                let power = (peak * peak).max(1e-12);
-                DB_PER_LOG2_POWER * fastmath::log2(power)
-            })
-            .collect(),
-        Detector::Rms => {
-            let beta = (-1.0 / (RMS_WINDOW_MS * 1e-3 * sample_rate)).exp();
-            let mut state = vec![0.0f64; channels.len()];
-            (0..len)
-                .map(|n| {
-                    let mut ms = 0.0f64;
-                    for (s, c) in state.iter_mut().zip(channels) {
-                        *s = beta * *s + (1.0 - beta) * (c[n] as f64).powi(2);
-                        ms = ms.max(*s);
-                    }
-                    DB_PER_LOG2_POWER * fastmath::log2((ms as f32).max(1e-12))
-                })
-                .collect()
+/// The fit's simulation of up to [`LANES`] models side by side, from rest, by the plugin's own
+/// gain path: each one's smoothed gain reduction (dB, ≥ 0) after each detector level.
+struct Simulation {
+    lanes: GainLanes,
+    /// Reductions of the stretch last run, one frame per level.
+    reductions_db: Vec<[f32; LANES]>,
+}
+
+impl Simulation {
+    /// Frames [`Simulation::skip`] runs at a time (keeps the scratch small).
+    const SKIP_CHUNK: usize = 4096;
+
+    fn new(models: &[CompModel], sample_rate: f64) -> Self {
+        let settings: Vec<CompressorSettings> = models.iter().map(|m| m.settings(0.0)).collect();
+        Self {
+            lanes: GainLanes::new(&settings, sample_rate),
+            reductions_db: Vec::new(),
+        }
+    }
+
+    /// Runs the models over `levels_db`: the reductions, frame by frame.
+    fn run(&mut self, levels_db: &[f32]) -> &[[f32; LANES]] {
+        self.reductions_db.resize(levels_db.len(), [0.0; LANES]);
+        self.lanes.run(levels_db, &mut self.reductions_db);
+        &self.reductions_db
+    }
+
+    /// Runs the models over `levels_db` where nothing is scored.
+    fn skip(&mut self, levels_db: &[f32]) {
+        for chunk in levels_db.chunks(Self::SKIP_CHUNK) {
+            self.run(chunk);
         }
     }
 }
 
-/// Smoothed gain (dB, ≤ 0) of every sample for detector levels `level_db`.
-pub fn simulate_gain_db(level_db: &[f32], model: &CompModel, sample_rate: f64, out: &mut Vec<f32>) {
-    let alpha = |ms: f64| (-1.0 / (ms.max(1e-3) * 1e-3 * sample_rate)).exp();
-    let (a_att, a_rel) = (alpha(model.attack_ms), alpha(model.release_ms));
-    let (t, w) = (model.threshold_db, model.knee_db);
-    let slope = 1.0 / model.ratio - 1.0;
-    out.clear();
-    out.reserve(level_db.len());
-    let mut gs = 0.0f64;
-    for &x in level_db {
-        let over = x as f64 - t;
-        let gc = if 2.0 * over < -w {
-            0.0
-        } else if 2.0 * over <= w && w > 0.0 {
-            slope * (over + w / 2.0).powi(2) / (2.0 * w)
-        } else {
-            slope * over
-        };
-        let a = if gc < gs { a_att } else { a_rel };
-        gs = a * gs + (1.0 - a) * gc;
-        out.push(gs as f32);
+/// The analysis' simulation of `model` on `channels`: the gain (dB, ≤ 0) of every sample of
+/// each channel, as the fits compute it (one gain for all channels when linked, each
+/// channel's own otherwise). Equals the gain `dsp::Compressor` applies with
+/// `model.settings(0.0)` (tested).
+pub fn simulated_gain_db(
+    channels: &[&[f32]],
+    model: &CompModel,
+    sample_rate: f64,
+) -> Vec<Vec<f32>> {
+    let run = |levels: Vec<f32>| -> Vec<f32> {
+        let mut simulation = Simulation::new(std::slice::from_ref(model), sample_rate);
+        simulation.run(&levels).iter().map(|r| -r[0]).collect()
+    };
+    if model.linked {
+        let gains = run(detector_levels_db(channels, sample_rate, model.detector));
+        vec![gains; channels.len()]
+    } else {
+        channels
+            .iter()
+            .map(|c| run(detector_levels_db(&[c], sample_rate, model.detector)))
+            .collect()
     }
 }
 
@@ -216,11 +227,6 @@ fn block_sums(energy: &[f32], blocks: &[(usize, usize)]) -> Vec<f64> {
         .map(|&(a, b)| energy[a..b].iter().map(|&v| v as f64).sum())
         .collect()
 }
-
-/// Models one simulation pass carries side by side. Each model's gain smoothing is a
-/// recursion whose latency, not its arithmetic, bounds the loop; independent recursions
-/// overlap in the CPU, so four models cost little more than one.
-const LANES: usize = 4;
 
 /// Costs of up to [`LANES`] models at once, in their order (infinite past them).
 type BatchCost<'a> = dyn FnMut(&[CompModel]) -> [f64; LANES] + 'a;
@@ -327,8 +333,8 @@ impl Excerpt {
 
     /// Simulate `models` (1 to [`LANES`]) on detector levels `level_db` and write the
     /// energy-weighted mean gain of each of the first `blocks` scored blocks (dB) to
-    /// `out.gains`, one list per model. The one hot loop of both fits: f32, no per-sample
-    /// storage, the models side by side.
+    /// `out.gains`, one list per model. The one hot loop of both fits: no per-sample storage,
+    /// the models side by side ([`Simulation`]).
     ///
     /// With a non-empty `peak_db` (per-sample peak level), also writes each block's largest
     /// `peak + gain` (dB) to `out.peaks`.
@@ -345,65 +351,29 @@ impl Excerpt {
             (1..=LANES).contains(&models.len()),
             "1 to {LANES} models per pass"
         );
-        // Lanes past the last model repeat it; their results are dropped.
-        let lane = |f: &dyn Fn(&CompModel) -> f32| -> [f32; LANES] {
-            std::array::from_fn(|l| f(&models[l.min(models.len() - 1)]))
-        };
-        let alpha = |ms: f64| (-1.0 / (ms.max(1e-3) * 1e-3 * sample_rate)).exp() as f32;
-        let a_att = lane(&|m| alpha(m.attack_ms));
-        let a_rel = lane(&|m| alpha(m.release_ms));
-        let t = lane(&|m| m.threshold_db as f32);
-        let w = lane(&|m| m.knee_db as f32);
-        let half = lane(&|m| m.knee_db as f32 / 2.0);
-        let inv_2w = lane(&|m| {
-            let w = m.knee_db as f32;
-            if w > 0.0 { 1.0 / (2.0 * w) } else { 0.0 }
-        });
-        let slope = lane(&|m| (1.0 / m.ratio - 1.0) as f32);
-        // Branch-free gain computer (the data decide the branches at random, and mispredicted
-        // branches cost more than the arithmetic): with q the part of the level inside the knee
-        // and r the part above it, the reduction is slope·(q²/2W + r), which is eq. 4 of
-        // Giannoulis et al. in all three regions.
-        let step = |x: f32, gs: &mut [f32; LANES]| {
-            for l in 0..LANES {
-                let over = x - t[l];
-                let q = (over + half[l]).max(0.0).min(w[l]);
-                let r = (over - half[l]).max(0.0);
-                let gc = slope[l] * (q * q * inv_2w[l] + r);
-                let a = if gc < gs[l] { a_att[l] } else { a_rel[l] };
-                gs[l] = gc + a * (gs[l] - gc);
-            }
-        };
+        let mut simulation = Simulation::new(models, sample_rate);
         let used = models.len();
         out.gains[..used].iter_mut().for_each(Vec::clear);
         out.peaks[..used].iter_mut().for_each(Vec::clear);
-        let mut gs = [0.0f32; LANES];
         let mut n = 0;
         for (&(a, b), &e) in self.blocks.iter().zip(&self.block_energy).take(blocks) {
-            while n < a {
-                step(level_db[n], &mut gs);
-                n += 1;
-            }
+            simulation.skip(&level_db[n..a]);
+            let reductions = simulation.run(&level_db[a..b]);
             let mut acc = [0.0f32; LANES];
             if peak_db.is_empty() {
-                while n < b {
-                    step(level_db[n], &mut gs);
-                    let energy = self.energy[n];
+                for (r, &energy) in reductions.iter().zip(&self.energy[a..b]) {
                     for l in 0..LANES {
-                        acc[l] += energy * gs[l];
+                        acc[l] -= energy * r[l];
                     }
-                    n += 1;
                 }
             } else {
                 let mut top = [f32::NEG_INFINITY; LANES];
-                while n < b {
-                    step(level_db[n], &mut gs);
-                    let (energy, peak) = (self.energy[n], peak_db[n]);
+                let samples = self.energy[a..b].iter().zip(&peak_db[a..b]);
+                for (r, (&energy, &peak)) in reductions.iter().zip(samples) {
                     for l in 0..LANES {
-                        acc[l] += energy * gs[l];
-                        top[l] = top[l].max(peak + gs[l]);
+                        acc[l] -= energy * r[l];
+                        top[l] = top[l].max(peak - r[l]);
                     }
-                    n += 1;
                 }
                 for (p, t) in out.peaks[..used].iter_mut().zip(top) {
                     p.push(t as f64);
@@ -412,6 +382,7 @@ impl Excerpt {
             for (g, a) in out.gains[..used].iter_mut().zip(acc) {
                 g.push(a as f64 / e.max(1e-30));
             }
+            n = b;
         }
     }
 
@@ -1143,8 +1114,7 @@ pub fn fit_unpaired(source_eq: &[Vec<Vec<f32>>], target: &LevelStats, sample_rat
                     + 0.01 * (m.release_ms / 150.0).ln().powi(2)
                     + 0.002 * (m.knee_db - 6.0).powi(2);
                 let below = (active_p10_db - m.threshold_db).max(0.0);
-                let reduction =
-                    -gain_computer_db(active_median_db, m.threshold_db, m.ratio, m.knee_db);
+                let reduction = static_reduction_db(&m.settings(0.0), active_median_db);
                 let bounds = 0.2 * below + 0.1 * (reduction - MAX_MEDIAN_REDUCTION_DB).max(0.0);
                 *c = stats_distance_db(&stats, target) + prior + bounds;
             }
@@ -1220,23 +1190,28 @@ mod tests {
         x
     }
 
-    fn compress(x: &[f32], m: &CompModel, makeup_db: f64, fs: f64) -> Vec<f32> {
-        let levels = detector_levels_db(&[x], fs, m.detector);
-        let mut g = Vec::new();
-        simulate_gain_db(&levels, m, fs, &mut g);
-        x.iter()
-            .zip(&g)
-            .map(|(&v, &gd)| v * 10f32.powf((gd + makeup_db as f32) / 20.0))
+    /// `channels` through the simulated `m` with `makeup_db`.
+    fn compress_channels(
+        channels: &[&[f32]],
+        m: &CompModel,
+        makeup_db: f64,
+        fs: f64,
+    ) -> Vec<Vec<f32>> {
+        let gains = simulated_gain_db(channels, m, fs);
+        channels
+            .iter()
+            .zip(&gains)
+            .map(|(x, g)| {
+                x.iter()
+                    .zip(g)
+                    .map(|(&v, &gd)| v * 10f32.powf((gd + makeup_db as f32) / 20.0))
+                    .collect()
+            })
             .collect()
     }
 
-    #[test]
-    fn static_curve_has_slope_one_over_ratio_above_the_knee() {
-        let g = |x| gain_computer_db(x, -20.0, 4.0, 6.0);
-        assert_eq!(g(-40.0), 0.0);
-        assert!((g(-10.0) - g(0.0) - 7.5).abs() < 1e-12);
-        // Knee centre: a quarter of the hard-knee reduction at the knee's top edge.
-        assert!((g(-20.0) - (-0.75 * 3.0 * 3.0 / 12.0)).abs() < 1e-12);
+    fn compress(x: &[f32], m: &CompModel, makeup_db: f64, fs: f64) -> Vec<f32> {
+        compress_channels(&[x], m, makeup_db, fs).remove(0)
     }
 
     #[test]
@@ -1289,25 +1264,7 @@ mod tests {
                 detector: Detector::Peak,
                 linked,
             };
-            let wet: Vec<Vec<f32>> = if linked {
-                let levels = detector_levels_db(&[&left, &right], fs, truth.detector);
-                let mut g = Vec::new();
-                simulate_gain_db(&levels, &truth, fs, &mut g);
-                [&left, &right]
-                    .iter()
-                    .map(|c| {
-                        c.iter()
-                            .zip(&g)
-                            .map(|(&v, &gd)| v * 10f32.powf(gd / 20.0))
-                            .collect()
-                    })
-                    .collect()
-            } else {
-                vec![
-                    compress(&left, &truth, 0.0, fs),
-                    compress(&right, &truth, 0.0, fs),
-                ]
-            };
+            let wet = compress_channels(&[&left, &right], &truth, 0.0, fs);
             let fit = fit_paired(
                 &[vec![left.clone(), right.clone()]],
                 &PairedReference::new(&[wet], fs),

@@ -4,8 +4,9 @@
 //! Method (matching.md §6.1): a greedy matching pursuit picks each new band from a dictionary
 //! of shapes (kind × centre × Q) by how much of the weighted residual it explains; after every
 //! addition, Levenberg–Marquardt refines all bands jointly over (log2 f, gain dB, ln Q) inside
-//! the bounds below. The fitter is generic over the band response, so it fits against exactly
-//! what the DSP runs (`dsp::eq::band_magnitude_db`). The curve's level is free (the output
+//! the bounds below. The fitter is generic over the band response: it searches on the DSP's
+//! analog prototypes ([`PrototypeCurve`]) and polishes on exactly what the DSP runs
+//! ([`BandCurve`]). The curve's level is free (the output
 //! gain sets it), so every error is measured with its weighted mean removed.
 //!
 //! Cuts: where the target falls away at an end of the spectrum, a low or high cut (6 to
@@ -15,7 +16,9 @@
 //! caller scores the candidates by them ([`fit_eq_scored`]); by the magnitude alone a cut
 //! must fit better than bands without it.
 
-use crate::dsp::{EqBandSettings, FilterKind, fastmath, ranges};
+use crate::dsp::eq::design::FitGrid;
+use crate::dsp::eq::{BandCurve, PrototypeCurve};
+use crate::dsp::{EqBandSettings, FilterKind, ranges};
 
 /// Bounds of one band kind during fitting: a subset of the plugin's ranges, chosen so fitted
 /// bands stay musical (AutoEq constants, matching.md §6.1(b)).
@@ -136,29 +139,6 @@ pub struct EqFit {
     pub max_error_db: f64,
 }
 
-/// Magnitude of the analog prototype of an RBJ-cookbook band at `freq_hz`, dB
-/// (bell: H(s) = (s² + s·A/Q + 1)/(s² + s/(A·Q) + 1), A = 10^(G/40); shelves with the
-/// cookbook's √A/Q terms). The matched digital EQ follows it closely below fs/4; used in
-/// tests and to build the shape dictionary quickly.
-pub fn analog_band_db(band: &EqBandSettings, freq_hz: f64) -> f64 {
-    if !band.enabled {
-        return 0.0;
-    }
-    let a = 10f64.powf(band.gain_db as f64 / 40.0);
-    let q = band.q as f64;
-    let w = freq_hz / band.freq_hz as f64;
-    let w2 = w * w;
-    // |N(jw)|² / |D(jw)|² for second-order sections n2 s² + n1 s + n0.
-    let mag2 = |n2: f64, n1: f64, n0: f64| (n0 - n2 * w2).powi(2) + (n1 * w).powi(2);
-    let ratio = match band.kind {
-        FilterKind::Bell => mag2(1.0, a / q, 1.0) / mag2(1.0, 1.0 / (a * q), 1.0),
-        FilterKind::LowShelf => a * a * mag2(1.0, a.sqrt() / q, a) / mag2(a, a.sqrt() / q, 1.0),
-        FilterKind::HighShelf => a * a * mag2(a, a.sqrt() / q, 1.0) / mag2(1.0, a.sqrt() / q, a),
-        _ => 1.0,
-    };
-    10.0 * ratio.log10()
-}
-
 /// A band in the fitter's coordinates: `[log2 f, gain dB, ln Q]`, and a cut's slope.
 #[derive(Debug, Clone, Copy)]
 struct Param {
@@ -228,65 +208,20 @@ impl Param {
 pub trait BandResponse: Fn(&EqBandSettings, &[f64], &mut [f64]) {}
 impl<F: Fn(&EqBandSettings, &[f64], &mut [f64])> BandResponse for F {}
 
-/// [`analog_band_db`] as a [`BandResponse`].
-pub fn analog_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
-    for (o, &f) in out.iter_mut().zip(freqs_hz) {
-        *o = analog_band_db(band, f);
-    }
-}
-
-/// The band exactly as the DSP runs it at `sample_rate` (`dsp::eq::design`), designed once
-/// per call and evaluated at every frequency.
+/// The band exactly as the DSP runs it at `sample_rate` ([`BandCurve`]), designed once per
+/// call and evaluated at every frequency.
 pub fn digital_curve(sample_rate: f64) -> impl BandResponse {
-    use crate::dsp::eq::design::{Biquad, FitGrid, MAX_SECTIONS, design_band};
     let grid = FitGrid::new(sample_rate);
     move |band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]| {
-        let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
-        let n = if band.enabled {
-            design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections)
-        } else {
-            0
-        };
-        for (o, &f) in out.iter_mut().zip(freqs_hz) {
-            let w = std::f64::consts::TAU * f / sample_rate;
-            *o = sections_power(sections[..n].iter().map(|s| s.magnitude_sq(w)));
-        }
-        to_db(out);
+        BandCurve::with_grid(band, sample_rate, &grid).magnitudes_db(freqs_hz, out);
     }
 }
 
-/// The analog prototype the DSP's bands are matched to (`dsp::eq::design`), as a
+/// The analog prototype the DSP's bands are matched to ([`PrototypeCurve`]), as a
 /// [`BandResponse`]: a few flops per point, so the search runs on it and only the last
 /// iterations use the exact digital response ([`refine`]).
 pub fn prototype_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64]) {
-    use crate::dsp::eq::design::{Analog, MAX_SECTIONS, analog_sections};
-    if !band.enabled {
-        out.fill(0.0);
-        return;
-    }
-    let b = band.clamped_for_dsp();
-    let mut analog = [Analog {
-        n: [0.0; 3],
-        d: [1.0; 3],
-    }; MAX_SECTIONS];
-    let n = analog_sections(&b, &mut analog);
-    for (o, &f) in out.iter_mut().zip(freqs_hz) {
-        let omega = f / b.freq_hz as f64;
-        *o = sections_power(analog[..n].iter().map(|s| s.magnitude_sq(omega)));
-    }
-    to_db(out);
-}
-
-/// The power gain of cascaded sections from their squared magnitudes (each floored at
-/// −300 dB, a null), so one logarithm serves them all ([`to_db`]).
-fn sections_power(magnitudes_sq: impl Iterator<Item = f64>) -> f64 {
-    magnitudes_sq.map(|m| m.max(1e-30)).product()
-}
-
-/// Power gains to dB in place: the fit's hottest arithmetic, in a loop of its own so
-/// the points run side by side.
-fn to_db(powers: &mut [f64]) {
-    powers.iter_mut().for_each(|p| *p = fastmath::power_db(*p));
+    PrototypeCurve::new(band).magnitudes_db(freqs_hz, out);
 }
 
 /// Move `fit`'s bands towards `target` under `response` for at most `iterations`
@@ -948,6 +883,7 @@ pub fn in_plugin_ranges(band: &EqBandSettings) -> bool {
 mod tests {
     use super::*;
     use crate::analysis::spectrum::log_grid_hz;
+    use crate::dsp::eq::analog_band_magnitude_db;
 
     fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> EqBandSettings {
         EqBandSettings::on(kind, freq_hz, gain_db, q)
@@ -957,7 +893,7 @@ mod tests {
         let freqs_hz = log_grid_hz(fs);
         let target_db = freqs_hz
             .iter()
-            .map(|&f| bands.iter().map(|b| analog_band_db(b, f)).sum())
+            .map(|&f| bands.iter().map(|b| analog_band_magnitude_db(b, f)).sum())
             .collect();
         let weights = vec![1.0; freqs_hz.len()];
         FitTarget {
@@ -970,13 +906,13 @@ mod tests {
     #[test]
     fn analog_bell_has_its_gain_at_the_centre_and_half_at_the_shelf_corner() {
         let b = band(FilterKind::Bell, 1000.0, 9.0, 2.0);
-        assert!((analog_band_db(&b, 1000.0) - 9.0).abs() < 1e-9);
-        assert!(analog_band_db(&b, 100.0).abs() < 0.1);
+        assert!((analog_band_magnitude_db(&b, 1000.0) - 9.0).abs() < 1e-9);
+        assert!(analog_band_magnitude_db(&b, 100.0).abs() < 0.1);
         let s = band(FilterKind::LowShelf, 200.0, -12.0, 0.707);
-        assert!((analog_band_db(&s, 200.0) + 6.0).abs() < 1e-9);
-        assert!((analog_band_db(&s, 10.0) + 12.0).abs() < 0.05);
+        assert!((analog_band_magnitude_db(&s, 200.0) + 6.0).abs() < 1e-9);
+        assert!((analog_band_magnitude_db(&s, 10.0) + 12.0).abs() < 0.05);
         let h = band(FilterKind::HighShelf, 5000.0, 6.0, 0.707);
-        assert!((analog_band_db(&h, 20_000.0) - 6.0).abs() < 0.1);
+        assert!((analog_band_magnitude_db(&h, 20_000.0) - 6.0).abs() < 0.1);
     }
 
     #[test]
@@ -988,7 +924,7 @@ mod tests {
             band(FilterKind::HighShelf, 8000.0, 4.0, 0.707),
         ];
         let target = target_of(&truth, 48_000.0);
-        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &prototype_curve);
         assert!(
             fit.rms_error_db < 0.1,
             "rms {} bands {:?}",
@@ -1006,7 +942,7 @@ mod tests {
             band(FilterKind::HighShelf, 10_000.0, -5.0, 0.707),
         ];
         let target = target_of(&truth, 48_000.0);
-        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &prototype_curve);
         assert_eq!(fit.bands.len(), 2, "{:?}", fit.bands);
         let bell = fit
             .bands
@@ -1029,13 +965,13 @@ mod tests {
             band(FilterKind::Bell, 8000.0, -5.0, 2.0),
         ];
         let target = target_of(&truth, 44_100.0);
-        let two = fit_eq(&target, 2, &FitLimits::new(19_845.0), &analog_curve);
+        let two = fit_eq(&target, 2, &FitLimits::new(19_845.0), &prototype_curve);
         assert!(two.bands.len() <= 2);
-        let four = fit_eq(&target, 4, &FitLimits::new(19_845.0), &analog_curve);
+        let four = fit_eq(&target, 4, &FitLimits::new(19_845.0), &prototype_curve);
         assert!(four.rms_error_db < two.rms_error_db - 1.0);
         let flat = target_of(&[], 44_100.0);
         assert!(
-            fit_eq(&flat, 8, &FitLimits::new(19_845.0), &analog_curve)
+            fit_eq(&flat, 8, &FitLimits::new(19_845.0), &prototype_curve)
                 .bands
                 .is_empty()
         );
@@ -1101,7 +1037,7 @@ mod tests {
                 *w = 0.0;
             }
         }
-        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &analog_curve);
+        let fit = fit_eq(&target, 8, &FitLimits::new(21_600.0), &prototype_curve);
         assert!(fit.rms_error_db < 0.1, "{}", fit.rms_error_db);
         assert!(
             fit.bands.iter().all(|b| b.gain_db < 10.0),
