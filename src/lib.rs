@@ -8,6 +8,7 @@ pub mod cli;
 pub mod dsp;
 pub mod plugin;
 pub mod preset;
+pub mod report;
 
 nice_plug::nice_export_clap!(plugin::Matchbox);
 nice_plug::nice_export_vst3!(plugin::Matchbox);

@@ -18,8 +18,10 @@ use std::ops::Range;
 
 use realfft::RealFftPlanner;
 
+use super::inputs::{AnalysisWarning, MIN_DURATION_S};
 use super::phase::CrossSpectrum;
-use super::spectrum::padded_spectrum;
+use super::spectrum::{TOP_FREQ_RATIO, padded_spectrum};
+use crate::audio_io::Audio;
 use realfft::num_complex::Complex;
 
 /// Explained share of the reference's energy from which two recordings count as the same
@@ -162,9 +164,10 @@ fn excerpts(
         .collect()
 }
 
-/// The band the full-rate measures use: [`LOW_HZ`] to [`HIGH_HZ`] (at most 0.45·fs).
+/// The band the full-rate measures use: [`LOW_HZ`] to [`HIGH_HZ`] (at most
+/// [`TOP_FREQ_RATIO`]·fs).
 fn fine_band_hz(sample_rate: f64) -> (f64, f64) {
-    (LOW_HZ, HIGH_HZ.min(0.45 * sample_rate))
+    (LOW_HZ, HIGH_HZ.min(TOP_FREQ_RATIO * sample_rate))
 }
 
 /// Refines `centre` to the sample on [`excerpts`]: the lag and its whitened peak (the mean
@@ -275,6 +278,79 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
         lag_samples,
         coherence: explained_share(reference, source, sample_rate, lag_samples),
     })
+}
+
+/// The two recordings as the fits see them: channels and mid at their rates, the alignment and
+/// the pairing decision. When paired, both cover exactly their overlap, lined up (views into
+/// the inputs, no copies).
+pub struct Takes<'a> {
+    pub ref_channels: Vec<&'a [f32]>,
+    pub src_channels: Vec<&'a [f32]>,
+    pub ref_mid: &'a [f32],
+    pub src_mid: &'a [f32],
+    pub ref_fs: f64,
+    pub src_fs: f64,
+    /// Where the source sits in the reference, when their rates agree.
+    pub alignment: Option<Alignment>,
+    /// The same performance: the coherence says so and the overlap is long enough to analyse
+    /// ([`MIN_DURATION_S`]).
+    pub paired: bool,
+}
+
+impl<'a> Takes<'a> {
+    /// Lines `source` up with `reference` (when their sample rates agree; otherwise warns) and
+    /// decides whether they are the same performance. `ref_mid` and `src_mid` are their mids.
+    pub fn pair(
+        reference: &'a Audio,
+        source: &'a Audio,
+        ref_mid: &'a [f32],
+        src_mid: &'a [f32],
+        warnings: &mut Vec<AnalysisWarning>,
+    ) -> Self {
+        let ref_fs = reference.sample_rate as f64;
+        let src_fs = source.sample_rate as f64;
+        let alignment = if source.sample_rate == reference.sample_rate {
+            Some(align(ref_mid, src_mid, ref_fs))
+        } else {
+            warnings.push(AnalysisWarning::RateMismatch {
+                reference: reference.sample_rate,
+                source: source.sample_rate,
+            });
+            None
+        };
+        // Paired also needs an overlap long enough to analyse.
+        let overlap = |a: &Alignment| {
+            let start = a.lag_samples.max(0);
+            let end = (reference.frames() as i64).min(source.frames() as i64 + a.lag_samples);
+            end - start
+        };
+        let paired = alignment
+            .is_some_and(|a| a.is_paired() && overlap(&a) as f64 >= MIN_DURATION_S * ref_fs);
+        // Aligned views: when paired, both cover exactly the overlap (no copies).
+        let (ref_range, src_range) = match alignment {
+            Some(a) if paired => {
+                let lag = a.lag_samples;
+                let start = lag.max(0) as usize;
+                let end = (reference.frames() as i64).min(source.frames() as i64 + lag) as usize;
+                let shift = |n: usize| (n as i64 - lag) as usize;
+                (start..end, shift(start)..shift(end))
+            }
+            _ => (0..reference.frames(), 0..source.frames()),
+        };
+        let view = |audio: &'a Audio, range: &Range<usize>| -> Vec<&'a [f32]> {
+            audio.channels.iter().map(|c| &c[range.clone()]).collect()
+        };
+        Self {
+            ref_channels: view(reference, &ref_range),
+            src_channels: view(source, &src_range),
+            ref_mid: &ref_mid[ref_range],
+            src_mid: &src_mid[src_range],
+            ref_fs,
+            src_fs,
+            alignment,
+            paired,
+        }
+    }
 }
 
 #[cfg(test)]
