@@ -201,17 +201,23 @@ impl Loaded {
 
     /// Chooses the mono → mono layout.
     fn select_mono(&mut self) {
+        self.select_layout(1, 1);
+    }
+
+    /// Chooses the layout with `inputs` → `outputs` main channels.
+    fn select_layout(&mut self, inputs: u32, outputs: u32) {
         let ext: PluginAudioPortsConfig = self.instance.plugin_handle().get_extension().unwrap();
         let handle = self.instance.plugin_handle();
         let mut buffer = AudioPortsConfigBuffer::new();
-        let mono = (0..ext.count(&handle))
+        let id = (0..ext.count(&handle))
             .find_map(|i| {
                 let config = ext.get(&handle, i, &mut buffer)?;
-                let channels = config.main_input.as_ref().map(|p| p.channel_count);
-                (channels == Some(1)).then_some(config.id)
+                let input = config.main_input.as_ref().map(|p| p.channel_count);
+                let output = config.main_output.as_ref().map(|p| p.channel_count);
+                (input == Some(inputs) && output == Some(outputs)).then_some(config.id)
             })
-            .expect("a mono layout");
-        ext.select(&handle, mono).unwrap();
+            .unwrap_or_else(|| panic!("a {inputs} → {outputs} layout"));
+        ext.select(&handle, id).unwrap();
     }
 
     /// Activates at `rate_hz`, processes `input` (one Vec per channel) in `blocks` (frames and
@@ -221,6 +227,17 @@ impl Loaded {
         &mut self,
         rate_hz: f64,
         input: &[Vec<f32>],
+        blocks: &[(usize, Events)],
+    ) -> (Vec<Vec<f32>>, u32) {
+        self.run_io(rate_hz, input, input.len(), blocks)
+    }
+
+    /// [`Loaded::run`] with `outputs` output channels (the layout chosen must have them).
+    fn run_io(
+        &mut self,
+        rate_hz: f64,
+        input: &[Vec<f32>],
+        outputs: usize,
         blocks: &[(usize, Events)],
     ) -> (Vec<Vec<f32>>, u32) {
         let max_frames = blocks.iter().map(|b| b.0).max().unwrap_or(1).max(1) as u32;
@@ -241,18 +258,18 @@ impl Loaded {
             scope
                 .spawn(move || {
                     let mut processor = stopped.start_processing().unwrap();
-                    let mut output = vec![Vec::new(); channels];
+                    let mut output = vec![Vec::new(); outputs];
                     let mut start = 0;
                     let (mut ins, mut outs) = (
                         AudioPorts::with_capacity(channels, 1),
-                        AudioPorts::with_capacity(channels, 1),
+                        AudioPorts::with_capacity(outputs, 1),
                     );
                     for (frames, events) in blocks {
                         let mut in_bufs: Vec<Vec<f32>> = input
                             .iter()
                             .map(|c| c[start..start + frames].to_vec())
                             .collect();
-                        let mut out_bufs = vec![vec![0.0f32; *frames]; channels];
+                        let mut out_bufs = vec![vec![0.0f32; *frames]; outputs];
                         let in_audio = ins.with_input_buffers([AudioPortBuffer {
                             latency: 0,
                             channels: AudioPortBufferType::f32_input_only(
@@ -527,6 +544,28 @@ fn output_equals_the_chain_with_the_same_settings() {
     let diff = max_difference(&out, &want);
     println!("mono, host values: max |plugin - chain| = {diff:e}");
     assert!(diff <= 1e-6, "{diff}");
+}
+
+/// The live monitor's layout, one input to two outputs: both outputs carry the mono chain's
+/// output (a DAW may pick it too).
+#[test]
+fn one_input_feeds_both_outputs() {
+    let rate = 48_000.0;
+    let settings = busy_settings();
+    let mut plugin = Loaded::new();
+    plugin.select_layout(1, 2);
+    assert!(plugin.load(&clap_state(&state_for(&settings))));
+    let input = signal(1, 24_000, rate);
+    let (out, _) = plugin.run_io(rate, &input, 2, &blocks(24_000, 256));
+    let want = chain_output(&settings, rate as f32, &input, 256);
+    for (side, got) in ["left", "right"].iter().zip(&out) {
+        let diff = max_difference(std::slice::from_ref(got), &want);
+        assert!(diff <= 1e-6, "{side}: max |plugin - mono chain| = {diff}");
+    }
+    assert!(
+        max_difference(&out[..1], &input) > 0.1,
+        "the chain must act"
+    );
 }
 
 #[test]

@@ -65,6 +65,8 @@ def settings_from_state(state):
     values = {k: next(iter(v.values())) for k, v in state["params"].items()}
     settings = {}
     for param in PARAMS:
+        if param["setting"] is None:
+            continue  # the host's bypass: not part of the settings
         value = values[param["id"]]
         if param["kind"] == "choice":
             choices = param["choices"]
@@ -163,7 +165,7 @@ def test_parameters_are_listed_by_name():
     names = [p.name for p in plugin.parameters.values()]
     assert names == [p["name"] for p in PARAMS], (names, PARAMS)
     for name in ["Input Gain", "Band 1 Freq", "Band 8 Slope", "Threshold", "Ratio", "Attack",
-                 "Sidechain HPF Freq", "Mix", "Output Gain", "Ceiling"]:
+                 "Sidechain HPF Freq", "Mix", "Output Gain", "Ceiling", "Bypass"]:
         assert name in names, name
     ratio = plugin.parameters["ratio"]
     assert ratio.label == ":1", ratio.label
@@ -209,6 +211,27 @@ def test_infinite_ratio_and_factory_like_settings():
     plugin.band_3_gain_db = 3.0
     assert plugin_settings(plugin)["compressor"]["ratio"] == "inf"
     compare(plugin, signal(2, 96_000, 96_000), 96_000, 1024, "stereo 96 kHz, ∞:1")
+
+
+def test_bypass_gives_the_input_back():
+    plugin = load()
+    plugin.compressor_on = True
+    plugin.threshold_db = -40.0
+    plugin.output_gain_db = -6.0
+    audio = signal(2, 48_000, 48_000)
+    processed = plugin(audio, 48_000, buffer_size=512, reset=True)
+    assert float(np.max(np.abs(processed - audio))) > 0.05, "the settings must change the sound"
+    plugin.bypass = True
+    # The host delivers the switch with the next block, and the plugin fades over 10 ms (480
+    # frames): exactly the input from there on.
+    fading = plugin(audio, 48_000, buffer_size=512, reset=True)
+    changed = np.nonzero(np.max(np.abs(fading - audio), axis=0) > 0)[0]
+    assert len(changed) > 0 and changed[-1] < 480, changed[-5:]
+    bypassed = plugin(audio, 48_000, buffer_size=512, reset=False)
+    diff = float(np.max(np.abs(bypassed - audio)))
+    print(f"  bypassed: fade over the first {changed[-1] + 1} frames, then "
+          f"max |output - input| = {diff:.3e}")
+    assert diff == 0.0, diff
 
 
 def main():

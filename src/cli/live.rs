@@ -1,15 +1,16 @@
-//! `matchbox live`, the default subcommand. Live monitoring (mic in → processed signal in
-//! headphones) comes with the standalone build; until then this probes for audio devices and
-//! says what it found. With no sound card at all it falls back, clearly, to rendering a
-//! built-in beatbox loop through the preset to a WAV file, so the chain can still be heard.
+//! `matchbox live`, the default subcommand: the live monitor (microphone in, processed sound in
+//! the headphones), run by [`crate::live`] inside nice-plug's standalone wrapper.
+//!
+//! On a machine with no sound card and no JACK server (a fresh VM, CI), `--backend auto`
+//! says so and falls back, clearly, to rendering a built-in beatbox loop through the preset to
+//! a WAV file, so the first command of the README always does something useful.
 
 use super::synth::beatbox_loop;
 use super::{CliError, process_in_blocks};
 use crate::audio_io::{Audio, write_wav_f32};
-use crate::dsp::Chain;
+use crate::dsp::{Chain, ChainSettings};
 use crate::preset;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 /// Sample rate of the fallback render, Hz.
 pub const FALLBACK_SAMPLE_RATE_HZ: u32 = 48_000;
@@ -18,42 +19,98 @@ pub const FALLBACK_SECONDS: f32 = 9.6;
 /// Block size of the fallback render, frames (a typical live buffer).
 const FALLBACK_BLOCK: usize = 128;
 
+#[cfg(feature = "standalone")]
+pub use crate::live::{Backend, Layout};
+
+/// Stand-ins for a build without the live monitor (`--no-default-features`).
+#[cfg(not(feature = "standalone"))]
+mod no_standalone {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+    pub enum Backend {
+        Auto,
+        Jack,
+        Alsa,
+        Dummy,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+    pub enum Layout {
+        Mono,
+        Stereo,
+    }
+}
+#[cfg(not(feature = "standalone"))]
+pub use no_standalone::{Backend, Layout};
+
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = super::help_footer(
-    "  matchbox live\n  matchbox live --preset Telephone --output phone-loop.wav\n"
+    "  matchbox live                                   # JACK if running, else ALSA\n  \
+     matchbox live --preset Telephone --record takes/\n  \
+     matchbox live --backend alsa --period 64 --input-device \"USB Audio Device\"\n  \
+     matchbox live --backend jack --connect-input system:capture_2 --headless\n  \
+     matchbox live -- --input-capacity 0.2         # an option of nice-plug's wrapper\n"
 ))]
 pub struct LiveArgs {
+    /// Audio backend. `auto`: JACK when a server runs, else ALSA when there is a sound card,
+    /// else (no audio hardware at all) a render of a built-in loop to a file.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: Backend,
     /// Preset: a JSON file, or a factory preset's name.
-    #[arg(long, short, value_name = "FILE|NAME", default_value = "Beatbox Punch")]
+    #[arg(long, value_name = "FILE|NAME", default_value = "Beatbox Punch")]
     pub preset: String,
-    /// Where the no-sound-card fallback writes its render.
-    #[arg(
-        long,
-        short,
-        value_name = "WAV",
-        default_value = "matchbox-live-fallback.wav"
-    )]
-    pub output: PathBuf,
+    /// ALSA capture device, as `matchbox devices` lists it (default: the default device).
+    #[arg(long, value_name = "NAME")]
+    pub input_device: Option<String>,
+    /// ALSA playback device, as `matchbox devices` lists it (default: the default device).
+    #[arg(long, value_name = "NAME")]
+    pub output_device: Option<String>,
+    /// Sample rate, Hz (8000…192000; default 48000). Under JACK the server's rate is used.
+    #[arg(long, value_name = "HZ")]
+    pub sample_rate: Option<u32>,
+    /// Period (buffer) size, frames (32…2048; default 128). Under JACK the server's is used.
+    #[arg(long, value_name = "FRAMES")]
+    pub period: Option<u32>,
+    /// `mono`: one input channel, the processed sound on both outputs. `stereo`: 2 in, 2 out.
+    #[arg(long, value_enum, default_value = "mono")]
+    pub layout: Layout,
+    /// JACK port to take the input from, or `none` (default: the first capture port, two for
+    /// the stereo layout).
+    #[arg(long, value_name = "PORT|none")]
+    pub connect_input: Option<String>,
+    /// Leave the safety ceiling as the preset has it (by default live mode turns it on).
+    #[arg(long)]
+    pub no_ceiling: bool,
+    /// Run without opening a window (also when there is no display).
+    #[arg(long)]
+    pub headless: bool,
+    /// Record the dry input and the processed output as two WAV files in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Play a built-in beatbox loop instead of the input (try Matchbox without a microphone).
+    #[arg(long)]
+    pub demo: bool,
+    /// Show the audio wrapper's own messages.
+    #[arg(long)]
+    pub verbose: bool,
     /// Render the fallback loop even when audio devices are present.
     #[arg(long)]
     pub fallback: bool,
+    /// Where the no-sound-card fallback writes its render.
+    #[arg(long, value_name = "WAV", default_value = "matchbox-live-fallback.wav")]
+    pub fallback_output: PathBuf,
+    /// Options for nice-plug's standalone wrapper, after `--` (its `--help` lists them).
+    #[arg(last = true, value_name = "WRAPPER OPTIONS")]
+    pub wrapper_args: Vec<String>,
 }
 
-/// What the device probe found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Devices {
-    /// Whether the cards file exists at all (it does whenever ALSA is loaded).
-    pub cards_file_exists: bool,
-    /// Sound cards from `/proc/asound/cards` ("0: HDA Intel PCH").
-    pub cards: Vec<String>,
-    /// How a running JACK server was detected, if one was.
-    pub jack: Option<String>,
-}
-
-impl Devices {
-    pub fn any(&self) -> bool {
-        !self.cards.is_empty() || self.jack.is_some()
+/// The sound live mode runs: the preset's, with the safety ceiling on unless `--no-ceiling`
+/// (at the preset's ceiling level). `matchbox render` of a live take uses the same rule to
+/// reproduce it.
+pub fn live_settings(preset: &ChainSettings, no_ceiling: bool) -> ChainSettings {
+    let mut settings = preset.clone();
+    if !no_ceiling {
+        settings.ceiling.enabled = true;
     }
+    settings
 }
 
 pub fn run(args: &LiveArgs) -> Result<(), CliError> {
@@ -63,52 +120,108 @@ pub fn run(args: &LiveArgs) -> Result<(), CliError> {
         say!("fallback requested (--fallback)");
         return write_fallback(args, &preset);
     }
-    if !cfg!(target_os = "linux") {
-        return Err(CliError::NotAvailable(
-            "live monitoring is not supported on this platform in this build yet; \
-             use `matchbox render` to process files, or `matchbox live --fallback`"
-                .into(),
-        ));
-    }
-    let cards_file = Path::new("/proc/asound/cards");
-    let devices = probe(cards_file);
-    if devices.any() {
-        let mut found: Vec<String> = devices.cards.iter().map(|c| format!("card {c}")).collect();
-        found.extend(devices.jack.iter().cloned());
-        return Err(CliError::NotAvailable(format!(
-            "found {}; live monitoring is not implemented in this build yet \
-             (it comes with the Matchbox standalone). Use `matchbox render`, or \
-             `matchbox live --fallback` to render the built-in loop",
-            found.join(", ")
-        )));
-    }
-    let cards = if devices.cards_file_exists {
-        "lists none"
-    } else {
-        "does not exist (no ALSA driver loaded)"
-    };
-    say!(
-        "no sound card found: {} {cards}, and no JACK server is running",
-        cards_file.display()
-    );
-    write_fallback(args, &preset)
+    run_live(args, preset)
 }
 
-/// Render the loop through `preset` to `args.output` and say so.
+#[cfg(feature = "standalone")]
+fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
+    use crate::live::{self, InputConnection, LiveError, LiveOptions};
+    let connect_input = match &args.connect_input {
+        // The demo loop replaces the input: nothing to connect.
+        _ if args.demo => InputConnection::None,
+        None => InputConnection::Default,
+        Some(port) => port
+            .parse()
+            .map_err(|e| CliError::Usage(format!("--connect-input: {e}")))?,
+    };
+    let options = LiveOptions {
+        backend: args.backend,
+        layout: args.layout,
+        input_device: args.input_device.clone(),
+        output_device: args.output_device.clone(),
+        sample_rate: args.sample_rate,
+        period: args.period,
+        connect_input,
+        settings: live_settings(&preset.settings, args.no_ceiling),
+        preset_name: preset.name.clone(),
+        record: args.record.clone(),
+        verbose: args.verbose,
+        wrapper_args: args.wrapper_args.clone(),
+        demo: args.demo.then_some(demo_loop as fn(f32) -> Vec<f32>),
+    };
+    // The session ends the process itself (see `live::run`); this reports how it ended.
+    let finish: live::Finish = Box::new(|outcome| {
+        let code = match outcome {
+            Ok(_) => super::EXIT_OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                live_exit_code(&error)
+            }
+        };
+        std::process::exit(code);
+    });
+    match live::run(options, finish) {
+        Ok(never) => match never {},
+        Err(LiveError::NoAudio(reason)) if args.backend == Backend::Auto => {
+            say!("{reason}");
+            write_fallback(args, &preset)
+        }
+        Err(error) => Err(CliError::Live(live_exit_code(&error), error.to_string())),
+    }
+}
+
+/// The `--demo` input: the fallback's beatbox loop at `sample_rate`, peaking at −12 dBFS.
+#[cfg(feature = "standalone")]
+pub fn demo_loop(sample_rate: f32) -> Vec<f32> {
+    let mut x = beatbox_loop(sample_rate, FALLBACK_SECONDS);
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-9);
+    x.iter_mut().for_each(|v| *v *= 0.25 / peak);
+    x
+}
+
+#[cfg(feature = "standalone")]
+fn live_exit_code(error: &crate::live::LiveError) -> i32 {
+    use crate::live::LiveError;
+    match error {
+        LiveError::Usage(_) => super::EXIT_USAGE,
+        LiveError::Record(_) => super::EXIT_AUDIO,
+        LiveError::NoAudio(_)
+        | LiveError::Server(_)
+        | LiveError::DeviceNotFound(_)
+        | LiveError::DeviceLost(_)
+        | LiveError::Failed(_) => super::EXIT_DEVICE,
+    }
+}
+
+#[cfg(not(feature = "standalone"))]
+fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
+    let cards = std::fs::read_to_string("/proc/asound/cards").unwrap_or_default();
+    if args.backend == Backend::Auto && !cards.lines().any(|l| l.contains("]: ")) {
+        say!("no sound card found, and this build has no live monitor");
+        return write_fallback(args, &preset);
+    }
+    Err(CliError::NotAvailable(
+        "this build has no live monitor (built without the `standalone` feature); use \
+         `matchbox render`, or `matchbox live --fallback`"
+            .into(),
+    ))
+}
+
+/// Render the loop through `preset` to `args.fallback_output` and say so.
 fn write_fallback(args: &LiveArgs, preset: &preset::Preset) -> Result<(), CliError> {
     let audio = render_loop(&preset.settings);
-    write_wav_f32(&args.output, &audio)?;
+    write_wav_f32(&args.fallback_output, &audio)?;
     say!(
         "falling back: rendered {FALLBACK_SECONDS} s of a built-in beatbox loop through \"{}\" \
          to {} ({FALLBACK_SAMPLE_RATE_HZ} Hz, stereo, 32-bit float); play it with any audio player",
         preset.name,
-        args.output.display()
+        args.fallback_output.display()
     );
     Ok(())
 }
 
 /// The built-in loop, stereo, processed by a chain with `settings` in live-sized blocks.
-pub fn render_loop(settings: &crate::dsp::ChainSettings) -> Audio {
+pub fn render_loop(settings: &ChainSettings) -> Audio {
     let mono = beatbox_loop(FALLBACK_SAMPLE_RATE_HZ as f32, FALLBACK_SECONDS);
     let mut channels = vec![mono.clone(), mono];
     let mut chain = Chain::new(settings, FALLBACK_SAMPLE_RATE_HZ as f32);
@@ -119,108 +232,18 @@ pub fn render_loop(settings: &crate::dsp::ChainSettings) -> Audio {
     }
 }
 
-/// Sound cards listed in `cards_file` (normally `/proc/asound/cards`) and a running JACK
-/// server.
-pub fn probe(cards_file: &Path) -> Devices {
-    let text = std::fs::read_to_string(cards_file);
-    Devices {
-        cards_file_exists: text.is_ok(),
-        cards: text.map(|t| parse_asound_cards(&t)).unwrap_or_default(),
-        jack: jack_server(),
-    }
-}
-
-/// Card lines of `/proc/asound/cards`: ` 0 [PCH            ]: HDA-Intel - HDA Intel PCH`
-/// becomes `0: HDA-Intel - HDA Intel PCH`. The continuation lines and the
-/// `--- no soundcards ---` marker yield nothing.
-pub fn parse_asound_cards(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.trim_start();
-            let (index, rest) = line.split_once(' ')?;
-            index.parse::<u32>().ok()?;
-            let (_, name) = rest.split_once("]: ")?;
-            Some(format!("{index}: {}", name.trim()))
-        })
-        .collect()
-}
-
-/// A running JACK server: asks `jack_lsp` (with server auto-start disabled) when it is
-/// installed, else looks for a JACK server socket in /dev/shm.
-fn jack_server() -> Option<String> {
-    let lsp = Command::new("jack_lsp")
-        .env("JACK_NO_START_SERVER", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    match lsp {
-        Ok(status) if status.success() => return Some("a running JACK server".into()),
-        Ok(_) => return None,
-        Err(_) => {} // jack_lsp not installed: look for the socket instead.
-    }
-    jack_socket(Path::new("/dev/shm")).map(|p| format!("a JACK server socket ({})", p.display()))
-}
-
-/// A socket named `jack_*` directly in `dir` (jackd2 puts its server sockets in /dev/shm).
-#[cfg(unix)]
-fn jack_socket(dir: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::FileTypeExt;
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .find(|entry| {
-            entry.file_name().to_string_lossy().starts_with("jack_")
-                && entry.file_type().is_ok_and(|t| t.is_socket())
-        })
-        .map(|entry| entry.path())
-}
-
-#[cfg(not(unix))]
-fn jack_socket(_dir: &Path) -> Option<PathBuf> {
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn asound_cards_are_parsed_and_no_cards_is_empty() {
-        let two = " 0 [PCH            ]: HDA-Intel - HDA Intel PCH\n\
-                   \x20                     HDA Intel PCH at 0xf7f10000 irq 32\n\
-                   \x201 [Device         ]: USB-Audio - USB Audio Device\n\
-                   \x20                     C-Media USB Audio Device at usb-0000:00:14.0-2\n";
-        assert_eq!(
-            parse_asound_cards(two),
-            [
-                "0: HDA-Intel - HDA Intel PCH",
-                "1: USB-Audio - USB Audio Device"
-            ]
-        );
-        assert!(parse_asound_cards("--- no soundcards ---\n").is_empty());
-    }
-
-    #[test]
-    fn a_cards_file_lists_cards() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("cards");
-        std::fs::write(&file, " 0 [Dummy          ]: Dummy - Dummy\n").unwrap();
-        let found = probe(&file);
-        assert_eq!(found.cards, ["0: Dummy - Dummy"]);
-        assert!(found.cards_file_exists && found.any());
-        let absent = probe(&dir.path().join("absent"));
-        assert!(absent.cards.is_empty() && !absent.cards_file_exists);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn only_sockets_count_as_jack() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("jack_sem.0_default_system"), b"").unwrap();
-        assert_eq!(jack_socket(dir.path()), None);
-        let path = dir.path().join("jack_default_0_0");
-        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        assert_eq!(jack_socket(dir.path()), Some(path));
+    fn live_mode_turns_the_ceiling_on_unless_told_not_to() {
+        let mut preset = ChainSettings::default();
+        preset.ceiling.enabled = false;
+        preset.ceiling.ceiling_db = -1.5;
+        let live = live_settings(&preset, false);
+        assert!(live.ceiling.enabled);
+        assert_eq!(live.ceiling.ceiling_db, -1.5);
+        assert_eq!(live_settings(&preset, true), preset);
     }
 }

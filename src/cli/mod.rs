@@ -14,6 +14,7 @@ pub mod analyze;
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod devices;
 pub mod live;
 pub mod plugin_params;
 pub mod presets;
@@ -35,10 +36,12 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_PRESET: i32 = 3;
 /// An audio file is missing, undecodable, unsupported, or cannot be written.
 pub const EXIT_AUDIO: i32 = 4;
-/// The feature exists in the design but not in this build (live monitoring on a device).
+/// The feature is not in this build (the live monitor without the `standalone` feature).
 pub const EXIT_NOT_AVAILABLE: i32 = 5;
 /// `analyze`: an input decodes but cannot be analysed (shorter than 2 s, or silent).
 pub const EXIT_ANALYSIS: i32 = 6;
+/// `live`: the audio server or device is missing, busy, failed or went away.
+pub const EXIT_DEVICE: i32 = 7;
 
 /// Every exit code with its meaning: the one place they are documented (shown by `--help`).
 pub const EXIT_CODES: &[(i32, &str)] = &[
@@ -55,11 +58,16 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     ),
     (
         EXIT_NOT_AVAILABLE,
-        "not available in this build yet (live monitoring with an audio device)",
+        "not available in this build (live monitoring without the `standalone` feature)",
     ),
     (
         EXIT_ANALYSIS,
         "analyze: input unusable for analysis (shorter than 2 s, or silent)",
+    ),
+    (
+        EXIT_DEVICE,
+        "live: no such device or JACK port, JACK server not running or already used by \
+         Matchbox, or the device failed or went away",
     ),
 ];
 
@@ -123,9 +131,13 @@ pub enum Command {
     /// block size), where denormal numbers would show up as a slowdown. Build with --release
     /// for meaningful figures.
     Bench(bench::BenchArgs),
-    /// Live monitoring (the default). Not in this build yet: without a sound card, renders a
-    /// built-in beatbox loop through the preset to a file instead.
+    /// Live monitoring (the default): microphone in, processed sound in the headphones, on
+    /// JACK or ALSA. With no sound card and no JACK server, renders a built-in beatbox loop
+    /// through the preset to a file instead, and says so.
     Live(live::LiveArgs),
+    /// List the audio backends and devices the live monitor can use, with the names
+    /// `matchbox live --input-device/--output-device/--connect-input` accept.
+    Devices(devices::DevicesArgs),
     /// The plugin's host parameters as JSON (for the VST3 host test).
     #[command(hide = true)]
     PluginParams,
@@ -144,6 +156,9 @@ pub enum CliError {
     Runtime(String),
     #[error("{0}")]
     NotAvailable(String),
+    /// The live monitor failed; the exit code says how ([`EXIT_DEVICE`] mostly).
+    #[error("{1}")]
+    Live(i32, String),
     /// The subcommand already printed its diagnostics; exit with this code.
     #[error("")]
     Reported(i32),
@@ -158,6 +173,7 @@ impl CliError {
             CliError::Usage(_) => EXIT_USAGE,
             CliError::Runtime(_) => EXIT_RUNTIME,
             CliError::NotAvailable(_) => EXIT_NOT_AVAILABLE,
+            CliError::Live(code, _) => *code,
             CliError::Reported(code) => *code,
         }
     }
@@ -181,6 +197,7 @@ pub fn main() -> i32 {
         Some(Command::Presets(args)) => presets::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Live(args)) => live::run(&args),
+        Some(Command::Devices(args)) => devices::run(&args),
         Some(Command::PluginParams) => plugin_params::run(),
         None => live::run(&cli.live),
     };

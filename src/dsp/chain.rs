@@ -106,10 +106,17 @@ impl Gain {
     }
 }
 
+/// Frames the bypass cross-fade handles at a time (its copy of the input).
+const BYPASS_CHUNK: usize = 256;
+
 /// The Matchbox processor. Zero latency; mono or stereo.
 pub struct Chain {
     settings: ChainSettings,
     sample_rate: f64,
+    /// 0 = processed, 1 = bypassed; glides, so switching is a cross-fade.
+    bypass: Ramp,
+    /// The input of the current chunk while the bypass is on or moving.
+    dry: [Vec<f32>; MAX_CHANNELS],
     input_gain: Gain,
     eq: Eq,
     compressor: Compressor,
@@ -127,6 +134,8 @@ impl Chain {
         let mut chain = Self {
             settings: settings.clone(),
             sample_rate,
+            bypass: Ramp::new(0.0),
+            dry: std::array::from_fn(|_| vec![0.0; BYPASS_CHUNK]),
             input_gain: Gain::new(),
             eq: Eq::new(sample_rate),
             compressor: Compressor::new(),
@@ -146,6 +155,7 @@ impl Chain {
         for gain in [&mut self.input_gain, &mut self.output_gain] {
             gain.db.set_time(SMOOTHING_MS, self.sample_rate);
         }
+        self.bypass.set_time(SMOOTHING_MS, self.sample_rate);
         self.eq.prepare(self.sample_rate);
         self.compressor.prepare(self.sample_rate);
         self.ceiling.prepare(self.sample_rate);
@@ -161,6 +171,7 @@ impl Chain {
 
     /// Clear filter and envelope state; parameter glides jump to their targets.
     pub fn reset(&mut self) {
+        self.bypass.snap();
         self.input_gain.snap();
         self.output_gain.snap();
         self.eq.reset();
@@ -179,6 +190,18 @@ impl Chain {
         self.eq.set_settings(&settings.eq);
         self.compressor.set_settings(&settings.compressor);
         self.ceiling.set_settings(&settings.ceiling);
+    }
+
+    /// Bypass on (the output is the input) or off, cross-fading over [`SMOOTHING_MS`]. The
+    /// chain keeps processing while bypassed, so switching back is as smooth: its state is
+    /// current. Real-time safe.
+    pub fn set_bypass(&mut self, bypassed: bool) {
+        self.bypass.set_target(if bypassed { 1.0 } else { 0.0 });
+    }
+
+    /// Whether the bypass is on (or fading in).
+    pub fn bypassed(&self) -> bool {
+        self.bypass.target() > 0.5
     }
 
     /// The settings last given.
@@ -213,6 +236,33 @@ impl Chain {
             return;
         }
         sanitize(channels);
+        if self.bypass.value() == 0.0 && !self.bypass.is_moving() {
+            self.process_wet(channels);
+            return;
+        }
+        // Bypassed or switching: process a chunk, then mix it with the input it came from.
+        let mut start = 0;
+        while start < frames {
+            let end = (start + BYPASS_CHUNK).min(frames);
+            let mut piece: [&mut [f32]; MAX_CHANNELS] = [&mut [], &mut []];
+            for ((slot, ch), dry) in piece.iter_mut().zip(channels.iter_mut()).zip(&mut self.dry) {
+                dry[..end - start].copy_from_slice(&ch[start..end]);
+                *slot = &mut ch[start..end];
+            }
+            self.process_wet(&mut piece[..n]);
+            for i in 0..end - start {
+                let b = self.bypass.tick() as f32;
+                for (ch, dry) in piece[..n].iter_mut().zip(&self.dry) {
+                    // Exactly the input when fully bypassed.
+                    ch[i] = b * dry[i] + (1.0 - b) * ch[i];
+                }
+            }
+            start = end;
+        }
+    }
+
+    /// The chain proper over sanitised `channels`.
+    fn process_wet(&mut self, channels: &mut [&mut [f32]]) {
         let input_peak = if self.metering { peak(channels) } else { 0.0 };
         self.input_gain.process(channels);
         self.eq.process(channels);

@@ -308,3 +308,56 @@ proptest! {
         prop_assert!(l.iter().chain(&r).all(|v| v.is_finite()));
     }
 }
+
+#[test]
+fn bypass_passes_the_input_and_switches_without_a_click() {
+    let fs = 48_000.0;
+    let settings = busy_settings();
+    let input = beat(48_000, fs, 3);
+    // Bypassed from the start: the output is the input, exactly.
+    let mut chain = Chain::new(&settings, fs);
+    chain.set_bypass(true);
+    chain.reset();
+    let mut x = input.clone();
+    chain.process(&mut [&mut x]);
+    assert_eq!(x, input);
+    // Switching on at 10 000 and off at 30 000: the output moves from the processed signal to
+    // the input over 10 ms (480 samples) each way, always between the two, and is exactly the
+    // input in between; the chain kept running, so afterwards it is the processed signal.
+    let mut chain = Chain::new(&settings, fs);
+    let mut wet = input.clone();
+    Chain::new(&settings, fs).process(&mut [&mut wet]);
+    let mut y = input.clone();
+    for (start, end, bypass) in [
+        (0, 10_000, false),
+        (10_000, 30_000, true),
+        (30_000, 48_000, false),
+    ] {
+        chain.set_bypass(bypass);
+        chain.process(&mut [&mut y[start..end]]);
+    }
+    for i in 0..48_000 {
+        let (lo, hi) = (input[i].min(wet[i]), input[i].max(wet[i]));
+        assert!(
+            y[i] >= lo - 1e-6 && y[i] <= hi + 1e-6,
+            "sample {i}: {} outside {lo}…{hi}",
+            y[i]
+        );
+    }
+    assert_eq!(&y[10_480..30_000], &input[10_480..30_000]);
+    for i in 30_480..48_000 {
+        assert!((y[i] - wet[i]).abs() < 1e-6, "sample {i}");
+    }
+    // No step larger than the signals' own plus one 480th of their difference (the fade).
+    let step = |s: &[f32]| {
+        s.windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let apart = input
+        .iter()
+        .zip(&wet)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(step(&y) <= step(&input).max(step(&wet)) + apart / 480.0 + 1e-6);
+}

@@ -7,6 +7,7 @@
 
 pub mod choices;
 pub mod format;
+pub mod live;
 pub mod params;
 pub mod preset;
 pub mod state;
@@ -18,6 +19,7 @@ use params::MatchboxParams;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// Matchbox has no lookahead: the host needs no delay compensation.
 pub const LATENCY_SAMPLES: u32 = 0;
@@ -38,11 +40,20 @@ pub struct Matchbox {
     /// Whether an editor is open, so the chain publishes meters. The GUI issue sets it from the
     /// editor's lifetime; until then it stays false and metering costs nothing.
     editor_open: Arc<AtomicBool>,
+    /// One input channel feeding two outputs (the live monitor's microphone layout): the chain
+    /// runs on the input and both outputs get the result.
+    mono_to_stereo: bool,
+    /// The live monitor's load counters and recorder ([`live`]); `None` in a DAW.
+    live: Option<live::LiveTap>,
 }
 
 impl Default for Matchbox {
     fn default() -> Self {
-        let params = Arc::new(MatchboxParams::default());
+        let setup = live::take();
+        let settings = setup
+            .as_ref()
+            .map_or_else(ChainSettings::default, |s| s.settings.clone());
+        let params = Arc::new(MatchboxParams::new(&settings));
         let applied = params.to_settings();
         Self {
             chain: Chain::new(&applied, DEFAULT_SAMPLE_RATE_HZ),
@@ -51,6 +62,8 @@ impl Default for Matchbox {
             preset_wait: Default::default(),
             preset_timeout_frames: frames_for_ms(preset::PRESET_TIMEOUT_MS, DEFAULT_SAMPLE_RATE_HZ),
             editor_open: Arc::new(AtomicBool::new(false)),
+            mono_to_stereo: false,
+            live: setup.map(live::LiveTap::new),
         }
     }
 }
@@ -73,6 +86,8 @@ impl Plugin for Matchbox {
     const EMAIL: &'static str = "";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
+    /// Stereo → stereo first (what DAWs pick), then mono → mono, then one microphone → both
+    /// ears ([`LAYOUT_MONO_TO_STEREO`], the live monitor's default).
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(2),
@@ -82,6 +97,11 @@ impl Plugin for Matchbox {
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(1),
             main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(2),
             ..AudioIOLayout::const_default()
         },
     ];
@@ -104,21 +124,26 @@ impl Plugin for Matchbox {
 
     fn activate(
         &mut self,
-        _layout: &AudioIOLayout,
+        layout: &AudioIOLayout,
         buffer_config: &BufferConfig,
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
         context.set_latency_samples(LATENCY_SAMPLES);
+        self.mono_to_stereo = layout.main_input_channels.map(NonZeroU32::get) == Some(1)
+            && layout.main_output_channels.map(NonZeroU32::get) == Some(2);
         self.preset_timeout_frames =
             frames_for_ms(preset::PRESET_TIMEOUT_MS, buffer_config.sample_rate);
         self.applied = self.params.to_settings();
         self.chain.set_settings(&self.applied);
+        self.chain.set_bypass(self.params.bypass.value());
         // `prepare` resets, so the chain starts at these settings without a glide.
         self.chain.prepare(buffer_config.sample_rate);
         true
     }
 
     fn reset(&mut self) {
+        // A reset starts at the bypass state the host has set, without a fade.
+        self.chain.set_bypass(self.params.bypass.value());
         self.chain.reset();
     }
 
@@ -141,8 +166,44 @@ impl Plugin for Matchbox {
             self.chain.set_settings(&settings);
             self.applied = settings;
         }
-        self.chain.process(buffer.as_slice());
+        self.chain.set_bypass(self.params.bypass.value());
+        let started = self.live.as_ref().map(|_| Instant::now());
+        let frames = buffer.samples();
+        let (chain, mono_to_stereo) = (&mut self.chain, self.mono_to_stereo);
+        let mut process =
+            |channels: &mut [&mut [f32]]| process_layout(chain, channels, mono_to_stereo);
+        match self.live.as_mut() {
+            Some(live) => {
+                live.run(
+                    buffer.as_slice(),
+                    if mono_to_stereo { 1 } else { 2 },
+                    process,
+                );
+                if let Some(started) = started {
+                    let sample_rate = self.chain.sample_rate();
+                    live.load.record(started.elapsed(), frames, sample_rate);
+                }
+            }
+            None => process(buffer.as_slice()),
+        }
         ProcessStatus::Normal
+    }
+}
+
+/// Index of the one-microphone layout in [`Matchbox::AUDIO_IO_LAYOUTS`] (1 in → 2 out), 0-based.
+pub const LAYOUT_MONO_TO_STEREO: usize = 2;
+/// Index of the stereo layout (2 in → 2 out), 0-based.
+pub const LAYOUT_STEREO: usize = 0;
+
+/// Run `chain` over `channels` as the layout asks: with one input feeding two outputs, the
+/// chain processes the first channel and the second gets a copy.
+fn process_layout(chain: &mut Chain, channels: &mut [&mut [f32]], mono_to_stereo: bool) {
+    if mono_to_stereo && channels.len() >= 2 {
+        let (first, rest) = channels.split_at_mut(1);
+        chain.process(first);
+        rest[0].copy_from_slice(first[0]);
+    } else {
+        chain.process(channels);
     }
 }
 

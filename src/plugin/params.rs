@@ -36,6 +36,10 @@ param_table! {
         ceiling_db: FloatParam = Float::db("Ceiling", ranges::CEILING_DB) => ceiling.ceiling_db;
     }
     extra {
+        /// The host's bypass switch: the chain cross-fades to its input (click-free). Not part
+        /// of [`ChainSettings`]: a preset never turns it on or off.
+        #[id = "bypass"]
+        bypass: BoolParam = BoolParam::new("Bypass", false).make_bypass();
         /// Layout version of the saved state; see [`super::state::STATE_VERSION`].
         #[persist = "stver"]
         state_version: AtomicU32 = AtomicU32::new(super::state::STATE_VERSION);
@@ -112,16 +116,17 @@ impl MatchboxParams {
         settings
     }
 
-    /// Every parameter with the value that makes it describe `settings`, in the host's order
-    /// (globals, bands, compressor, ceiling). `settings` should be valid; values outside a
-    /// range land on its nearest end.
+    /// Every parameter of the sound with the value that makes it describe `settings`, in the
+    /// host's order (globals, bands, compressor, ceiling): all but the bypass. `settings`
+    /// should be valid; values outside a range land on its nearest end.
     pub fn changes_for(&self, settings: &ChainSettings) -> Vec<ParamChange> {
         let mut out = Vec::new();
         self.changes(settings, &mut out);
         out
     }
 
-    /// Every parameter's description, in the host's order, with its ID and group.
+    /// Every parameter's description, in the host's order, with its ID and group. Parameters
+    /// that stand for no setting (the bypass) have none.
     pub fn descriptions(&self) -> Vec<Description> {
         let mut rows = Vec::new();
         ParamGroup::describe(self, "", &mut rows);
@@ -133,7 +138,8 @@ impl MatchboxParams {
                 group,
                 ..by_ptr
                     .remove(&ptr)
-                    .expect("every parameter comes from a table row")
+                    // SAFETY: `ptr` points into `self`.
+                    .unwrap_or_else(|| unsafe { Description::of_ptr(&ptr) })
             })
             .collect()
     }
@@ -169,11 +175,11 @@ mod tests {
         let ids: HashSet<&str> = map.iter().map(|(id, _, _)| id.as_str()).collect();
         assert_eq!(ids.len(), map.len());
         assert!(ids.iter().all(|id| id.len() <= 6), "{ids:?}");
-        // 2 gains + 6 per band + 13 compressor + 2 ceiling.
-        assert_eq!(map.len(), 2 + 6 * NUM_BANDS + 13 + 2);
+        // 2 gains + 6 per band + 13 compressor + 2 ceiling + bypass.
+        assert_eq!(map.len(), 2 + 6 * NUM_BANDS + 13 + 2 + 1);
         assert_eq!(
             params.changes_for(&ChainSettings::default()).len(),
-            map.len()
+            map.len() - 1
         );
         assert!(ids.contains("freq_8") && ids.contains("ratio"));
     }
@@ -189,7 +195,7 @@ mod tests {
         want.extend(bands.iter().map(String::as_str));
         want.extend([
             "comp", "thresh", "ratio", "knee", "attack", "releas", "makeup", "automk", "detect",
-            "schpf", "schz", "link", "mix", "outgn", "ceil", "ceildb",
+            "schpf", "schz", "link", "mix", "outgn", "ceil", "ceildb", "bypass",
         ]);
         let got: Vec<String> = MatchboxParams::default()
             .param_map()
@@ -251,7 +257,7 @@ mod tests {
         let mut got: Vec<String> = MatchboxParams::default()
             .descriptions()
             .into_iter()
-            .map(|d| d.setting)
+            .filter_map(|d| d.setting)
             .collect();
         want.sort();
         got.sort();

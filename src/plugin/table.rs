@@ -38,8 +38,9 @@ pub struct Description {
     pub name: String,
     /// Group path, "" at the top ("Band 3", "Compressor").
     pub group: String,
-    /// The [`crate::dsp::ChainSettings`] field, as a path: `eq.bands[2].freq_hz`.
-    pub setting: String,
+    /// The [`crate::dsp::ChainSettings`] field, as a path (`eq.bands[2].freq_hz`); none for a
+    /// parameter that is not a setting (the host's bypass).
+    pub setting: Option<String>,
     /// `"float"`, `"switch"` or `"choice"`.
     pub kind: &'static str,
     /// Plain range, default and unit of a float.
@@ -71,12 +72,37 @@ pub struct ChoiceDescription {
 }
 
 impl Description {
+    /// A parameter that stands for no setting: its name and kind only.
+    ///
+    /// # Safety
+    /// `ptr` must point to a live parameter.
+    pub unsafe fn of_ptr(ptr: &ParamPtr) -> Self {
+        let kind = match ptr {
+            ParamPtr::FloatParam(_) => "float",
+            ParamPtr::BoolParam(_) => "switch",
+            ParamPtr::EnumParam(_) | ParamPtr::IntParam(_) => "choice",
+        };
+        Self {
+            // SAFETY: the caller's promise.
+            name: unsafe { ptr.name() }.to_owned(),
+            setting: None,
+            ..Self::new_with(String::new(), kind)
+        }
+    }
+
     fn new(param: &impl Param, setting: &str, kind: &'static str) -> Self {
         Self {
+            setting: Some(setting.to_owned()),
+            ..Self::new_with(param.name().to_owned(), kind)
+        }
+    }
+
+    fn new_with(name: String, kind: &'static str) -> Self {
+        Self {
             id: String::new(),
-            name: param.name().to_owned(),
+            name,
             group: String::new(),
-            setting: setting.to_owned(),
+            setting: None,
             kind,
             min: None,
             max: None,

@@ -1,0 +1,263 @@
+//! The live monitor: microphone in, processed sound in the headphones.
+//!
+//! Matchbox runs its own plugin inside nice-plug's standalone wrapper. This room is the front
+//! end around it, in the manner of a small audio server's: options named after what the user
+//! knows (backend, device, rate, period) are turned into the wrapper's arguments in one place
+//! ([`Plan::wrapper_args`]); the JACK server is asked for its rate and period first (the wrapper
+//! would prepare the plugin at its own defaults otherwise); the input is connected by default;
+//! the figures (DSP load, xruns) are kept in atomics and printed by one reporter; the recorder
+//! is a ring and a writer thread.
+//!
+//! See `shared/research/standalone.md` for the wrapper's behaviour this is built around.
+
+pub mod devices;
+pub mod figures;
+pub mod jack_server;
+pub mod log;
+mod plan;
+pub mod recorder;
+
+pub use plan::{
+    Backend, CARDS_FILE, InputConnection, Layout, LiveOptions, Plan, alsa_input_ring_frames,
+};
+
+use crate::plugin::Matchbox;
+use crate::plugin::live::{LiveSetup, ProcessLoad};
+use figures::{Dropouts, Figures, Reporter, Totals};
+use recorder::{Recorder, Recording};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a live session could not start or ended badly. Each is one line for the user.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LiveError {
+    /// `--backend auto` found neither a sound card nor a JACK server.
+    #[error("{0}")]
+    NoAudio(String),
+    /// The JACK server is not running, refused us, or another Matchbox is on it.
+    #[error("{0}")]
+    Server(String),
+    /// A named device (or JACK port) does not exist.
+    #[error("{0}")]
+    DeviceNotFound(String),
+    /// The device or server went away, or failed, while running.
+    #[error("{0}")]
+    DeviceLost(String),
+    /// The wrapper could not start the audio backend.
+    #[error("{0}")]
+    Failed(String),
+    /// `--record DIR` cannot be written.
+    #[error("recording: {0}")]
+    Record(String),
+    /// An option value outside what is allowed.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub totals: Totals,
+    pub recording: Option<Recording>,
+}
+
+/// What the caller does with the end of a session: report it and end the process.
+pub type Finish = Box<dyn Fn(Result<Summary, LiveError>) + Send + Sync>;
+
+/// Run a live session until Ctrl-C, SIGTERM, a lost device or server, or a wrapper that fails
+/// to start. Prints the plan first (stdout) and figures while running. Never returns: every
+/// ending goes through [`Ending::end`], which finishes the recording, prints the summary and
+/// hands the outcome to `finish`, which must report it and end the process.
+///
+/// Why end the process rather than return: nice-plug 0.4.2's JACK backend stops by returning
+/// `Quit` from its process callback, after which jackd 1.9.21 flags a process error every
+/// cycle and the wrapper's `jack_deactivate` never returns (seen here; research note §2). So
+/// Matchbox installs the Ctrl-C/SIGTERM handler itself (the wrapper's own attempt then fails,
+/// harmlessly) and leaves the server by closing its connections as the process ends, which
+/// JACK handles cleanly.
+pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infallible, LiveError> {
+    let mut plan = Plan::make(&options)?;
+    let load = Arc::new(ProcessLoad::default());
+    let dropouts = Arc::new(Dropouts::default());
+    let events = Arc::new(log::LogEvents::default());
+    log::WrapperLog {
+        dropouts: dropouts.clone(),
+        events: events.clone(),
+        verbose: options.verbose,
+    }
+    .install();
+    log::LogEvents::catch_panics(&events);
+
+    let (recorder, tap) = match &options.record {
+        Some(dir) => {
+            let (recorder, tap) = Recorder::start(
+                dir,
+                plan.sample_rate,
+                options.layout.inputs(),
+                options.layout.outputs(),
+            )?;
+            (Some(recorder), Some(Box::new(tap) as Box<_>))
+        }
+        None => (None, None),
+    };
+    let args = plan.wrapper_args(&options)?;
+    let monitor = plan.start_monitor(dropouts.clone())?.map(Arc::new);
+    let figures = Figures {
+        load: load.clone(),
+        dropouts: dropouts.clone(),
+        recorder: recorder.as_ref().map(|r| r.stats.clone()),
+        sample_rate: plan.sample_rate,
+        server_load: monitor
+            .clone()
+            .map(|m| Arc::new(move || m.server_load()) as figures::ServerLoad),
+    };
+    let ending = Arc::new(Ending {
+        recorder: Mutex::new(recorder),
+        reporter: Mutex::new(None),
+        ended: AtomicBool::new(false),
+        finish,
+    });
+    {
+        let ending = ending.clone();
+        ctrlc::set_handler(move || ending.end(None))
+            .map_err(|e| LiveError::Failed(format!("cannot catch Ctrl-C and SIGTERM: {e}")))?;
+    }
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{}", plan.describe(&options));
+    if let Some(Some(r)) = ending.recorder.lock().ok().as_deref() {
+        let _ = writeln!(
+            out,
+            "recording the dry input to {} and the output to {}",
+            r.dry_path.display(),
+            r.out_path.display()
+        );
+    }
+    let _ = writeln!(out, "running; Ctrl-C (or SIGTERM) stops");
+    crate::plugin::live::install(LiveSetup {
+        settings: options.settings.clone(),
+        load,
+        tap,
+        demo: options.demo.map(|make| make(plan.sample_rate as f32)),
+    });
+    *ending.reporter.lock().unwrap_or_else(|e| e.into_inner()) =
+        Some(Reporter::start(figures, figures::stdout_is_terminal()));
+    Supervisor {
+        events: events.clone(),
+        server: monitor.as_ref().map(|m| m.events.clone()),
+        ending: ending.clone(),
+    }
+    .start();
+
+    let started = nice_plug::prelude::nice_export_standalone_with_args::<Matchbox, _>(args);
+
+    // The wrapper returns only when it could not start (or, with a window, when the window
+    // was closed).
+    drop(monitor);
+    ending.end((!started).then(|| {
+        LiveError::Failed(events.last_error().map_or_else(
+            || "the audio backend stopped with an error (run with --verbose for details)".into(),
+            |e| format!("the audio backend failed: {e}"),
+        ))
+    }));
+    unreachable!("Ending::end ends the process")
+}
+
+/// The one way a session ends.
+struct Ending {
+    recorder: Mutex<Option<Recorder>>,
+    reporter: Mutex<Option<Reporter>>,
+    ended: AtomicBool,
+    finish: Finish,
+}
+
+impl Ending {
+    /// Stop the figures, finish the recording, print the summary and hand the outcome to
+    /// `finish` (which ends the process). A second call while the first is at work (Ctrl-C
+    /// pressed again) ends the process at once.
+    fn end(&self, error: Option<LiveError>) {
+        if self.ended.swap(true, Ordering::SeqCst) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "matchbox live: interrupted again; quitting"
+            );
+            std::process::exit(1);
+        }
+        let totals = take(&self.reporter)
+            .map(Reporter::finish)
+            .unwrap_or_default();
+        let recording = take(&self.recorder).map(Recorder::finish).transpose();
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{}", figures::summary(&totals));
+        let outcome = recording.and_then(|recording| {
+            if let Some(r) = &recording {
+                let _ = writeln!(out, "{}", describe_recording(r));
+            }
+            error.map_or(Ok(Summary { totals, recording }), Err)
+        });
+        let _ = out.flush();
+        (self.finish)(outcome);
+    }
+}
+
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// `recorded 12.0 s (576000 frames at 48000 Hz): DRY and OUT; 0 frames dropped`.
+pub fn describe_recording(r: &Recording) -> String {
+    format!(
+        "recorded {:.1} s ({} frames at {} Hz): {} and {}; {} frames dropped",
+        r.frames as f64 / f64::from(r.sample_rate.max(1)),
+        r.frames,
+        r.sample_rate,
+        r.dry_path.display(),
+        r.out_path.display(),
+        r.dropped
+    )
+}
+
+/// Ends the session when the device fails or the JACK server goes away.
+struct Supervisor {
+    events: Arc<log::LogEvents>,
+    server: Option<Arc<jack_server::ServerEvents>>,
+    ending: Arc<Ending>,
+}
+
+/// How often the supervisor looks.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(50);
+
+impl Supervisor {
+    fn start(self) {
+        let _ = std::thread::Builder::new()
+            .name("matchbox-supervisor".into())
+            .spawn(move || self.watch());
+    }
+
+    fn watch(self) {
+        let error = loop {
+            if let Some(panic) = self.events.panicked() {
+                break LiveError::Failed(format!("the audio backend failed: {panic}"));
+            }
+            if let Some(failure) = self.events.device_failed() {
+                break LiveError::DeviceLost(format!(
+                    "the audio device failed: {failure}; check it and run `matchbox devices`"
+                ));
+            }
+            if self
+                .server
+                .as_ref()
+                .is_some_and(|s| s.shut_down.load(Ordering::SeqCst))
+            {
+                break LiveError::DeviceLost(
+                    "the JACK server stopped while Matchbox was running; start it again and \
+                     restart `matchbox live`"
+                        .into(),
+                );
+            }
+            std::thread::sleep(SUPERVISE_EVERY);
+        };
+        self.ending.end(Some(error));
+    }
+}
