@@ -2,59 +2,15 @@
 //! documented exit codes (0 ok, 2 usage, 3 preset, 4 audio file, 5 not in this build), and
 //! `analyze --report` as SVG or PNG.
 
+mod common;
+
+use common::{busy, code, matchbox, read_wav, stderr, stdout, write_f32_wav};
 use std::f32::consts::TAU;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn matchbox(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_matchbox"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run matchbox")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
 fn presets_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("presets")
-}
-
-fn write_f32_wav(path: &Path, sample_rate: u32, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..channels[0].len() {
-        for c in channels {
-            w.write_sample(c[i]).unwrap();
-        }
-    }
-    w.finalize().unwrap();
-}
-
-fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let spec = r.spec();
-    let n = spec.channels as usize;
-    let samples: Vec<f32> = r.samples::<f32>().map(Result::unwrap).collect();
-    let channels = (0..n)
-        .map(|c| samples.iter().skip(c).step_by(n).copied().collect())
-        .collect();
-    (spec, channels)
 }
 
 fn sine(freq_hz: f32, sample_rate: u32, frames: usize, amplitude: f32) -> Vec<f32> {
@@ -66,19 +22,6 @@ fn sine(freq_hz: f32, sample_rate: u32, frames: usize, amplitude: f32) -> Vec<f3
 fn rms_db(x: &[f32]) -> f64 {
     let ms = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
     10.0 * ms.log10()
-}
-
-/// A signal with everything in it: two sines and a little deterministic noise.
-fn busy(sample_rate: u32, frames: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed;
-    (0..frames)
-        .map(|i| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let noise = (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
-            let t = i as f32 / sample_rate as f32;
-            0.3 * (TAU * 220.0 * t).sin() + 0.2 * (TAU * 5_000.0 * t).sin() + 0.1 * noise
-        })
-        .collect()
 }
 
 fn flat_round_trip(sample_rate: u32, channels: usize) {

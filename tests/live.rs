@@ -405,7 +405,7 @@ fn the_binary_checks_the_audio_thread_for_allocations() {
 }
 
 /// Soak: `MATCHBOX_SOAK_SECONDS` (default 30) of the heaviest factory preset (Broadcast, by
-/// `matchbox bench`) at 64 frames with `--record`, fed a looping signal, on a real-time dummy
+/// `matchbox bench`) at 64 frames (`MATCHBOX_SOAK_PERIOD`) with `--record`, fed a looping signal, on a real-time dummy
 /// JACK server: 0 xruns, 0 frames dropped by the recorder, the DSP-load summary printed.
 /// Run by `.ci/live-soak SECONDS`; with `MATCHBOX_BIN=target/release/matchbox` it times the
 /// release build.
@@ -427,9 +427,12 @@ fn soak() {
         .map_or(30.0, |s| {
             s.parse().expect("MATCHBOX_SOAK_SECONDS is a number")
         });
+    let period: u32 = std::env::var("MATCHBOX_SOAK_PERIOD")
+        .ok()
+        .map_or(64, |s| s.parse().expect("MATCHBOX_SOAK_PERIOD is a number"));
     // Real-time when allowed (CI runs as root), as a live rig would.
     let realtime = unsafe { libc::geteuid() } == 0;
-    let server = Jackd::start_with(48_000, 64, realtime);
+    let server = Jackd::start_with(48_000, period, realtime);
     let counter = XrunCounter::new();
     std::thread::sleep(Duration::from_secs_f64(seconds));
     let alone = counter.count();
@@ -454,7 +457,7 @@ fn soak() {
     player.play_looped();
     std::thread::sleep(Duration::from_secs_f64(seconds));
     let ended = live.stop(libc::SIGINT);
-    println!("soak, {seconds} s at 64 frames, Broadcast, --record, realtime {realtime}:");
+    println!("soak, {seconds} s at {period} frames, Broadcast, --record, realtime {realtime}:");
     println!("{}", ended.stdout);
     assert!(ended.status.success(), "{ended:?}");
     let summary = ended

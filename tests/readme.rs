@@ -80,3 +80,44 @@ fn every_factory_preset_is_listed() {
         assert!(text.contains(&format!("| {name} |")), "README lacks {name}");
     }
 }
+
+#[test]
+fn supported_input_table_matches_the_constants() {
+    use matchbox::audio_io::{
+        MAX_IN_MEMORY_FRAMES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
+        MIN_SAMPLE_RATE_HZ,
+    };
+    let text = readme();
+    // "1 073 741 806": digits in groups of three, as the table writes them.
+    let grouped = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(' ');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for needle in [
+        format!("| sample rate | {MIN_SAMPLE_RATE_HZ} to {MAX_SAMPLE_RATE_HZ} Hz |"),
+        format!("| channels | 1 or {} |", matchbox::audio_io::MAX_CHANNELS),
+        format!("finite, within ±{MAX_SAMPLE_ABS} (+60 dBFS)"),
+        format!("({} samples, ", grouped(MAX_WAV_SAMPLES)),
+        format!(
+            "| length, `analyze` | the first {} frames",
+            grouped(MAX_IN_MEMORY_FRAMES)
+        ),
+        format!(
+            "| length, `compare` | {} frames per file",
+            grouped(MAX_IN_MEMORY_FRAMES)
+        ),
+        format!(
+            "Preset files: at most {} MiB",
+            matchbox::preset::MAX_PRESET_BYTES >> 20
+        ),
+    ] {
+        assert!(text.contains(&needle), "README lacks: {needle}");
+    }
+}

@@ -1,5 +1,5 @@
-//! Stage 1, the inputs: what the user asked for is in range, each recording is long enough and
-//! not silent, and what the result should carry as warnings (clipping, channel counts).
+//! Stage 1, the inputs: what the user asked for is in range, each recording is in the supported
+//! range, long enough and not silent, and what the result should carry as warnings (clipping, channel counts).
 
 use super::AnalyzeOptions;
 use super::metrics;
@@ -29,6 +29,9 @@ pub enum AnalysisError {
     Bands(usize),
     #[error("--amount {0}: allowed 0 to 1")]
     Amount(f64),
+    /// Outside the supported input range ([`crate::audio_io`]): rate, channels, samples.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Something the user should know; the result is still usable.
@@ -37,7 +40,8 @@ pub enum AnalysisWarning {
     /// The reference has runs of full-scale samples: its spectrum and dynamics include
     /// clipping distortion.
     ClippedReference { runs: usize },
-    /// Reference and source have different channel counts; both are analysed as mid.
+    /// Reference and source have different channel counts; the mono one is analysed as dual
+    /// mono (both channels the same).
     ChannelMismatch { reference: usize, source: usize },
     /// No source recording: the EQ targets the reference against a neutral spectrum.
     NoSource,
@@ -55,7 +59,7 @@ impl fmt::Display for AnalysisWarning {
             ),
             AnalysisWarning::ChannelMismatch { reference, source } => write!(
                 f,
-                "reference has {reference} channel(s), source {source}; both analysed as mid"
+                "reference has {reference} channel(s), source {source}; the mono one is analysed as dual mono, as two speakers play it"
             ),
             AnalysisWarning::NoSource => write!(
                 f,
@@ -123,8 +127,21 @@ pub fn refs(audio: &Audio) -> Vec<&[f32]> {
     audio.channels.iter().map(Vec::as_slice).collect()
 }
 
-/// Length and silence checks of one input; its mid.
+/// `audio` as dual mono when it is mono and `other` is stereo; `None` otherwise. A player
+/// plays a mono file on two speakers: widened, both sides have the same channels and loudness
+/// compares like with like (the mid, which the checks use, is the same either way).
+pub fn dual_mono_beside(audio: &Audio, other: Option<&Audio>) -> Option<Audio> {
+    (audio.channels.len() == 1 && other?.channels.len() == 2).then(|| Audio {
+        sample_rate: audio.sample_rate,
+        channels: vec![audio.channels[0].clone(); 2],
+    })
+}
+
+/// Supported range, length and silence checks of one input; its mid.
 fn check_input(audio: &Audio, what: &str) -> Result<Vec<f32>, AnalysisError> {
+    audio
+        .check_supported(what)
+        .map_err(|e| AnalysisError::Unsupported(e.to_string()))?;
     let seconds = audio.duration_s();
     if seconds < MIN_DURATION_S || audio.sample_rate == 0 {
         return Err(AnalysisError::TooShort {

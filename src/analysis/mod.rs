@@ -1,8 +1,9 @@
 //! Learn an EQ + compressor preset from a reference recording (issue 4; method in
 //! research/matching.md §6). [`analyze`] runs the stages in order, one file each:
 //!
-//! 1. [`inputs`]: the options in range; each recording long enough and not silent; clipping
-//!    and channel counts noted.
+//! 1. [`inputs`]: the options in range; each recording in the supported range, long enough and
+//!    not silent; clipping and channel counts noted (a mono file beside a stereo one becomes
+//!    dual mono).
 //! 2. [`align`]: whether the source (the user's dry mic) is the same performance as the
 //!    reference, and where (whitened cross-correlation); the aligned views ([`Takes`]).
 //! 3. [`target`]: long-term spectra of both; the target EQ curve between them (or against a
@@ -129,6 +130,11 @@ pub fn analyze(
         source_mid,
         mut warnings,
     } = inputs::check(reference, source, options)?;
+    // Different channel counts: the mono one becomes dual mono.
+    let wide_reference = inputs::dual_mono_beside(reference, source);
+    let wide_source = source.and_then(|s| inputs::dual_mono_beside(s, Some(reference)));
+    let reference = wide_reference.as_ref().unwrap_or(reference);
+    let source = wide_source.as_ref().or(source);
     let Some((source, source_mid)) = source.zip(source_mid) else {
         return Ok(analyze_without_source(
             reference,

@@ -1,9 +1,10 @@
 //! `matchbox analyze`: learn a preset from a reference recording (and optionally the user's
 //! own dry take), write it, print a short summary, optionally draw a report.
 
-use super::{CliError, EXIT_ANALYSIS, channels_name};
+use super::output::{self, Stream};
+use super::{CliError, channels_name, refuse_overwriting};
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
-use crate::audio_io::{Audio, read_audio};
+use crate::audio_io::{Audio, MAX_IN_MEMORY_FRAMES, read_audio_prefix};
 use crate::dsp::{FilterKind, NUM_BANDS};
 use crate::preset::{self, MAX_NAME_CHARS, Preset};
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
      matchbox analyze --reference track.mp3 --output track.json --bands 5 --report track.png\n"
 ))]
 pub struct AnalyzeArgs {
-    /// The sound to imitate: WAV, FLAC, MP3 or Ogg Vorbis; mono or stereo; any sample rate.
+    /// The sound to imitate: WAV, FLAC, MP3 or Ogg Vorbis; mono or stereo; 8 to 384 kHz.
     #[arg(long, short, value_name = "REF")]
     pub reference: PathBuf,
     /// A recording of your own dry mic (the same performance or another one). Without it the
@@ -63,13 +64,42 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         ));
     }
     let report_format = args.report.as_deref().map(ReportFormat::of).transpose()?;
-    // Decode both files at once (a 3-minute WAV takes about 0.1 s).
+    let mut inputs = vec![("--reference", args.reference.as_path())];
+    inputs.extend(args.source.as_deref().map(|s| ("--source", s)));
+    let mut outputs = vec![("--output", args.output.as_path())];
+    outputs.extend(args.report.as_deref().map(|r| ("--report", r)));
+    refuse_overwriting(&inputs, &outputs)?;
+    // Decode both files at once (a 3-minute WAV takes about 0.1 s), each up to the in-memory
+    // limit: that bounds the analysis' memory whatever the files' lengths.
     let (reference, source) = std::thread::scope(|scope| {
-        let source = scope.spawn(|| args.source.as_deref().map(read_audio).transpose());
-        let reference = read_audio(&args.reference);
+        let source = scope.spawn(|| args.source.as_deref().map(read_audio_prefix).transpose());
+        let reference = read_audio_prefix(&args.reference);
         (reference, source.join().expect("decoding does not panic"))
     });
     let (reference, source) = (reference?, source?);
+    for (path, prefix) in std::iter::once((&args.reference, &reference))
+        .chain(args.source.as_ref().zip(source.as_ref()))
+    {
+        if let Some(damage) = &prefix.damage {
+            tell!(
+                "warning: {}: {damage} skipped; the audio on either side is joined up",
+                path.display()
+            );
+        }
+        if prefix.cut {
+            let a = &prefix.audio;
+            let of = prefix.stated_frames.map_or_else(
+                || "a longer file".to_owned(),
+                |frames| format!("{:.1} min", frames as f64 / f64::from(a.sample_rate) / 60.0),
+            );
+            tell!(
+                "warning: {}: analysing its first {:.1} min of {of} (analyze reads at most {MAX_IN_MEMORY_FRAMES} frames of a file)",
+                path.display(),
+                a.duration_s() / 60.0
+            );
+        }
+    }
+    let (reference, source) = (reference.audio, source.map(|s| s.audio));
     let options = AnalyzeOptions {
         bands,
         amount: args.amount,
@@ -77,21 +107,21 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     };
     let result = analysis::analyze(&reference, source.as_ref(), &options).map_err(|e| match e {
         AnalysisError::Bands(_) | AnalysisError::Amount(_) => CliError::Usage(e.to_string()),
-        _ => {
-            eprintln!("error: {e}");
-            CliError::Reported(EXIT_ANALYSIS)
-        }
+        AnalysisError::Unsupported(_) => CliError::Runtime(e.to_string()),
+        _ => CliError::Analysis(e),
     })?;
     for w in &result.warnings {
-        eprintln!("warning: {w}");
+        tell!("warning: {w}");
     }
     let preset = build_preset(args, &reference, source.as_ref(), &result);
     preset::save(&args.output, &preset)?;
     if let (Some(report), Some(format)) = (&args.report, report_format) {
         write_report(report, format, &result)?;
     }
-    print!("{}", summary(args, &reference, source.as_ref(), &result));
-    Ok(())
+    output::lines(
+        Stream::Stdout,
+        &summary(args, &reference, source.as_ref(), &result),
+    )
 }
 
 /// What `--report` writes, from its name's extension (any case).
@@ -123,7 +153,7 @@ fn write_report(path: &Path, format: ReportFormat, result: &Analysis) -> Result<
             let png = crate::report::png(result)
                 .map_err(|e| CliError::Runtime(format!("{}: cannot draw: {e}", path.display())))?;
             if !png.labelled {
-                eprintln!(
+                tell!(
                     "warning: {}: no font found, so the picture has no labels; install one (e.g. apt install fonts-dejavu-core) or use --report with a .svg name",
                     path.display()
                 );
@@ -131,7 +161,7 @@ fn write_report(path: &Path, format: ReportFormat, result: &Analysis) -> Result<
             png.data
         }
     };
-    std::fs::write(path, data)
+    crate::files::write_atomically(path, &data)
         .map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", path.display())))
 }
 
@@ -156,7 +186,7 @@ fn build_preset(
         .clone()
         .unwrap_or(default_name)
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| crate::text::is_printable(c))
         .take(MAX_NAME_CHARS)
         .collect();
     let name = if name.trim().is_empty() {
@@ -279,12 +309,18 @@ fn kind_name(kind: FilterKind) -> &'static str {
     kind.name()
 }
 
+/// `path` escaped, so that a name holding a line break cannot start a line of its own in the
+/// multi-line summary.
+fn shown(path: &Path) -> String {
+    crate::text::escape(&path.display().to_string()).into_owned()
+}
+
 /// The human summary printed on success.
 fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &Analysis) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "reference: {} ({} Hz, {}, {:.1} s, {:.1} LUFS)\n",
-        args.reference.display(),
+        shown(&args.reference),
         reference.sample_rate,
         channels_name(reference.channels.len()),
         reference.duration_s(),
@@ -301,7 +337,7 @@ fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &An
         };
         out.push_str(&format!(
             "source:    {} ({} Hz, {}, {:.1} s): {relation}\n",
-            path.display(),
+            shown(path),
             s.sample_rate,
             channels_name(s.channels.len()),
             s.duration_s()
@@ -356,9 +392,9 @@ fn summary(args: &AnalyzeArgs, reference: &Audio, source: Option<&Audio>, a: &An
     if a.low_confidence {
         out.push_str("confidence: low (no --source)\n");
     }
-    out.push_str(&format!("wrote {}", args.output.display()));
+    out.push_str(&format!("wrote {}", shown(&args.output)));
     if let Some(r) = &args.report {
-        out.push_str(&format!(" and {}", r.display()));
+        out.push_str(&format!(" and {}", shown(r)));
     }
     out.push('\n');
     out

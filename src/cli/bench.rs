@@ -67,7 +67,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         ),
     };
     if cfg!(debug_assertions) {
-        eprintln!("note: this is a debug build; build with --release for meaningful timings");
+        tell!("note: this is a debug build; build with --release for meaningful timings");
     }
     let frames = (args.seconds * f64::from(BENCH_SAMPLE_RATE_HZ)).round() as usize;
     say!(

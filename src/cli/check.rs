@@ -20,7 +20,7 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
         match preset::load(file) {
             Ok(_) => say!("ok: {}", file.display()),
             Err(e) => {
-                eprintln!("{e}");
+                tell!("{e}");
                 bad += 1;
             }
         }

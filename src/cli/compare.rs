@@ -80,9 +80,22 @@ fn mid_of(audio: &Audio) -> Vec<f32> {
     metrics::mid(&channels)
 }
 
+/// Shortest file compared, seconds: one BS.1770 gating block (400 ms); anything shorter has
+/// no loudness, spread or crest factor to report.
+pub const MIN_COMPARE_S: f64 = 0.4;
+
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     let output = read_audio(&args.output)?;
     let reference = read_audio(&args.reference)?;
+    for (path, audio) in [(&args.output, &output), (&args.reference, &reference)] {
+        if audio.duration_s() < MIN_COMPARE_S {
+            return Err(CliError::Unusable(format!(
+                "{}: {:.3} s long; compare needs at least {MIN_COMPARE_S} s",
+                path.display(),
+                audio.duration_s()
+            )));
+        }
+    }
     if output.sample_rate != reference.sample_rate {
         return Err(CliError::Usage(format!(
             "{} is {} Hz but {} is {} Hz; compare files at the same rate",
@@ -123,6 +136,5 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
     };
     let json = serde_json::to_string_pretty(&comparison)
         .map_err(|e| CliError::Runtime(format!("cannot format the comparison: {e}")))?;
-    say!("{json}");
-    Ok(())
+    super::output::lines(super::output::Stream::Stdout, &json)
 }

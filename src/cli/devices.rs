@@ -12,7 +12,9 @@ pub struct DevicesArgs {}
 
 #[cfg(feature = "standalone")]
 pub fn run(_args: &DevicesArgs) -> Result<(), CliError> {
-    say!("{}", report());
+    for line in report().lines() {
+        say!("{line}");
+    }
     Ok(())
 }
 

@@ -79,7 +79,7 @@ pub struct LiveArgs {
     /// Leave the safety ceiling as the preset has it (by default live mode turns it on).
     #[arg(long)]
     pub no_ceiling: bool,
-    /// Run without opening a window (also when there is no display).
+    /// Run without opening the editor's window (also when there is no display).
     #[arg(long)]
     pub headless: bool,
     /// Record the dry input and the processed output as two WAV files in DIR.
@@ -146,6 +146,7 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         preset_name: preset.name.clone(),
         record: args.record.clone(),
         verbose: args.verbose,
+        headless: args.headless || !has_display(),
         wrapper_args: args.wrapper_args.clone(),
         demo: args.demo.then_some(demo_loop as fn(f32) -> Vec<f32>),
     };
@@ -154,7 +155,8 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         let code = match outcome {
             Ok(_) => super::EXIT_OK,
             Err(error) => {
-                eprintln!("error: {error}");
+                let line = format!("error: {error}");
+                eprintln!("{}", crate::text::escape(&line));
                 live_exit_code(&error)
             }
         };
@@ -168,6 +170,17 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         }
         Err(error) => Err(CliError::Live(live_exit_code(&error), error.to_string())),
     }
+}
+
+/// Whether a window can open: an X11 or Wayland display is set (Linux), always elsewhere.
+#[cfg(feature = "standalone")]
+fn has_display() -> bool {
+    if cfg!(any(target_os = "windows", target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
 }
 
 /// The `--demo` input: the fallback's beatbox loop at `sample_rate`, peaking at −12 dBFS.
@@ -209,6 +222,14 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
 
 /// Render the loop through `preset` to `args.fallback_output` and say so.
 fn write_fallback(args: &LiveArgs, preset: &preset::Preset) -> Result<(), CliError> {
+    let preset_file: Vec<_> = preset::file_of(&args.preset)
+        .map(|p| ("--preset", p))
+        .into_iter()
+        .collect();
+    super::refuse_overwriting(
+        &preset_file,
+        &[("--fallback-output", &args.fallback_output)],
+    )?;
     let audio = render_loop(&preset.settings);
     write_wav_f32(&args.fallback_output, &audio)?;
     say!(

@@ -1,13 +1,19 @@
 //! The `matchbox` command line: argument parsing, exit codes, and the dispatch to one file
 //! per subcommand.
 
-/// `println!` that ignores a closed stdout (`matchbox presets | head -1`) instead of
-/// panicking: the work is done, only its report has nowhere to go.
+/// One line to stdout, escaped and checked ([`output::line`]): a failed write (a closed pipe,
+/// a full disk) returns [`CliError::Output`] from the enclosing function.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::cli::output::line($crate::cli::output::Stream::Stdout, format_args!($($arg)*))?
+    };
+}
+
+/// [`say!`] for diagnostics: one line to stderr, escaped and checked.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::cli::output::line($crate::cli::output::Stream::Stderr, format_args!($($arg)*))?
+    };
 }
 
 pub mod analyze;
@@ -16,21 +22,26 @@ pub mod check;
 pub mod compare;
 pub mod devices;
 pub mod live;
+pub mod output;
 pub mod plugin_params;
 pub mod presets;
 pub mod render;
 pub mod synth;
 
 use crate::audio_io::AudioError;
+pub use crate::audio_io::channels_name;
 use crate::dsp::Chain;
+use crate::files::same_file;
 use crate::preset::PresetError;
 use clap::{Parser, Subcommand};
+use std::path::Path;
 
 /// Success.
 pub const EXIT_OK: i32 = 0;
-/// Processing or runtime failure (a bug, or the machine refused something).
+/// Processing or runtime failure (a bug, or the machine refused something, such as a write
+/// to a closed or full stdout).
 pub const EXIT_RUNTIME: i32 = 1;
-/// Bad command line (clap's own code), including OUT the same file as IN.
+/// Bad command line (clap's own code), including an output that is the same file as an input.
 pub const EXIT_USAGE: i32 = 2;
 /// A preset is invalid, unreadable or unknown.
 pub const EXIT_PRESET: i32 = 3;
@@ -38,7 +49,8 @@ pub const EXIT_PRESET: i32 = 3;
 pub const EXIT_AUDIO: i32 = 4;
 /// The feature is not in this build (the live monitor without the `standalone` feature).
 pub const EXIT_NOT_AVAILABLE: i32 = 5;
-/// `analyze`: an input decodes but cannot be analysed (shorter than 2 s, or silent).
+/// An input decodes but cannot be measured: `analyze` (shorter than 2 s, or silent),
+/// `compare` (shorter than 0.4 s).
 pub const EXIT_ANALYSIS: i32 = 6;
 /// `live`: the audio server or device is missing, busy, failed or went away.
 pub const EXIT_DEVICE: i32 = 7;
@@ -46,10 +58,13 @@ pub const EXIT_DEVICE: i32 = 7;
 /// Every exit code with its meaning: the one place they are documented (shown by `--help`).
 pub const EXIT_CODES: &[(i32, &str)] = &[
     (EXIT_OK, "success"),
-    (EXIT_RUNTIME, "processing or runtime error"),
+    (
+        EXIT_RUNTIME,
+        "processing or runtime error, including a failed write to stdout or stderr",
+    ),
     (
         EXIT_USAGE,
-        "usage error: bad arguments, or OUT is the same file as IN",
+        "usage error: bad arguments, or an output is the same file as an input",
     ),
     (EXIT_PRESET, "invalid, unreadable or unknown preset"),
     (
@@ -62,7 +77,7 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     ),
     (
         EXIT_ANALYSIS,
-        "analyze: input unusable for analysis (shorter than 2 s, or silent)",
+        "input unusable: for analyze shorter than 2 s or silent, for compare shorter than 0.4 s",
     ),
     (
         EXIT_DEVICE,
@@ -73,11 +88,31 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
 
 /// `examples` (may be empty) followed by the exit-code table: the footer of every `--help`.
 pub fn help_footer(examples: &str) -> String {
+    let rest = format!("{}\n{}", supported_input_help(), exit_codes_help());
     if examples.is_empty() {
-        exit_codes_help()
+        rest
     } else {
-        format!("Examples:\n{examples}\n{}", exit_codes_help())
+        format!("Examples:\n{examples}\n{rest}")
     }
+}
+
+/// The supported input range as `--help` shows it, from the constants that enforce it (the
+/// README's "Supported input" table says the same at more length).
+pub fn supported_input_help() -> String {
+    use crate::audio_io::{
+        MAX_IN_MEMORY_FRAMES, MAX_SAMPLE_ABS, MAX_SAMPLE_RATE_HZ, MAX_WAV_SAMPLES,
+        MIN_SAMPLE_RATE_HZ,
+    };
+    format!(
+        "Supported input:\n  \
+         audio: WAV (integer or float PCM), FLAC, MP3 or Ogg Vorbis; {MIN_SAMPLE_RATE_HZ} to \
+         {MAX_SAMPLE_RATE_HZ} Hz; mono or stereo; finite samples within ±{MAX_SAMPLE_ABS}; the \
+         header must agree with the data\n  \
+         length: render streams up to {MAX_WAV_SAMPLES} samples (one WAV file); analyze reads \
+         the first {MAX_IN_MEMORY_FRAMES} frames of a file, compare refuses longer files\n  \
+         presets: JSON of at most {} KiB, no key given twice, every value in its range\n",
+        crate::preset::MAX_PRESET_BYTES / 1024
+    )
 }
 
 /// The exit-code table as `--help` shows it.
@@ -98,7 +133,7 @@ pub fn exit_codes_help() -> String {
     version,
     about,
     args_conflicts_with_subcommands = true,
-    after_help = exit_codes_help()
+    after_help = help_footer("")
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -150,6 +185,12 @@ pub enum CliError {
     Preset(#[from] PresetError),
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// `analyze`: the inputs decode but cannot be analysed.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    /// `compare`: an input decodes but is too short to measure.
+    #[error("{0}")]
+    Unusable(String),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -159,6 +200,12 @@ pub enum CliError {
     /// The live monitor failed; the exit code says how ([`EXIT_DEVICE`] mostly).
     #[error("{1}")]
     Live(i32, String),
+    /// Writing to stdout or stderr failed (a closed pipe, a full disk).
+    #[error("cannot write to {stream}: {source}")]
+    Output {
+        stream: &'static str,
+        source: std::io::Error,
+    },
     /// The subcommand already printed its diagnostics; exit with this code.
     #[error("")]
     Reported(i32),
@@ -171,7 +218,8 @@ impl CliError {
             CliError::Preset(_) => EXIT_PRESET,
             CliError::Audio(_) => EXIT_AUDIO,
             CliError::Usage(_) => EXIT_USAGE,
-            CliError::Runtime(_) => EXIT_RUNTIME,
+            CliError::Analysis(_) | CliError::Unusable(_) => EXIT_ANALYSIS,
+            CliError::Runtime(_) | CliError::Output { .. } => EXIT_RUNTIME,
             CliError::NotAvailable(_) => EXIT_NOT_AVAILABLE,
             CliError::Live(code, _) => *code,
             CliError::Reported(code) => *code,
@@ -183,11 +231,7 @@ impl CliError {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Help and version go to stdout with 0; real usage errors to stderr with 2.
-            let _ = e.print();
-            return e.exit_code();
-        }
+        Err(e) => return clap_exit(&e),
     };
     let result = match cli.command {
         Some(Command::Analyze(args)) => analyze::run(&args),
@@ -205,9 +249,32 @@ pub fn main() -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             if !matches!(e, CliError::Reported(_)) {
-                eprintln!("error: {e}");
+                // Nothing is left to tell a failure to write this to.
+                let _ = output::line(output::Stream::Stderr, format_args!("error: {e}"));
             }
             e.exit_code()
+        }
+    }
+}
+
+/// Help and version go to stdout with 0 (styled by clap; no user input in them), a failed
+/// write to stdout making it [`EXIT_RUNTIME`]; usage errors go to stderr with clap's code 2,
+/// as plain text through [`output`], since they can quote arguments (file names) back.
+fn clap_exit(e: &clap::Error) -> i32 {
+    if e.use_stderr() {
+        let _ = output::lines(output::Stream::Stderr, &e.render().to_string());
+        return e.exit_code();
+    }
+    use std::io::Write as _;
+    match e.print().and_then(|()| std::io::stdout().flush()) {
+        Ok(()) => e.exit_code(),
+        Err(source) => {
+            let failure = CliError::Output {
+                stream: "stdout",
+                source,
+            };
+            let _ = output::line(output::Stream::Stderr, format_args!("error: {failure}"));
+            failure.exit_code()
         }
     }
 }
@@ -246,11 +313,22 @@ pub fn process_in_blocks(
     }
 }
 
-/// "mono", "stereo" or "N channels".
-pub fn channels_name(count: usize) -> String {
-    match count {
-        1 => "mono".into(),
-        2 => "stereo".into(),
-        n => format!("{n} channels"),
+/// Refuse, before any work, an output that is the same file as an input or as another
+/// output: by identity (device and inode), so `..`, symbolic and hard links are seen
+/// through. `inputs` and `outputs` are (what the user calls it, path): `("IN", in.wav)`.
+pub fn refuse_overwriting(
+    inputs: &[(&str, &Path)],
+    outputs: &[(&str, &Path)],
+) -> Result<(), CliError> {
+    for (i, &(out_name, out)) in outputs.iter().enumerate() {
+        let earlier = inputs.iter().chain(&outputs[..i]);
+        if let Some((in_name, input)) = earlier.into_iter().find(|(_, p)| same_file(p, out)) {
+            return Err(CliError::Usage(format!(
+                "{out_name} ({}) is the same file as {in_name} ({}); choose another output file",
+                out.display(),
+                input.display()
+            )));
+        }
     }
+    Ok(())
 }

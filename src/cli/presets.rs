@@ -1,6 +1,7 @@
 //! `matchbox presets`: list the factory presets, or print one as JSON.
 
 use super::CliError;
+use super::output::{self, Stream};
 use crate::preset::{self, FACTORY, factory::slug};
 use clap::Subcommand;
 
@@ -29,20 +30,18 @@ pub enum PresetsAction {
 
 pub fn run(args: &PresetsArgs) -> Result<(), CliError> {
     match &args.action {
-        None | Some(PresetsAction::List) => {
-            list();
-            Ok(())
-        }
+        None | Some(PresetsAction::List) => list(),
         Some(PresetsAction::Show { name }) => show(name),
     }
 }
 
-fn list() {
+fn list() -> Result<(), CliError> {
     let presets = preset::factory_presets();
     let width = presets.iter().map(|(_, p)| p.name.len()).max().unwrap_or(0);
     for (_, p) in &presets {
         say!("{:width$}  {}", p.name, first_sentence(&p.description));
     }
+    Ok(())
 }
 
 fn show(name: &str) -> Result<(), CliError> {
@@ -54,18 +53,10 @@ fn show(name: &str) -> Result<(), CliError> {
         .find(|f| f.file_name.trim_end_matches(".json") == wanted)
         .filter(|_| !std::path::Path::new(name).exists())
     {
-        print_raw(file.json);
-        return Ok(());
+        return output::lines(Stream::Stdout, file.json);
     }
     let preset = preset::resolve(name)?;
-    print_raw(&preset.to_json_pretty());
-    Ok(())
-}
-
-/// `text` to stdout as is; a closed stdout is not an error (see `say!`).
-fn print_raw(text: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    output::lines(Stream::Stdout, &preset.to_json_pretty())
 }
 
 /// Up to the first full stop that ends a sentence.

@@ -14,52 +14,98 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Channels the chain can process (mono or stereo).
 pub const MAX_CHANNELS: usize = 2;
 
-/// Levels for meters, readable from any thread without locks. Values are dB, stored as f32
-/// bits; updated once per processed block while metering is on.
+/// Levels for meters, readable from any thread without locks. The audio thread keeps the
+/// peaks since the last [`ChainMeters::take`] (so a meter read 30 times a second misses no
+/// block) and publishes RMS levels smoothed over [`RMS_WINDOW_MS`].
 #[derive(Debug)]
 pub struct ChainMeters {
-    input_peak_db: AtomicU32,
-    output_peak_db: AtomicU32,
+    /// Peak |x| since the last take: input, the compressor's input (after gain and EQ), output.
+    input_peak: AtomicU32,
+    compressor_input_peak: AtomicU32,
+    output_peak: AtomicU32,
+    /// Largest reductions since the last take, dB (≥ 0): compressor, safety ceiling.
     gain_reduction_db: AtomicU32,
+    ceiling_reduction_db: AtomicU32,
+    /// Mean squares smoothed over [`RMS_WINDOW_MS`].
+    input_mean_square: AtomicU32,
+    output_mean_square: AtomicU32,
 }
 
 /// Level reported for silence, dBFS.
 pub const METER_FLOOR_DB: f32 = -120.0;
+/// Time constant of the RMS meters, ms (a VU-like 300 ms).
+pub const RMS_WINDOW_MS: f64 = 300.0;
+
+/// One reading of the meters, dB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeterReading {
+    pub input_peak_db: f32,
+    pub input_rms_db: f32,
+    /// The level the compressor's static curve sees (after input gain and EQ), peak dBFS.
+    pub compressor_input_db: f32,
+    pub output_peak_db: f32,
+    pub output_rms_db: f32,
+    /// Compressor gain reduction, dB (≥ 0).
+    pub gain_reduction_db: f32,
+    /// Safety ceiling gain reduction, dB (≥ 0).
+    pub ceiling_reduction_db: f32,
+}
 
 impl Default for ChainMeters {
     fn default() -> Self {
-        let floor = METER_FLOOR_DB.to_bits();
+        let zero = || AtomicU32::new(0.0f32.to_bits());
         Self {
-            input_peak_db: AtomicU32::new(floor),
-            output_peak_db: AtomicU32::new(floor),
-            gain_reduction_db: AtomicU32::new(0.0f32.to_bits()),
+            input_peak: zero(),
+            compressor_input_peak: zero(),
+            output_peak: zero(),
+            gain_reduction_db: zero(),
+            ceiling_reduction_db: zero(),
+            input_mean_square: zero(),
+            output_mean_square: zero(),
         }
     }
 }
 
-impl ChainMeters {
-    /// Peak input level of the last block, dBFS.
-    pub fn input_peak_db(&self) -> f32 {
-        f32::from_bits(self.input_peak_db.load(Ordering::Relaxed))
-    }
-    /// Peak output level of the last block, dBFS.
-    pub fn output_peak_db(&self) -> f32 {
-        f32::from_bits(self.output_peak_db.load(Ordering::Relaxed))
-    }
-    /// Largest compressor gain reduction in the last block, dB (≥ 0).
-    pub fn gain_reduction_db(&self) -> f32 {
-        f32::from_bits(self.gain_reduction_db.load(Ordering::Relaxed))
-    }
+/// `|x|` as dBFS, floored.
+fn amplitude_db(a: f32) -> f32 {
+    (20.0 * a.log10()).max(METER_FLOOR_DB)
+}
 
-    fn publish(&self, input_peak: f32, output_peak: f32, gain_reduction_db: f32) {
-        let db = |peak: f32| (20.0 * peak.log10()).max(METER_FLOOR_DB);
-        self.input_peak_db
-            .store(db(input_peak).to_bits(), Ordering::Relaxed);
-        self.output_peak_db
-            .store(db(output_peak).to_bits(), Ordering::Relaxed);
-        self.gain_reduction_db
-            .store(gain_reduction_db.to_bits(), Ordering::Relaxed);
+/// Raise the non-negative f32 in `cell` to at least `value` (non-negative floats order like
+/// their bit patterns).
+fn raise(cell: &AtomicU32, value: f32) {
+    cell.fetch_max(value.max(0.0).to_bits(), Ordering::Relaxed);
+}
+
+fn take_f32(cell: &AtomicU32) -> f32 {
+    f32::from_bits(cell.swap(0.0f32.to_bits(), Ordering::Relaxed))
+}
+
+fn load_f32(cell: &AtomicU32) -> f32 {
+    f32::from_bits(cell.load(Ordering::Relaxed))
+}
+
+impl ChainMeters {
+    /// The levels since the previous take (peaks and reductions restart from nothing).
+    pub fn take(&self) -> MeterReading {
+        let rms_db = |ms: f32| (10.0 * ms.log10()).max(METER_FLOOR_DB);
+        MeterReading {
+            input_peak_db: amplitude_db(take_f32(&self.input_peak)),
+            input_rms_db: rms_db(load_f32(&self.input_mean_square)),
+            compressor_input_db: amplitude_db(take_f32(&self.compressor_input_peak)),
+            output_peak_db: amplitude_db(take_f32(&self.output_peak)),
+            output_rms_db: rms_db(load_f32(&self.output_mean_square)),
+            gain_reduction_db: take_f32(&self.gain_reduction_db),
+            ceiling_reduction_db: take_f32(&self.ceiling_reduction_db),
+        }
     }
+}
+
+/// What the audio thread measures in one block.
+struct BlockLevels {
+    input_peak: f32,
+    input_mean_square: f32,
+    compressor_input_peak: f32,
 }
 
 /// A gain stage whose level glides in dB.
@@ -124,6 +170,10 @@ pub struct Chain {
     ceiling: Ceiling,
     metering: bool,
     meters: Arc<ChainMeters>,
+    /// The smoothed mean squares behind the RMS meters (input, output).
+    mean_squares: [f32; 2],
+    /// Largest |x| of input or output in the last metered block.
+    last_peak: f32,
 }
 
 impl Chain {
@@ -143,6 +193,8 @@ impl Chain {
             ceiling: Ceiling::new(),
             metering: false,
             meters: Arc::new(ChainMeters::default()),
+            mean_squares: [0.0; 2],
+            last_peak: 0.0,
         };
         chain.prepare(sample_rate as f32);
         chain
@@ -219,6 +271,12 @@ impl Chain {
         self.meters.clone()
     }
 
+    /// Largest |x| of input or output in the last block processed with metering on: whether
+    /// the meters have anything to show.
+    pub fn last_peak(&self) -> f32 {
+        self.last_peak
+    }
+
     /// Turn meter publishing on or off (off costs nothing).
     pub fn set_metering(&mut self, on: bool) {
         self.metering = on;
@@ -263,21 +321,63 @@ impl Chain {
 
     /// The chain proper over sanitised `channels`.
     fn process_wet(&mut self, channels: &mut [&mut [f32]]) {
-        let input_peak = if self.metering { peak(channels) } else { 0.0 };
+        let mut levels = self.metering.then(|| BlockLevels {
+            input_peak: peak(channels),
+            input_mean_square: mean_square(channels),
+            compressor_input_peak: 0.0,
+        });
         self.input_gain.process(channels);
         self.eq.process(channels);
+        if let Some(levels) = levels.as_mut() {
+            levels.compressor_input_peak = peak(channels);
+        }
         let gain_reduction_db = self.compressor.process(channels);
         self.output_gain.process(channels);
         self.ceiling.process(channels);
         // Gains below 1 can turn the tiniest normal numbers subnormal; hosts (and
         // clap-validator's fuzzer) must never receive one.
         flush_subnormal(channels);
-        if self.metering {
-            let output_peak = peak(channels);
-            self.meters
-                .publish(input_peak, output_peak, gain_reduction_db);
+        if let Some(levels) = levels {
+            self.publish(&levels, channels, gain_reduction_db);
         }
     }
+
+    /// Hand this block's levels to the meters (atomics only).
+    fn publish(&mut self, levels: &BlockLevels, output: &[&mut [f32]], gain_reduction_db: f32) {
+        let frames = output.first().map_or(0, |c| c.len());
+        // One-pole smoothing of the mean square, block by block.
+        let keep = (-(frames as f64) / (RMS_WINDOW_MS * 1e-3 * self.sample_rate)).exp() as f32;
+        let block = [levels.input_mean_square, mean_square(output)];
+        for (ms, new) in self.mean_squares.iter_mut().zip(block) {
+            *ms = keep * *ms + (1.0 - keep) * new;
+            // Let the smoothed level reach true silence instead of crawling through subnormals.
+            if *ms < 1e-14 {
+                *ms = 0.0;
+            }
+        }
+        let output_peak = peak(output);
+        self.last_peak = levels.input_peak.max(output_peak);
+        let m = &self.meters;
+        raise(&m.input_peak, levels.input_peak);
+        raise(&m.compressor_input_peak, levels.compressor_input_peak);
+        raise(&m.output_peak, output_peak);
+        raise(&m.gain_reduction_db, gain_reduction_db);
+        raise(&m.ceiling_reduction_db, self.ceiling.gain_reduction_db());
+        m.input_mean_square
+            .store(self.mean_squares[0].to_bits(), Ordering::Relaxed);
+        m.output_mean_square
+            .store(self.mean_squares[1].to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// Mean of x² over all channels.
+fn mean_square(channels: &[&mut [f32]]) -> f32 {
+    let count: usize = channels.iter().map(|c| c.len()).sum();
+    let sum: f32 = channels
+        .iter()
+        .map(|c| c.iter().map(|x| x * x).sum::<f32>())
+        .sum();
+    sum / count.max(1) as f32
 }
 
 /// Replace NaN/±inf and subnormal samples (below −758 dBFS) by 0, branch-free so it

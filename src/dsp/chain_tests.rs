@@ -197,12 +197,52 @@ fn meters_report_levels_only_when_enabled() {
     let meters = chain.meters();
     let mut x = vec![0.5f32; 4800];
     chain.process(&mut [&mut x]);
-    assert_eq!(meters.input_peak_db(), super::chain::METER_FLOOR_DB);
+    assert_eq!(meters.take().input_peak_db, super::chain::METER_FLOOR_DB);
     chain.set_metering(true);
-    let mut x = vec![0.5f32; 4800];
-    chain.process(&mut [&mut x]);
-    assert!((meters.input_peak_db() - -6.02).abs() < 0.01);
-    assert!((meters.output_peak_db() - -12.02).abs() < 0.01);
+    // 2 s of a constant 0.5: peaks −6.02 / −12.02 dB; RMS settled to the same (a
+    // constant has RMS = peak) within 0.01 dB after 6 time constants.
+    for _ in 0..20 {
+        let mut x = vec![0.5f32; 4800];
+        chain.process(&mut [&mut x]);
+    }
+    let m = meters.take();
+    assert!((m.input_peak_db - -6.02).abs() < 0.01, "{m:?}");
+    assert!((m.output_peak_db - -12.02).abs() < 0.01, "{m:?}");
+    assert!((m.input_rms_db - -6.02).abs() < 0.01, "{m:?}");
+    assert!((m.output_rms_db - -12.02).abs() < 0.01, "{m:?}");
+    assert_eq!((m.gain_reduction_db, m.ceiling_reduction_db), (0.0, 0.0));
+    // Peaks restart at each take; the RMS keeps its smoothed value.
+    let again = meters.take();
+    assert_eq!(again.input_peak_db, super::chain::METER_FLOOR_DB);
+    assert!((again.input_rms_db - -6.02).abs() < 0.01);
+}
+
+#[test]
+fn meters_show_the_compressor_and_the_ceiling_at_work() {
+    let fs = 48_000.0;
+    let mut s = ChainSettings::default();
+    s.input_gain_db = 6.0;
+    s.compressor.enabled = true;
+    s.compressor.threshold_db = -20.0;
+    s.compressor.ratio = 4.0;
+    s.compressor.knee_db = 0.0;
+    s.compressor.makeup_db = 24.0;
+    s.ceiling.enabled = true;
+    s.ceiling.ceiling_db = -1.0;
+    let mut chain = Chain::new(&s, fs);
+    chain.set_metering(true);
+    let meters = chain.meters();
+    // A steady 0.1 (−20 dBFS) becomes −14 dBFS at the compressor: 6 dB over, 4.5 dB reduced
+    // once settled; +24 dB make-up then hits the ceiling.
+    for _ in 0..40 {
+        let mut x = vec![0.1f32; 2400];
+        chain.process(&mut [&mut x]);
+    }
+    let m = meters.take();
+    assert!((m.compressor_input_db - -14.0).abs() < 0.01, "{m:?}");
+    assert!((m.gain_reduction_db - 4.5).abs() < 0.05, "{m:?}");
+    assert!(m.ceiling_reduction_db > 1.0, "{m:?}");
+    assert!(m.output_peak_db <= -1.0 + 1e-3, "{m:?}");
 }
 
 fn arb_band() -> impl Strategy<Value = EqBandSettings> {

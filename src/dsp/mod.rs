@@ -18,7 +18,7 @@ pub mod fastmath;
 pub mod settings;
 pub mod smoother;
 
-pub use chain::{Chain, ChainMeters, MAX_CHANNELS};
+pub use chain::{Chain, ChainMeters, MAX_CHANNELS, METER_FLOOR_DB, MeterReading};
 pub use settings::{
     CeilingSettings, ChainSettings, CompressorSettings, Detector, EqBandSettings, EqSettings,
     FieldError, FilterKind, NUM_BANDS, Range, ranges,

@@ -498,13 +498,18 @@ mod ratio_serde {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Ratio {
-        Number(f32),
+        Number(f64),
         Word(String),
     }
 
+    /// `"inf"` is the only way to an infinite ratio: a number too large for an `f32` (`1e39`)
+    /// would otherwise round to infinity and pass as a limiter.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
         match Ratio::deserialize(d)? {
-            Ratio::Number(r) => Ok(r),
+            Ratio::Number(r) if (r as f32).is_finite() => Ok(r as f32),
+            Ratio::Number(r) => Err(D::Error::custom(format!(
+                "ratio {r:e} is out of range; use 1 to 20, or \"inf\""
+            ))),
             Ratio::Word(w) if w == "inf" => Ok(f32::INFINITY),
             Ratio::Word(w) => Err(D::Error::custom(format!(
                 "ratio \"{w}\" is not a number; use 1 to 20, or \"inf\""

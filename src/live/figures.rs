@@ -4,10 +4,11 @@
 //! 10 s otherwise, and a summary when the session ends.
 
 use super::recorder::RecorderStats;
+pub use crate::plugin::live::Dropouts;
 use crate::plugin::live::{LoadWindow, ProcessLoad};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,26 +16,6 @@ use std::time::{Duration, Instant};
 pub const WINDOW: Duration = Duration::from_secs(1);
 /// How often the reporter writes a line when the output is not a terminal.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
-
-/// Dropouts, by who reported them.
-#[derive(Debug, Default)]
-pub struct Dropouts {
-    /// xruns the JACK server reported (its xrun callback).
-    pub jack_xruns: AtomicU64,
-    /// Capture under/overruns cpal reported.
-    pub capture_xruns: AtomicU64,
-    /// Playback under/overruns cpal reported.
-    pub playback_xruns: AtomicU64,
-}
-
-impl Dropouts {
-    /// All dropouts so far.
-    pub fn total(&self) -> u64 {
-        self.jack_xruns.load(Ordering::Relaxed)
-            + self.capture_xruns.load(Ordering::Relaxed)
-            + self.playback_xruns.load(Ordering::Relaxed)
-    }
-}
 
 /// The JACK server's own DSP load, 0…1 (all clients and the server's work in a cycle).
 pub type ServerLoad = Arc<dyn Fn() -> f64 + Send + Sync>;

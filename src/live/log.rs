@@ -184,8 +184,9 @@ impl tracing::Subscriber for WrapperLog {
         };
         let _ = writeln!(
             std::io::stderr(),
-            "matchbox live: {}: {line}",
-            level.as_str().to_lowercase()
+            "matchbox live: {}: {}",
+            level.as_str().to_lowercase(),
+            crate::text::escape(&line)
         );
     }
 

@@ -124,20 +124,24 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         ctrlc::set_handler(move || ending.end(None))
             .map_err(|e| LiveError::Failed(format!("cannot catch Ctrl-C and SIGTERM: {e}")))?;
     }
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{}", plan.describe(&options));
+    print(&plan.describe(&options));
     if let Some(Some(r)) = ending.recorder.lock().ok().as_deref() {
-        let _ = writeln!(
-            out,
+        print(&format!(
             "recording the dry input to {} and the output to {}",
             r.dry_path.display(),
             r.out_path.display()
-        );
+        ));
     }
-    let _ = writeln!(out, "running; Ctrl-C (or SIGTERM) stops");
+    print("running; Ctrl-C (or SIGTERM) stops");
+    #[cfg(feature = "gui")]
+    let editor_state = crate::editor::initial_state();
     crate::plugin::live::install(LiveSetup {
         settings: options.settings.clone(),
         load,
+        dropouts: dropouts.clone(),
+        headless: options.headless,
+        #[cfg(feature = "gui")]
+        editor_state: editor_state.clone(),
         tap,
         demo: options.demo.map(|make| make(plan.sample_rate as f32)),
     });
@@ -147,6 +151,8 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
         events: events.clone(),
         server: monitor.as_ref().map(|m| m.events.clone()),
         ending: ending.clone(),
+        #[cfg(feature = "gui")]
+        editor: editor_state,
     }
     .start();
 
@@ -188,17 +194,26 @@ impl Ending {
             .map(Reporter::finish)
             .unwrap_or_default();
         let recording = take(&self.recorder).map(Recorder::finish).transpose();
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "{}", figures::summary(&totals));
+        print(&figures::summary(&totals));
         let outcome = recording.and_then(|recording| {
             if let Some(r) = &recording {
-                let _ = writeln!(out, "{}", describe_recording(r));
+                print(&describe_recording(r));
             }
             error.map_or(Ok(Summary { totals, recording }), Err)
         });
-        let _ = out.flush();
         (self.finish)(outcome);
     }
+}
+
+/// One line on stdout, control characters escaped (device names and paths come from outside).
+/// A stdout that cannot be written (closed, full) does not stop the audio: the session goes
+/// on, and its end is still reported by the exit code.
+pub fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", crate::text::escape(line));
+    }
+    let _ = out.flush();
 }
 
 fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
@@ -218,11 +233,14 @@ pub fn describe_recording(r: &Recording) -> String {
     )
 }
 
-/// Ends the session when the device fails or the JACK server goes away.
+/// Ends the session when the device fails, the JACK server goes away, or the editor's window
+/// is closed (the wrapper would then stop JACK its own way, which hangs: see [`run`]).
 struct Supervisor {
     events: Arc<log::LogEvents>,
     server: Option<Arc<jack_server::ServerEvents>>,
     ending: Arc<Ending>,
+    #[cfg(feature = "gui")]
+    editor: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 /// How often the supervisor looks.
@@ -236,7 +254,18 @@ impl Supervisor {
     }
 
     fn watch(self) {
+        #[cfg(feature = "gui")]
+        let mut window_seen = false;
         let error = loop {
+            #[cfg(feature = "gui")]
+            {
+                let open = self.editor.is_open();
+                if window_seen && !open {
+                    self.ending.end(None);
+                    return;
+                }
+                window_seen |= open;
+            }
             if let Some(panic) = self.events.panicked() {
                 break LiveError::Failed(format!("the audio backend failed: {panic}"));
             }

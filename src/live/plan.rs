@@ -90,6 +90,8 @@ pub struct LiveOptions {
     pub preset_name: String,
     pub record: Option<PathBuf>,
     pub verbose: bool,
+    /// Open no window (`--headless`, or no display to open one on).
+    pub headless: bool,
     /// Options handed to the wrapper as they are (after `--`).
     pub wrapper_args: Vec<String>,
     /// `--demo`: a loop played instead of the input, made at the session's rate (Hz).
@@ -218,10 +220,10 @@ impl Plan {
             (options.period, info.period, "--period"),
         ] {
             if let Some(asked) = asked.filter(|&a| a != server) {
-                eprintln!(
-                    "matchbox live: warning: {what} {asked} ignored: the JACK server runs at \
-                     {server} (change it on the server)"
-                );
+                warn(&format!(
+                    "{what} {asked} ignored: the JACK server runs at {server} (change it on the \
+                     server)"
+                ));
             }
         }
         let connect = match &options.connect_input {
@@ -244,9 +246,9 @@ impl Plan {
             InputConnection::Default => {
                 let n = options.layout.inputs().min(info.capture_ports.len());
                 if n == 0 {
-                    eprintln!(
-                        "matchbox live: warning: the JACK server has no capture port; Matchbox's \
-                         input stays unconnected (connect one yourself, or --connect-input PORT)"
+                    warn(
+                        "the JACK server has no capture port; Matchbox's input stays unconnected \
+                         (connect one yourself, or --connect-input PORT)",
                     );
                 }
                 info.capture_ports[..n].to_vec()
@@ -417,6 +419,11 @@ impl Plan {
         }
         lines.join("\n")
     }
+}
+
+/// One warning line on stderr (escaped).
+fn warn(text: &str) {
+    eprintln!("matchbox live: warning: {}", crate::text::escape(text));
 }
 
 /// Where ALSA lists the sound cards.

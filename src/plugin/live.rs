@@ -6,7 +6,8 @@
 //! DAW never finds one and behaves as before.
 //!
 //! On the audio thread the plugin then only touches what the setup brought: the
-//! [`ProcessLoad`] counters (atomics) and the [`AudioTap`] (the recorder's lock-free ring).
+//! [`ProcessLoad`] counters (atomics) and the [`AudioTap`] (the recorder's lock-free ring),
+//! through [`super::taps::Taps`].
 
 use crate::dsp::ChainSettings;
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub struct ProcessLoad {
     audio_ns: AtomicU64,
     /// Highest single-block load since the last take, parts per million.
     peak_ppm: AtomicU64,
+    /// The last window's mean and worst load, parts per million (for the editor, which must
+    /// not take the reporter's window).
+    last_mean_ppm: AtomicU64,
+    last_max_ppm: AtomicU64,
     /// Blocks processed since the start (never reset).
     blocks: AtomicU64,
 }
@@ -65,10 +70,23 @@ impl ProcessLoad {
         let busy = self.busy_ns.swap(0, Ordering::Relaxed) as f64;
         let audio = self.audio_ns.swap(0, Ordering::Relaxed) as f64;
         let peak = self.peak_ppm.swap(0, Ordering::Relaxed) as f64;
-        LoadWindow {
+        let window = LoadWindow {
             mean: if audio > 0.0 { busy / audio } else { 0.0 },
             max: peak * 1e-6,
             audio_s: audio * 1e-9,
+        };
+        self.last_mean_ppm
+            .store((window.mean * 1e6) as u64, Ordering::Relaxed);
+        self.last_max_ppm.store(peak as u64, Ordering::Relaxed);
+        window
+    }
+
+    /// The window the last [`ProcessLoad::take`] closed (mean and max only).
+    pub fn last_window(&self) -> LoadWindow {
+        LoadWindow {
+            mean: self.last_mean_ppm.load(Ordering::Relaxed) as f64 * 1e-6,
+            max: self.last_max_ppm.load(Ordering::Relaxed) as f64 * 1e-6,
+            audio_s: 0.0,
         }
     }
 
@@ -78,12 +96,40 @@ impl ProcessLoad {
     }
 }
 
+/// Dropouts, by who reported them (atomics: each reporter writes its own).
+#[derive(Debug, Default)]
+pub struct Dropouts {
+    /// xruns the JACK server reported (its xrun callback).
+    pub jack_xruns: AtomicU64,
+    /// Capture under/overruns cpal reported.
+    pub capture_xruns: AtomicU64,
+    /// Playback under/overruns cpal reported.
+    pub playback_xruns: AtomicU64,
+}
+
+impl Dropouts {
+    /// All dropouts so far.
+    pub fn total(&self) -> u64 {
+        self.jack_xruns.load(Ordering::Relaxed)
+            + self.capture_xruns.load(Ordering::Relaxed)
+            + self.playback_xruns.load(Ordering::Relaxed)
+    }
+}
+
 /// Everything the live monitor gives the plugin it is about to run.
 pub struct LiveSetup {
     /// The sound to start with: the host parameters' defaults become these values exactly.
     pub settings: ChainSettings,
     /// Where `process` reports its time.
     pub load: Arc<ProcessLoad>,
+    /// Dropout counts, for the editor to show.
+    pub dropouts: Arc<Dropouts>,
+    /// Run without an editor window (`--headless`, or no display).
+    pub headless: bool,
+    /// The editor window's state, which the live monitor watches: closing the window ends
+    /// the session.
+    #[cfg(feature = "gui")]
+    pub editor_state: Arc<nice_plug_egui::EguiEditorState>,
     /// The recorder, when `--record` was given.
     pub tap: Option<Box<dyn AudioTap>>,
     /// A loop played instead of the input (`--demo`: no microphone needed), at the session's
@@ -101,96 +147,4 @@ pub fn install(setup: LiveSetup) {
 /// The setup [`install`]ed for this instance, if any (taken: a second instance gets none).
 pub(super) fn take() -> Option<LiveSetup> {
     SETUP.lock().unwrap_or_else(|e| e.into_inner()).take()
-}
-
-/// The audio thread's side of a [`LiveSetup`]: the load counters, the tap, and a copy of the
-/// input (the chain processes in place) in buffers sized at activation.
-pub(super) struct LiveTap {
-    pub load: Arc<ProcessLoad>,
-    tap: Option<Box<dyn AudioTap>>,
-    dry: [Vec<f32>; 2],
-    demo: Option<Demo>,
-}
-
-/// The demo loop and where it is.
-struct Demo {
-    samples: Vec<f32>,
-    position: usize,
-}
-
-impl Demo {
-    /// Fill the first `inputs` channels with the next samples of the loop.
-    fn fill(&mut self, channels: &mut [&mut [f32]], inputs: usize) {
-        let frames = channels.first().map_or(0, |c| c.len());
-        if self.samples.is_empty() {
-            return;
-        }
-        let start = self.position;
-        for ch in channels.iter_mut().take(inputs) {
-            let mut position = start;
-            for x in ch.iter_mut() {
-                *x = self.samples[position];
-                position = (position + 1) % self.samples.len();
-            }
-        }
-        self.position = (start + frames) % self.samples.len();
-    }
-}
-
-/// Longest piece the dry copy holds; longer blocks are processed in pieces of this length
-/// (the chain is block-size invariant, so this changes nothing audible), frames.
-const DRY_FRAMES: usize = 8192;
-
-impl LiveTap {
-    pub fn new(setup: LiveSetup) -> Self {
-        let frames = if setup.tap.is_some() { DRY_FRAMES } else { 0 };
-        Self {
-            load: setup.load,
-            tap: setup.tap,
-            dry: [vec![0.0; frames], vec![0.0; frames]],
-            demo: setup.demo.map(|samples| Demo {
-                samples,
-                position: 0,
-            }),
-        }
-    }
-
-    /// Run `process` over `inputs` (the channels the chain sees) and `outputs` (all output
-    /// channels, `inputs` first), handing each piece to the tap with the input it came from.
-    /// `process(inputs, outputs)` must fill every output channel of the piece.
-    pub fn run(
-        &mut self,
-        channels: &mut [&mut [f32]],
-        inputs: usize,
-        mut process: impl FnMut(&mut [&mut [f32]]),
-    ) {
-        if let Some(demo) = self.demo.as_mut() {
-            demo.fill(channels, inputs);
-        }
-        let Some(tap) = self.tap.as_mut() else {
-            process(channels);
-            return;
-        };
-        let frames = channels.first().map_or(0, |c| c.len());
-        let inputs = inputs.min(self.dry.len());
-        let outputs = channels.len().min(2);
-        let mut start = 0;
-        while start < frames {
-            let end = (start + DRY_FRAMES).min(frames);
-            let n = end - start;
-            for (dry, ch) in self.dry.iter_mut().zip(channels.iter()).take(inputs) {
-                dry[..n].copy_from_slice(&ch[start..end]);
-            }
-            // Up to two channels each way: fixed arrays, no allocation.
-            let mut piece: [&mut [f32]; 2] = [&mut [], &mut []];
-            for (slot, ch) in piece.iter_mut().zip(channels.iter_mut()) {
-                *slot = &mut ch[start..end];
-            }
-            process(&mut piece[..outputs]);
-            let dry: [&[f32]; 2] = [&self.dry[0][..n], &self.dry[1][..n]];
-            let processed: [&[f32]; 2] = [&piece[0][..], &piece[1][..]];
-            tap.block(&dry[..inputs], &processed[..outputs]);
-            start = end;
-        }
-    }
 }

@@ -12,13 +12,14 @@ pub mod params;
 pub mod preset;
 pub mod state;
 pub mod table;
+pub mod taps;
 
 use crate::dsp::{Chain, ChainMeters, ChainSettings};
 use nice_plug::prelude::*;
 use params::MatchboxParams;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 /// Matchbox has no lookahead: the host needs no delay compensation.
@@ -37,14 +38,16 @@ pub struct Matchbox {
     preset_wait: preset::PresetWait,
     /// [`preset::PRESET_TIMEOUT_MS`] at the current sample rate, samples.
     preset_timeout_frames: u64,
-    /// Whether an editor is open, so the chain publishes meters. The GUI issue sets it from the
-    /// editor's lifetime; until then it stays false and metering costs nothing.
-    editor_open: Arc<AtomicBool>,
     /// One input channel feeding two outputs (the live monitor's microphone layout): the chain
     /// runs on the input and both outputs get the result.
     mono_to_stereo: bool,
-    /// The live monitor's load counters and recorder ([`live`]); `None` in a DAW.
-    live: Option<live::LiveTap>,
+    /// What runs around the chain: the live monitor's extras, the editor's scope.
+    taps: taps::Taps,
+    /// The sample rate the chain runs at, as f32 bits (for the editor's curves).
+    sample_rate: Arc<AtomicU32>,
+    /// What the editor is handed; `None` without a GUI (`--headless`, or built without it).
+    #[cfg(feature = "gui")]
+    editor: Option<Arc<crate::editor::EditorShared>>,
 }
 
 impl Default for Matchbox {
@@ -55,15 +58,40 @@ impl Default for Matchbox {
             .map_or_else(ChainSettings::default, |s| s.settings.clone());
         let params = Arc::new(MatchboxParams::new(&settings));
         let applied = params.to_settings();
+        let chain = Chain::new(&applied, DEFAULT_SAMPLE_RATE_HZ);
+        let sample_rate = Arc::new(AtomicU32::new(DEFAULT_SAMPLE_RATE_HZ.to_bits()));
+        #[cfg(feature = "gui")]
+        let editor = (!setup.as_ref().is_some_and(|s| s.headless)).then(|| {
+            Arc::new(crate::editor::EditorShared {
+                params: params.clone(),
+                meters: chain.meters(),
+                sample_rate: sample_rate.clone(),
+                scope: Default::default(),
+                live: setup.as_ref().map(|s| (s.load.clone(), s.dropouts.clone())),
+                repaint: Default::default(),
+                state: setup
+                    .as_ref()
+                    .map_or_else(crate::editor::initial_state, |s| s.editor_state.clone()),
+            })
+        });
+        let (taps, scope) = taps::Taps::new(setup);
+        #[cfg(feature = "gui")]
+        if let Some(editor) = &editor {
+            *editor.scope.lock().unwrap_or_else(|e| e.into_inner()) = Some(scope);
+        }
+        #[cfg(not(feature = "gui"))]
+        drop(scope);
         Self {
-            chain: Chain::new(&applied, DEFAULT_SAMPLE_RATE_HZ),
+            chain,
             params,
             applied,
             preset_wait: Default::default(),
             preset_timeout_frames: frames_for_ms(preset::PRESET_TIMEOUT_MS, DEFAULT_SAMPLE_RATE_HZ),
-            editor_open: Arc::new(AtomicBool::new(false)),
             mono_to_stereo: false,
-            live: setup.map(live::LiveTap::new),
+            taps,
+            sample_rate,
+            #[cfg(feature = "gui")]
+            editor,
         }
     }
 }
@@ -73,9 +101,17 @@ fn frames_for_ms(ms: f64, sample_rate: f32) -> u64 {
 }
 
 impl Matchbox {
-    /// Levels for the editor's meters (published only while `editor_open` is set).
+    /// Levels for the editor's meters (published only while an editor is open).
     pub fn meters(&self) -> Arc<ChainMeters> {
         self.chain.meters()
+    }
+
+    /// Whether an editor window is open: then the chain meters and the scope runs.
+    fn editor_open(&self) -> bool {
+        #[cfg(feature = "gui")]
+        return self.editor.as_ref().is_some_and(|e| e.state.is_open());
+        #[cfg(not(feature = "gui"))]
+        false
     }
 }
 
@@ -108,12 +144,20 @@ impl Plugin for Matchbox {
 
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
+    #[cfg(feature = "gui")]
+    type Editor = nice_plug_egui::EguiEditor<crate::editor::EditorApp>;
+    #[cfg(not(feature = "gui"))]
     type Editor = ();
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    #[cfg(feature = "gui")]
+    fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        crate::editor::create(self.editor.clone()?)
     }
 
     fn filter_state(state: &mut PluginState) {
@@ -133,6 +177,8 @@ impl Plugin for Matchbox {
             && layout.main_output_channels.map(NonZeroU32::get) == Some(2);
         self.preset_timeout_frames =
             frames_for_ms(preset::PRESET_TIMEOUT_MS, buffer_config.sample_rate);
+        self.sample_rate
+            .store(buffer_config.sample_rate.to_bits(), Ordering::Relaxed);
         self.applied = self.params.to_settings();
         self.chain.set_settings(&self.applied);
         self.chain.set_bypass(self.params.bypass.value());
@@ -153,8 +199,8 @@ impl Plugin for Matchbox {
         _aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        self.chain
-            .set_metering(self.editor_open.load(Ordering::Relaxed));
+        let editor_open = self.editor_open();
+        self.chain.set_metering(editor_open);
         // Called once per sample-accurate piece: a change at sample k starts here, at k.
         let settings = self.params.to_settings();
         let admitted = self.params.preset_gate.admits(
@@ -167,28 +213,32 @@ impl Plugin for Matchbox {
             self.applied = settings;
         }
         self.chain.set_bypass(self.params.bypass.value());
-        let started = self.live.as_ref().map(|_| Instant::now());
+        let started = self.taps.load.as_ref().map(|_| Instant::now());
         let frames = buffer.samples();
         let (chain, mono_to_stereo) = (&mut self.chain, self.mono_to_stereo);
-        let mut process =
-            |channels: &mut [&mut [f32]]| process_layout(chain, channels, mono_to_stereo);
-        match self.live.as_mut() {
-            Some(live) => {
-                live.run(
-                    buffer.as_slice(),
-                    if mono_to_stereo { 1 } else { 2 },
-                    process,
-                );
-                if let Some(started) = started {
-                    let sample_rate = self.chain.sample_rate();
-                    live.load.record(started.elapsed(), frames, sample_rate);
-                }
-            }
-            None => process(buffer.as_slice()),
+        let inputs = if mono_to_stereo { 1 } else { 2 };
+        self.taps
+            .run(buffer.as_slice(), inputs, editor_open, |channels| {
+                process_layout(chain, channels, mono_to_stereo)
+            });
+        if let (Some(load), Some(started)) = (&self.taps.load, started) {
+            load.record(started.elapsed(), frames, self.chain.sample_rate());
+        }
+        // Something to show: the window redraws at its next poll (an atomic store).
+        #[cfg(feature = "gui")]
+        if editor_open
+            && self.chain.last_peak() > SHOW_LEVEL
+            && let Some(editor) = &self.editor
+        {
+            editor.repaint.request_repaint();
         }
         ProcessStatus::Normal
     }
 }
+
+/// Below this peak (−80 dBFS) a block has nothing for the editor to show.
+#[cfg(feature = "gui")]
+const SHOW_LEVEL: f32 = 1e-4;
 
 /// Index of the one-microphone layout in [`Matchbox::AUDIO_IO_LAYOUTS`] (1 in → 2 out), 0-based.
 pub const LAYOUT_MONO_TO_STEREO: usize = 2;

@@ -13,6 +13,8 @@ pub enum PresetError {
         file: String,
         source: std::io::Error,
     },
+    #[error("{file}: larger than {} KiB; not a preset file", super::raw::MAX_PRESET_BYTES / 1024)]
+    TooLarge { file: String },
     #[error("{file}: cannot write: {source}")]
     Write {
         file: String,

@@ -11,45 +11,57 @@ pub mod bench;
 mod error;
 pub mod factory;
 pub mod migration;
+mod raw;
 mod schema;
 
 pub use error::PresetError;
 pub use factory::{FACTORY, factory_names, factory_presets, find_factory};
+pub use raw::MAX_PRESET_BYTES;
 pub use schema::{Analysis, CURRENT_VERSION, MAX_NAME_CHARS, Preset, SCHEMA};
 
 use crate::dsp::{ChainSettings, FieldError};
+use crate::text::is_printable;
 use serde_json::Value;
 use std::path::Path;
 
-/// Read and check the preset file at `path`. Errors name the file as given.
+/// Read and check the preset file at `path` (at most [`MAX_PRESET_BYTES`] are read). Errors
+/// name the file as given.
 pub fn load(path: &Path) -> Result<Preset, PresetError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PresetError::Read {
-        file: file.clone(),
-        source,
+    let text = raw::read_capped(path).map_err(|e| match e {
+        raw::ReadError::Io(source) => PresetError::Read {
+            file: file.clone(),
+            source,
+        },
+        raw::ReadError::TooLarge => PresetError::TooLarge { file: file.clone() },
     })?;
     parse(&file, &text)
 }
 
-/// Check `preset` and write it to `path` as pretty JSON. An invalid preset is refused before
-/// anything is written, so a file on disk always loads.
+/// Check `preset` and write it to `path` as pretty JSON, atomically ([`crate::files`]). An
+/// invalid preset is refused before anything is written, so a file on disk always loads.
 pub fn save(path: &Path, preset: &Preset) -> Result<(), PresetError> {
     let file = path.display().to_string();
     let text = preset.to_json_pretty();
     // The same checks as loading, on exactly the text that would be written.
     parse(&file, &text)?;
-    std::fs::write(path, text).map_err(|source| PresetError::Write { file, source })
+    crate::files::write_atomically(path, text.as_bytes())
+        .map_err(|source| PresetError::Write { file, source })
 }
 
 /// `arg` as the command line's `--preset <FILE|NAME>`: a file when it exists or ends in
 /// `.json`, otherwise a factory preset name (case-insensitive, or its slug).
 pub fn resolve(arg: &str) -> Result<Preset, PresetError> {
-    let path = Path::new(arg);
-    if path.exists() || arg.to_ascii_lowercase().ends_with(".json") {
-        load(path)
-    } else {
-        find_factory(arg).map(|(_, preset)| preset)
+    match file_of(arg) {
+        Some(path) => load(path),
+        None => find_factory(arg).map(|(_, preset)| preset),
     }
+}
+
+/// The file that [`resolve`] reads for `arg`, or `None` when `arg` names a factory preset.
+pub fn file_of(arg: &str) -> Option<&Path> {
+    let path = Path::new(arg);
+    (path.exists() || arg.to_ascii_lowercase().ends_with(".json")).then_some(path)
 }
 
 /// Parse and check a preset from JSON text; `file` names it in errors.
@@ -63,6 +75,13 @@ pub fn parse(file: &str, text: &str) -> Result<Preset, PresetError> {
             message: e.to_string().trim_end_matches(&position).to_owned(),
         }
     })?;
+    if let Some(field) = raw::first_duplicate_key(text) {
+        return Err(PresetError::Field {
+            file: file.to_owned(),
+            field,
+            problem: "given twice; each field may appear once".into(),
+        });
+    }
     let not_a_preset = |problem: &str| PresetError::NotAPreset {
         file: file.to_owned(),
         problem: problem.to_owned(),
@@ -129,14 +148,39 @@ fn semantic_errors(preset: &Preset) -> Vec<FieldError> {
             path: "name".into(),
             problem: format!("{name_chars} characters is above {MAX_NAME_CHARS}"),
         });
-    } else if preset.name.contains(['\n', '\r']) {
+    } else if let Some(c) = preset.name.chars().find(|&c| !is_printable(c)) {
         errors.push(FieldError {
             path: "name".into(),
-            problem: "must be one line".into(),
+            problem: format!(
+                "holds the control character U+{:04X}; a name is one line of printable text",
+                c as u32
+            ),
         });
     }
     errors.extend(settings_errors(&preset.settings));
+    if let Some(analysis) = &preset.analysis {
+        errors.extend(analysis_errors(analysis));
+    }
     errors
+}
+
+/// The analysis notes' durations and fit errors: none is negative. (JSON cannot write an
+/// infinite or NaN number, and serde_json refuses one too large for an `f64`.)
+fn analysis_errors(analysis: &Analysis) -> Vec<FieldError> {
+    [
+        ("duration_s", analysis.duration_s),
+        ("eq_fit_rms_error_db", analysis.eq_fit_rms_error_db),
+        ("eq_fit_max_error_db", analysis.eq_fit_max_error_db),
+        ("compressor_fit_error_db", analysis.compressor_fit_error_db),
+    ]
+    .into_iter()
+    .filter_map(|(field, value)| {
+        value.filter(|v| *v < 0.0).map(|v| FieldError {
+            path: format!("analysis.{field}"),
+            problem: format!("{v} is below 0"),
+        })
+    })
+    .collect()
 }
 
 /// [`ChainSettings::validate`] with each path prefixed by `settings.`.

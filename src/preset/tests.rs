@@ -253,3 +253,101 @@ fn save_writes_what_load_reads_and_refuses_invalid_presets() {
     );
     assert!(!bad.exists());
 }
+
+#[test]
+fn a_key_given_twice_is_refused_with_its_path() {
+    let text = doc("1000", "").replace(r#""ratio": 4"#, r#""ratio": 4, "ratio": 20"#);
+    assert_eq!(
+        err(&text),
+        "beat.json: settings.compressor.ratio: given twice; each field may appear once"
+    );
+    let text = doc("1000", "").replacen(r#""q": 1"#, r#""q": 1, "q": 2"#, 2);
+    assert_eq!(
+        err(&text),
+        "beat.json: settings.eq.bands[0].q: given twice; each field may appear once"
+    );
+    let text = doc("1000", "").replacen('{', r#"{"name": "Other", "#, 1);
+    assert_eq!(
+        err(&text),
+        "beat.json: name: given twice; each field may appear once"
+    );
+}
+
+#[test]
+fn a_ratio_beyond_f32_is_not_an_infinite_ratio() {
+    for big in ["1e39", "-1e39", "3.5e38"] {
+        let e = err(&doc("1000", "").replace(r#""ratio": 4"#, &format!(r#""ratio": {big}"#)));
+        assert!(
+            e.starts_with("beat.json: settings.compressor.ratio: ratio ")
+                && e.contains("is out of range; use 1 to 20, or \"inf\""),
+            "{big}: {e}"
+        );
+    }
+    // Other fields that overflow f32 read as infinite and fail their range.
+    let e = err(&doc("1e39", ""));
+    assert_eq!(
+        e,
+        "beat.json: settings.eq.bands[3].freq_hz: inf is not a finite number (allowed: 20 to 20000)"
+    );
+}
+
+#[test]
+fn names_are_one_line_of_printable_text() {
+    for (bad, code) in [
+        ("\\u001b[31mRed", "001B"),
+        ("Bell\\u0007", "0007"),
+        ("Nul\\u0000", "0000"),
+        ("Line\\u2028Sep", "2028"),
+        ("Flip\\u202e", "202E"),
+        ("Two\\nLines", "000A"),
+        ("C1\\u009b", "009B"),
+    ] {
+        let text = doc("1000", "").replace(r#""name": "Beat""#, &format!(r#""name": "{bad}""#));
+        assert_eq!(
+            err(&text),
+            format!(
+                "beat.json: name: holds the control character U+{code}; a name is one line of printable text"
+            ),
+            "{bad}"
+        );
+    }
+    let text = doc("1000", "").replace(r#""name": "Beat""#, r#""name": "Beat · Ünïcode ペン""#);
+    assert!(parse("beat.json", &text).is_ok());
+}
+
+#[test]
+fn analysis_durations_and_fit_errors_are_not_negative() {
+    let text = doc("1000", "").replacen(
+        '{',
+        r#"{"analysis": {"duration_s": -1, "eq_fit_rms_error_db": 0.5, "compressor_fit_error_db": -0.1}, "#,
+        1,
+    );
+    assert_eq!(
+        err(&text),
+        "beat.json: analysis.duration_s: -1 is below 0; analysis.compressor_fit_error_db: -0.1 is below 0"
+    );
+}
+
+#[test]
+fn files_over_the_size_cap_are_refused_without_reading_them_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("padded.json");
+    let mut text = doc("1000", "");
+    text.push_str(&" ".repeat(MAX_PRESET_BYTES as usize));
+    std::fs::write(&path, &text).unwrap();
+    let e = load(&path).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: larger than 1024 KiB; not a preset file",
+            path.display()
+        )
+    );
+    let binary = dir.path().join("binary.json");
+    std::fs::write(&binary, b"{\"name\": \"\xff\"}").unwrap();
+    let e = load(&binary).unwrap_err().to_string();
+    assert!(
+        e.ends_with("cannot read: not UTF-8 text (invalid byte at offset 10)"),
+        "{e}"
+    );
+}
