@@ -3,12 +3,13 @@
 //! stands for, range, unit, default and choices. tests/vst3_host.py reads its IDs from here.
 
 use super::CliError;
+use super::output::{self, Stream};
 use crate::plugin::params::MatchboxParams;
 
 pub fn run() -> Result<(), CliError> {
     let descriptions = MatchboxParams::default().descriptions();
     let json = serde_json::to_string_pretty(&descriptions)
         .map_err(|e| CliError::Runtime(format!("cannot describe the parameters: {e}")))?;
-    say!("{json}");
-    Ok(())
+    // Line by line: `say!` would escape the layout's line breaks.
+    output::lines(Stream::Stdout, &json)
 }
