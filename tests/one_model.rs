@@ -52,6 +52,7 @@ prop_compose! {
         release_ms in log_uniform(ranges::RELEASE_MS.min as f64, ranges::RELEASE_MS.max as f64),
         rms in any::<bool>(),
         linked in any::<bool>(),
+        sidechain_hpf_hz in prop::option::of(log_uniform(20.0, 500.0)),
     ) -> CompModel {
         CompModel {
             threshold_db,
@@ -61,6 +62,7 @@ prop_compose! {
             release_ms,
             detector: if rms { Detector::Rms } else { Detector::Peak },
             linked,
+            sidechain_hpf_hz,
         }
     }
 }

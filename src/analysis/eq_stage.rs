@@ -3,7 +3,7 @@
 //! well their phase matches the two takes' cross spectrum ([`phase`]). Between compressor
 //! rounds the EQ is corrected for what the compressor does to the spectrum ([`EqRefit`]).
 
-use super::align::Takes;
+use super::align::{self, Takes};
 use super::eq_fit::{self, EqFit, FitTarget};
 use super::excerpts::{self, Excerpt, PAIRED_EXCERPT, SPECTRUM_EXCERPT, concat_mid};
 use super::phase;
@@ -31,6 +31,26 @@ pub fn limits(takes: &Takes<'_>) -> eq_fit::FitLimits {
         },
         top_hz: TOP_FREQ_RATIO * takes.src_fs,
     }
+}
+
+/// Paired, the takes lined up again once the EQ in `settings` is known. The pairing's lag
+/// includes the reference chain's group delay (a few samples for a steep band-pass), which the
+/// EQ reproduces: a lag within [`align::RESIDUAL_LAG_SAMPLES`] is taken for that delay alone
+/// (the takes start together: the plugin and most chains add no latency), a longer one is
+/// moved to where the reference meets the source through the EQ ([`align::residual_lag`]).
+/// Unpaired takes stay as they are.
+pub fn realign<'a>(takes: &Takes<'a>, settings: &ChainSettings) -> Option<Takes<'a>> {
+    let lag = takes.alignment.filter(|_| takes.paired)?.lag_samples;
+    if lag.abs() <= align::RESIDUAL_LAG_SAMPLES {
+        return (lag != 0).then(|| takes.realigned(0));
+    }
+    let mut eq_only = settings.clone();
+    eq_only.compressor.enabled = false;
+    eq_only.ceiling.enabled = false;
+    let (ref_mid, src_mid) = takes.whole_mids();
+    let eq_mid = excerpts::render(&eq_only, &[src_mid.to_vec()], takes.src_fs).remove(0);
+    let residual = align::residual_lag(ref_mid, &eq_mid, takes.ref_fs, lag);
+    (residual != lag).then(|| takes.realigned(residual))
 }
 
 /// The first EQ fit: paired, with the cuts whose phase matches; unpaired, by the magnitude.

@@ -22,16 +22,10 @@ const CEILING_RECHECK_LU: f64 = 0.02;
 const LIMITED_MIN_PEAKS: usize = 8;
 const LIMITED_WITHIN_DB: f32 = 0.1;
 
-/// The chain with its output gain, and the excerpts it was set on.
+/// The chain with its output gain.
 pub struct Leveled {
     /// The final settings (clamped into range).
     pub settings: ChainSettings,
-    /// The source's excerpts through them.
-    pub rendered: Vec<Vec<Vec<f32>>>,
-    /// Paired: the same excerpts of the reference (empty unpaired).
-    pub reference: Vec<Vec<Vec<f32>>>,
-    /// How the excerpts' loudness differs from the whole source's, LU (0 when paired).
-    pub correction_lu: f64,
     /// The compressor was dropped by the last check.
     pub compressor_dropped: bool,
 }
@@ -93,7 +87,7 @@ pub fn set_output_level(
     let check = paired && settings.compressor.enabled;
     let mut plain = settings.clone();
     plain.compressor.enabled = false;
-    let ((mut settings, mut rendered), plain) = std::thread::scope(|scope| {
+    let ((mut settings, rendered), plain) = std::thread::scope(|scope| {
         let plain = check.then(|| scope.spawn(|| with_output_gain(plain)));
         let chosen = with_output_gain(settings);
         (
@@ -106,15 +100,12 @@ pub fn set_output_level(
         let ref_mid_x = concat_mid(&ref_segments);
         let snr = |r: &[Vec<Vec<f32>>]| metrics::snr_db(&concat_mid(r), &ref_mid_x);
         if snr(&plain_rendered) > snr(&rendered) + COMPRESSOR_MIN_SNR_GAIN_DB {
-            (settings, rendered) = (plain, plain_rendered);
+            settings = plain;
             compressor_dropped = true;
         }
     }
     Leveled {
         settings: settings.clamped(),
-        rendered,
-        reference: ref_segments,
-        correction_lu: correction,
         compressor_dropped,
     }
 }

@@ -211,17 +211,30 @@ pub fn third_octave_levels_db(s: &PowerSpectrum) -> Vec<f64> {
 /// [`TOP_FREQ_RATIO`]·fs).
 /// Returns `(rms_db, max_db)`.
 pub fn ltas_error_db(x: &[f32], r: &[f32], sample_rate: f64) -> (f64, f64) {
-    let fft_len = super::spectrum::fft_len_for(sample_rate);
-    let levels = |x: &[f32]| third_octave_levels_db(&gated_spectrum(x, sample_rate, fft_len));
     // The two spectra side by side, one per core.
     let (lx, lr) = std::thread::scope(|scope| {
-        let lr = scope.spawn(|| levels(r));
-        (levels(x), lr.join().expect("spectra do not panic"))
+        let lr = scope.spawn(|| ltas_levels_db(r, sample_rate));
+        (
+            ltas_levels_db(x, sample_rate),
+            lr.join().expect("spectra do not panic"),
+        )
     });
+    ltas_error_from_levels(&lx, &lr, sample_rate)
+}
+
+/// The third-octave levels of `x`'s gated long-term spectrum, dB: what [`ltas_error_db`]
+/// compares.
+pub fn ltas_levels_db(x: &[f32], sample_rate: f64) -> Vec<f64> {
+    let fft_len = super::spectrum::fft_len_for(sample_rate);
+    third_octave_levels_db(&gated_spectrum(x, sample_rate, fft_len))
+}
+
+/// [`ltas_error_db`] from the two signals' [`ltas_levels_db`].
+pub fn ltas_error_from_levels(lx: &[f64], lr: &[f64], sample_rate: f64) -> (f64, f64) {
     let centres = third_octave_centres_hz();
     let diffs: Vec<(f64, f64)> = centres
         .iter()
-        .zip(lx.iter().zip(&lr))
+        .zip(lx.iter().zip(lr))
         .map(|(&f, (a, b))| (f, a - b))
         .collect();
     let (mid_lo, mid_hi) = LEVEL_BAND_HZ;

@@ -16,7 +16,7 @@
 //!    the EQ once.
 //! 6. [`level`]: the output gain that matches integrated loudness (BS.1770), the compressor's
 //!    last check (paired), and the safety ceiling.
-//! 7. [`predict`]: the excerpts through the final chain, measured against the reference.
+//! 7. [`predict`]: the whole source through the final chain, measured against the reference.
 //!
 //! The fits use the plugin's own model (`dsp`'s gain computer, attack/release and band
 //! responses; `tests/one_model.rs`).
@@ -158,6 +158,17 @@ pub fn analyze(
         let fitted = fit_chain(reference, &takes, &grid_hz, options);
         (whole.join().expect("metrics do not panic"), fitted)
     });
+    // Lined up again after the EQ: the whole files' figures are measured again on the new
+    // overlap (a frame grid moved by a few samples moves the level statistics by hundredths
+    // of a dB, and the prediction must read what `compare` reads on the same files).
+    let (takes, whole) = match fitted.lag_samples {
+        Some(lag) => {
+            let takes = takes.realigned(lag);
+            let whole = WholeFiles::measure(&takes);
+            (takes, whole)
+        }
+        None => (takes, whole),
+    };
     let leveled = level::set_output_level(
         &takes,
         fitted.settings,
@@ -165,7 +176,7 @@ pub fn analyze(
         whole.reference.loudness_lufs,
         whole.source.loudness_lufs,
     );
-    let (predicted, prediction) = predict::predict(&takes, &leveled, whole.reference);
+    let (predicted, prediction) = predict::predict(&takes, &leveled.settings, whole.reference);
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
         settings: leveled.settings,
@@ -213,6 +224,8 @@ impl WholeFiles {
 
 /// What the EQ and compressor stages leave for the level stage and the result.
 struct Fitted {
+    /// The lag the takes were lined up at again after the EQ, when it moved.
+    lag_samples: Option<i64>,
     reference_db: Vec<f64>,
     source_db: Vec<f64>,
     target: FitTarget,
@@ -239,6 +252,10 @@ fn fit_chain(
     let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);
     settings.compressor.enabled = false;
     settings.ceiling = level::fit_ceiling(reference);
+    // Paired, the compressor and the waveform comparisons need the takes lined up as the EQ
+    // leaves them (a band-pass's group delay is the EQ's, not the takes' offset).
+    let realigned = eq_stage::realign(takes, &settings);
+    let takes = realigned.as_ref().unwrap_or(takes);
     let mut compressor = CompressorStage::new(takes);
     let mut refit = EqRefit::new(takes, limits, options.bands, options.amount);
     let mut comp_fit = None;
@@ -256,6 +273,7 @@ fn fit_chain(
         settings = eq_stage::with_eq_fit(&settings, &eq_fit);
     }
     Fitted {
+        lag_samples: realigned.map(|t| t.alignment.map_or(0, |a| a.lag_samples)),
         reference_db: spectra.reference_db,
         source_db: spectra.source_db,
         target: spectra.target,

@@ -1,11 +1,11 @@
-//! Stage 7, the prediction: the source's excerpts through the final chain, measured against
-//! the same excerpts of the reference when paired, against the whole reference otherwise
-//! ([`metrics`]). What `analyze` prints as "expected" and writes as `predicted_*`.
+//! Stage 7, the prediction: the whole source through the final chain, measured against the
+//! whole reference ([`metrics`]; paired, both cover their overlap). What `analyze` prints as
+//! "expected" and writes as `predicted_*`.
 
 use super::align::Takes;
-use super::excerpts::concat_channels;
-use super::level::Leveled;
+use super::excerpts::render;
 use super::metrics::{self, SignalMetrics};
+use crate::dsp::ChainSettings;
 
 /// Expected differences between the source through the preset and the reference.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,11 +22,12 @@ pub struct Prediction {
     pub snr_db: Option<f64>,
 }
 
-/// The metrics of the source through the chain (`leveled`), and how far they are from the
-/// reference's (`reference_metrics`: the whole reference's, used when unpaired).
+/// The metrics of the whole (aligned) source through the final `settings`, and how far they
+/// are from the whole reference's (`reference_metrics`): what `render` and `compare` read on
+/// the same files, so the preset's `predicted_*` figures are the ones a user will measure.
 pub fn predict(
     takes: &Takes<'_>,
-    leveled: &Leveled,
+    settings: &ChainSettings,
     reference_metrics: SignalMetrics,
 ) -> (SignalMetrics, Prediction) {
     let &Takes {
@@ -36,28 +37,22 @@ pub fn predict(
         paired,
         ..
     } = takes;
-    let out_concat = concat_channels(&leveled.rendered);
-    let out_refs: Vec<&[f32]> = out_concat.iter().map(Vec::as_slice).collect();
-    let mut predicted = SignalMetrics::measure(&out_refs, src_fs);
-    predicted.loudness_lufs += leveled.correction_lu;
-    let (compare_metrics, ltas_error, snr) = if paired {
-        let ref_concat = concat_channels(&leveled.reference);
-        let rr: Vec<&[f32]> = ref_concat.iter().map(Vec::as_slice).collect();
-        let m = SignalMetrics::measure(&rr, ref_fs);
-        let (rm, om) = (metrics::mid(&rr), metrics::mid(&out_refs));
-        let (ltas, _) = metrics::ltas_error_db(&om, &rm, ref_fs);
-        (m, ltas, Some(metrics::snr_db(&om, &rm)))
-    } else {
-        let om = metrics::mid(&out_refs);
-        let (ltas, _) = metrics::ltas_error_db(&om, ref_mid, src_fs.min(ref_fs));
-        (reference_metrics, ltas, None)
-    };
+    let source: Vec<Vec<f32>> = takes.src_channels.iter().map(|c| c.to_vec()).collect();
+    let out = render(settings, &source, src_fs);
+    let out_refs: Vec<&[f32]> = out.iter().map(Vec::as_slice).collect();
+    let om = metrics::mid(&out_refs);
+    // The output's metrics and its spectrum's distance from the reference's, side by side.
+    let (predicted, (ltas_error, _)) = std::thread::scope(|scope| {
+        let ltas = scope.spawn(|| metrics::ltas_error_db(&om, ref_mid, src_fs.min(ref_fs)));
+        let predicted = SignalMetrics::measure(&out_refs, src_fs);
+        (predicted, ltas.join().expect("spectra do not panic"))
+    });
     let prediction = Prediction {
         ltas_error_db: ltas_error,
-        loudness_error_lu: (predicted.loudness_lufs - compare_metrics.loudness_lufs).abs(),
-        spread_error_db: (predicted.level_spread_db - compare_metrics.level_spread_db).abs(),
-        crest_error_db: (predicted.crest_factor_db - compare_metrics.crest_factor_db).abs(),
-        snr_db: snr,
+        loudness_error_lu: (predicted.loudness_lufs - reference_metrics.loudness_lufs).abs(),
+        spread_error_db: (predicted.level_spread_db - reference_metrics.level_spread_db).abs(),
+        crest_error_db: (predicted.crest_factor_db - reference_metrics.crest_factor_db).abs(),
+        snr_db: paired.then(|| metrics::snr_db(&om, ref_mid)),
     };
     (predicted, prediction)
 }

@@ -53,6 +53,9 @@ pub struct CompModel {
     pub detector: Detector,
     /// One gain for all channels (stereo link 100 %), or each channel its own (0 %).
     pub linked: bool,
+    /// The detector's sidechain high-pass corner, Hz (`None`: off). Kicks and sub-bass read
+    /// quieter through it, so a compressor with one lets the low end through.
+    pub sidechain_hpf_hz: Option<f64>,
 }
 
 impl CompModel {
@@ -65,7 +68,13 @@ impl CompModel {
         release_ms: 10.0,
         detector: Detector::Rms,
         linked: true,
+        sidechain_hpf_hz: None,
     };
+
+    /// The detector levels of `channels` this model reads (its detector and sidechain).
+    pub fn levels_db(&self, channels: &[&[f32]], sample_rate: f64) -> Vec<f32> {
+        detector_levels_db(channels, sample_rate, self.detector, self.sidechain_hpf_hz)
+    }
 
     /// The model as plugin settings with `makeup_db`, clamped into the plugin's ranges.
     pub fn settings(&self, makeup_db: f64) -> CompressorSettings {
@@ -79,6 +88,12 @@ impl CompModel {
             makeup_db: ranges::MAKEUP_DB.clamp(makeup_db as f32),
             detector: self.detector,
             stereo_link_pct: if self.linked { 100.0 } else { 0.0 },
+            sidechain_hpf: self.sidechain_hpf_hz.is_some(),
+            sidechain_hpf_hz: self
+                .sidechain_hpf_hz
+                .map_or(ranges::SIDECHAIN_HPF_HZ.default, |hz| {
+                    ranges::SIDECHAIN_HPF_HZ.clamp(hz as f32)
+                }),
             ..CompressorSettings::default()
         }
     }

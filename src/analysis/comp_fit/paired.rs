@@ -22,6 +22,13 @@ const UNLINKED_EVALS: usize = 30;
 /// The per-channel variant is taken when its cost is below this share of the linked one's
 /// (linking keeps the stereo image steady, so unlinked must be clearly better).
 const UNLINKED_GAIN: f64 = 0.9;
+/// Sidechain high-pass corners the first round's grid tries, Hz (the plugin's range is
+/// 20–500 Hz; the factory presets use 80–150). The Nelder–Mead search keeps the corner.
+const SIDECHAIN_CORNERS_HZ: [f64; 6] = [50.0, 80.0, 110.0, 150.0, 220.0, 320.0];
+/// A sidechain filter is taken when its grid cost is below this share of the best cost
+/// without one.
+const SIDECHAIN_GAIN: f64 = 0.9;
+
 /// A compressor is kept when its cost is below this share of a constant gain's ...
 const KEEP_COST_RATIO: f64 = 0.8;
 /// ... and a constant gain leaves at least this much to explain (mean square, dB²): below
@@ -237,12 +244,12 @@ impl<'a> PairedSearch<'a> {
         }
     }
 
-    /// Each channel's own detector levels.
-    fn own_levels(&self, detector: Detector) -> Vec<Vec<f32>> {
+    /// Each channel's own detector levels as `model` reads them.
+    fn own_levels(&self, model: &CompModel) -> Vec<Vec<f32>> {
         self.ex
             .channel_refs()
             .iter()
-            .map(|c| detector_levels_db(&[c], self.sample_rate, detector))
+            .map(|c| model.levels_db(&[c], self.sample_rate))
             .collect()
     }
 
@@ -250,7 +257,7 @@ impl<'a> PairedSearch<'a> {
     fn refine_linked(&self, start: CompModel) -> CompFit {
         let mut evaluate = self.evaluator();
         let channels = self.ex.channel_refs();
-        let levels = detector_levels_db(&channels, self.sample_rate, start.detector);
+        let levels = start.levels_db(&channels, self.sample_rate);
         let all = self.all_blocks;
         let refined = nelder_mead_model(
             start,
@@ -263,7 +270,7 @@ impl<'a> PairedSearch<'a> {
 
     /// A per-channel model from an earlier round, moved a little.
     fn refine_unlinked(&self, pc: &mut PerChannel, start: CompModel) -> CompFit {
-        let own = self.own_levels(start.detector);
+        let own = self.own_levels(&start);
         let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
         let refined = nelder_mead_model(
             start,
@@ -280,13 +287,10 @@ impl<'a> PairedSearch<'a> {
     /// detectors (the grid alone cannot tell them apart reliably), side by side, one per core;
     /// then the better one refined further, and (stereo) its per-channel variant tried.
     fn search_afresh(&self, per_channel: Option<&mut PerChannel>) -> CompFit {
-        let (all, grid) = (self.all_blocks, self.grid_blocks);
+        let all = self.all_blocks;
         let search = |detector: Detector| {
             let mut evaluate = self.evaluator();
-            let levels = detector_levels_db(&self.ex.channel_refs(), self.sample_rate, detector);
-            let (_, model) = grid_search(&levels, detector, &TIME_CONSTANTS_MS, &mut |ms| {
-                evaluate(&levels, ms, grid).map(|(cost, _)| cost)
-            });
+            let (model, levels) = self.grid_over_sidechains(detector, &mut evaluate);
             let model = nelder_mead_model(
                 model,
                 &mut |ms| evaluate(&levels, ms, all).map(|(cost, _)| cost),
@@ -317,6 +321,43 @@ impl<'a> PairedSearch<'a> {
         decide(cost, refined, makeup, self.without.0, self.without.1)
     }
 
+    /// The grid's best model for `detector`, without a sidechain filter and with each of
+    /// [`SIDECHAIN_CORNERS_HZ`], and the levels it reads. A filter is taken when its grid cost
+    /// is clearly lower ([`SIDECHAIN_GAIN`]): a filter the data do not ask for would only move
+    /// the threshold.
+    fn grid_over_sidechains(
+        &self,
+        detector: Detector,
+        evaluate: &mut impl FnMut(&[f32], &[CompModel], usize) -> [(f64, f64); LANES],
+    ) -> (CompModel, Vec<f32>) {
+        let channels = self.ex.channel_refs();
+        let grid = self.grid_blocks;
+        let mut best: Option<(f64, CompModel, Vec<f32>)> = None;
+        for corner in std::iter::once(None).chain(SIDECHAIN_CORNERS_HZ.map(Some)) {
+            let levels = detector_levels_db(&channels, self.sample_rate, detector, corner);
+            let (cost, model) = grid_search(&levels, detector, &TIME_CONSTANTS_MS, &mut |ms| {
+                evaluate(&levels, ms, grid).map(|(cost, _)| cost)
+            });
+            let model = CompModel {
+                sidechain_hpf_hz: corner,
+                ..model
+            };
+            // The first (no filter) sets the bar the filters must clear.
+            let bar = best.as_ref().map_or(f64::INFINITY, |b| {
+                if b.1.sidechain_hpf_hz.is_none() {
+                    SIDECHAIN_GAIN * b.0
+                } else {
+                    b.0
+                }
+            });
+            if cost < bar {
+                best = Some((cost, model, levels));
+            }
+        }
+        let (_, model, levels) = best.expect("the grid runs at least once");
+        (model, levels)
+    }
+
     /// The per-channel variant of `refined` (linked, on `levels`), when it explains the
     /// per-channel traces clearly better ([`UNLINKED_GAIN`]). Both variants are scored on the
     /// per-channel traces.
@@ -327,7 +368,7 @@ impl<'a> PairedSearch<'a> {
         levels: &[f32],
     ) -> Option<CompFit> {
         let (all, grid) = (self.all_blocks, self.grid_blocks);
-        let own = self.own_levels(refined.detector);
+        let own = self.own_levels(&refined);
         let own: Vec<&[f32]> = own.iter().map(Vec::as_slice).collect();
         let shared: Vec<&[f32]> = vec![levels; own.len()];
         let (linked_cost, _) = pc.cost(&shared, &refined, self.sample_rate, all);

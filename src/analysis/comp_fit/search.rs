@@ -45,19 +45,7 @@ pub(super) fn grid_search(
     time_constants_ms: &[(f64, f64)],
     cost: &mut BatchCost<'_>,
 ) -> (f64, CompModel) {
-    let mut sorted: Vec<f32> = levels_db
-        .iter()
-        .copied()
-        .filter(|l| *l > GRID_SILENCE_DB)
-        .collect();
-    sorted.sort_by(f32::total_cmp);
-    let pct = |p: f64| -> f64 {
-        if sorted.is_empty() {
-            GRID_SILENT_THRESHOLD_DB
-        } else {
-            sorted[((sorted.len() - 1) as f64 * p) as usize] as f64
-        }
-    };
+    let thresholds = grid_thresholds_db(levels_db);
     let mut best = (
         f64::INFINITY,
         CompModel {
@@ -68,6 +56,7 @@ pub(super) fn grid_search(
             release_ms: 100.0,
             detector,
             linked: true,
+            sidechain_hpf_hz: None,
         },
     );
     let mut grid = Vec::new();
@@ -75,17 +64,18 @@ pub(super) fn grid_search(
         ranges::THRESHOLD_DB.min as f64,
         ranges::THRESHOLD_DB.max as f64,
     );
-    for p in GRID_THRESHOLD_PERCENTILES {
+    for threshold_db in thresholds {
         for ratio in GRID_RATIOS {
             for &(attack_ms, release_ms) in time_constants_ms {
                 grid.push(CompModel {
-                    threshold_db: pct(p).clamp(lowest, highest),
+                    threshold_db: threshold_db.clamp(lowest, highest),
                     ratio,
                     knee_db: GRID_KNEE_DB,
                     attack_ms,
                     release_ms,
                     detector,
                     linked: true,
+                    sidechain_hpf_hz: None,
                 });
             }
         }
@@ -100,6 +90,26 @@ pub(super) fn grid_search(
     best
 }
 
+/// The grid's thresholds: the detector levels at [`GRID_THRESHOLD_PERCENTILES`] (ignoring
+/// silence), dB. Found by selection, not a full sort: the grid runs once per detector and
+/// sidechain filter.
+pub(super) fn grid_thresholds_db(levels_db: &[f32]) -> [f64; GRID_THRESHOLD_PERCENTILES.len()] {
+    let mut active: Vec<f32> = levels_db
+        .iter()
+        .copied()
+        .filter(|l| *l > GRID_SILENCE_DB)
+        .collect();
+    let last = active.len().saturating_sub(1);
+    GRID_THRESHOLD_PERCENTILES.map(|p| {
+        if active.is_empty() {
+            GRID_SILENT_THRESHOLD_DB
+        } else {
+            let k = (last as f64 * p) as usize;
+            *active.select_nth_unstable_by(k, f32::total_cmp).1 as f64
+        }
+    })
+}
+
 /// The model as a point for Nelder–Mead: threshold dB, ln ratio, knee dB, ln attack, ln release.
 fn to_point(m: &CompModel) -> [f64; 5] {
     [
@@ -111,7 +121,8 @@ fn to_point(m: &CompModel) -> [f64; 5] {
     ]
 }
 
-fn from_point(p: &[f64; 5], detector: Detector, linked: bool) -> CompModel {
+/// The model at point `p`, its discrete choices (detector, link, sidechain) from `template`.
+fn from_point(p: &[f64; 5], template: &CompModel) -> CompModel {
     let r = |range: &crate::dsp::Range, v: f64| v.clamp(range.min as f64, range.max as f64);
     CompModel {
         threshold_db: r(&ranges::THRESHOLD_DB, p[0]),
@@ -119,8 +130,7 @@ fn from_point(p: &[f64; 5], detector: Detector, linked: bool) -> CompModel {
         knee_db: p[2].clamp(0.0, MAX_FIT_KNEE_DB),
         attack_ms: r(&ranges::ATTACK_MS, p[3].exp()),
         release_ms: r(&ranges::RELEASE_MS, p[4].exp()),
-        detector,
-        linked,
+        ..*template
     }
 }
 
@@ -134,15 +144,11 @@ pub(super) fn nelder_mead_model(
     cost: &mut BatchCost<'_>,
     max_evals: usize,
 ) -> CompModel {
-    let (detector, linked) = (start.detector, start.linked);
     let mut f = |points: &[[f64; 5]]| -> Vec<f64> {
         points
             .chunks(LANES)
             .flat_map(|chunk| {
-                let models: Vec<CompModel> = chunk
-                    .iter()
-                    .map(|p| from_point(p, detector, linked))
-                    .collect();
+                let models: Vec<CompModel> = chunk.iter().map(|p| from_point(p, &start)).collect();
                 cost(&models).into_iter().take(chunk.len())
             })
             .collect()
@@ -213,5 +219,5 @@ pub(super) fn nelder_mead_model(
         }
     }
     simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-    from_point(&simplex[0].0, detector, linked)
+    from_point(&simplex[0].0, &start)
 }

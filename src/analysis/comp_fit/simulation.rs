@@ -8,13 +8,23 @@ use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 
 /// The detector's level (dB) of every sample of `channels` (the shortest counts), linked over
-/// channels by the louder one, as the compressor reads it with `detector` (no sidechain
-/// filter: the fits do not learn one).
-pub fn detector_levels_db(channels: &[&[f32]], sample_rate: f64, detector: Detector) -> Vec<f32> {
+/// channels by the louder one, as the compressor reads it with `detector` and the sidechain
+/// high-pass at `sidechain_hpf_hz` (`None`: off).
+pub fn detector_levels_db(
+    channels: &[&[f32]],
+    sample_rate: f64,
+    detector: Detector,
+    sidechain_hpf_hz: Option<f64>,
+) -> Vec<f32> {
     let mut compressor = Compressor::new();
     compressor.set_settings(&CompressorSettings {
         enabled: true,
         detector,
+        sidechain_hpf: sidechain_hpf_hz.is_some(),
+        sidechain_hpf_hz: sidechain_hpf_hz
+            .map_or(CompressorSettings::default().sidechain_hpf_hz, |hz| {
+                hz as f32
+            }),
         ..CompressorSettings::default()
     });
     compressor.prepare(sample_rate);
@@ -73,12 +83,12 @@ pub fn simulated_gain_db(
         simulation.run(&levels).iter().map(|r| -r[0]).collect()
     };
     if model.linked {
-        let gains = run(detector_levels_db(channels, sample_rate, model.detector));
+        let gains = run(model.levels_db(channels, sample_rate));
         vec![gains; channels.len()]
     } else {
         channels
             .iter()
-            .map(|c| run(detector_levels_db(&[c], sample_rate, model.detector)))
+            .map(|c| run(model.levels_db(&[c], sample_rate)))
             .collect()
     }
 }

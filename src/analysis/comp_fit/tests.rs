@@ -59,6 +59,7 @@ fn recovers_a_known_compressor_from_the_gain_trace() {
         release_ms: 120.0,
         detector: Detector::Peak,
         linked: true,
+        sidechain_hpf_hz: None,
     };
     let wet = compress(&dry, &truth, 3.0, fs);
     let fit = fit_paired(
@@ -96,6 +97,7 @@ fn per_channel_compression_is_told_from_linked() {
             release_ms: 15.0,
             detector: Detector::Peak,
             linked,
+            sidechain_hpf_hz: None,
         };
         let wet = compress_channels(&[&left, &right], &truth, 0.0, fs);
         let fit = fit_paired(
@@ -137,6 +139,7 @@ fn unpaired_fit_narrows_the_level_distribution_like_the_reference() {
         release_ms: 100.0,
         detector: Detector::Rms,
         linked: true,
+        sidechain_hpf_hz: None,
     };
     let reference = compress(&bursts(20.0, fs, 11), &truth, 0.0, fs);
     let source = bursts(20.0, fs, 12);
@@ -161,4 +164,38 @@ fn unpaired_fit_narrows_the_level_distribution_like_the_reference() {
         (s_out - s_ref).abs() < 2.0,
         "spread {s_out} vs reference {s_ref} (source {s_src}); {m:?}"
     );
+}
+
+/// A compressor whose detector is high-passed (so the kicks do not pump it) is learned with
+/// its sidechain filter: the trace shows the low hits passing uncompressed.
+#[test]
+fn a_sidechain_high_pass_is_recovered_from_the_gain_trace() {
+    let fs = 44_100.0;
+    let mut dry = bursts(10.0, fs, 31);
+    // Loud 55 Hz "kicks" every 0.45 s between the bursts.
+    for (n, v) in dry.iter_mut().enumerate() {
+        let t = (n % (0.45 * fs) as usize) as f64 / fs;
+        *v += (0.6 * (std::f64::consts::TAU * 55.0 * t).sin() * (-t / 0.12).exp()) as f32;
+    }
+    let truth = CompModel {
+        threshold_db: -26.0,
+        ratio: 4.0,
+        knee_db: 6.0,
+        attack_ms: 5.0,
+        release_ms: 120.0,
+        detector: Detector::Peak,
+        linked: true,
+        sidechain_hpf_hz: Some(150.0),
+    };
+    let wet = compress(&dry, &truth, 0.0, fs);
+    let fit = fit_paired(
+        &[vec![dry]],
+        &PairedReference::new(&[vec![wet]], fs),
+        fs,
+        None,
+    );
+    let m = fit.model.expect("compression detected");
+    let corner = m.sidechain_hpf_hz.expect("a sidechain filter is learned");
+    assert!((corner / 150.0).log2().abs() < 1.0, "{m:?}");
+    assert!(fit.error_db < 0.5, "{fit:?}");
 }

@@ -300,8 +300,8 @@ impl<'a> UnpairedSearch<'a> {
         let ex = Excerpt::new(source_eq, sample_rate);
         let channels = ex.channel_refs();
         let block = ((BLOCK_S * sample_rate) as usize).max(1);
-        let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak);
-        let rms_levels = detector_levels_db(&channels, sample_rate, Detector::Rms);
+        let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak, None);
+        let rms_levels = detector_levels_db(&channels, sample_rate, Detector::Rms, None);
         let (active_p10_db, active_median_db) = active_levels_db(&ex.block_energy, block);
         Self {
             ex,
