@@ -75,6 +75,16 @@ fn cpu_ms(runs: usize, mut f: impl FnMut()) -> Option<f64> {
     Some((thread_cpu_s()? - start) * 1000.0 / runs as f64)
 }
 
+/// With `MATCHBOX_MATERIAL` set, the material is also written there as stereo float WAVs
+/// (`bench-paired.ref.wav`, `bench-unpaired.ref.wav`, `bench.src.wav`), for checking that a
+/// restructuring of the analysis leaves its presets byte-identical.
+fn write_material(dir: &std::path::Path, files: &[(&str, &Audio)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, audio) in files {
+        matchbox::audio_io::write_wav_f32(&dir.join(name), audio).unwrap();
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let dry = take(1);
     let other = take(2);
@@ -85,6 +95,14 @@ fn bench(c: &mut Criterion) {
     let source = audio(dry.clone());
     let paired_ref = audio(analysis::render(&preset(), &dry, FS));
     let unpaired_ref = audio(analysis::render(&preset(), &other, FS));
+    if let Some(dir) = std::env::var_os("MATCHBOX_MATERIAL") {
+        let files = [
+            ("bench-paired.ref.wav", &paired_ref),
+            ("bench-unpaired.ref.wav", &unpaired_ref),
+            ("bench.src.wav", &source),
+        ];
+        write_material(std::path::Path::new(&dir), &files);
+    }
     let options = AnalyzeOptions::default();
     let cases: [(&str, &Audio, Option<&Audio>); 3] = [
         ("paired", &paired_ref, Some(&source)),

@@ -14,6 +14,7 @@ pub mod files;
 pub mod live;
 pub mod plugin;
 pub mod preset;
+pub mod report;
 pub mod text;
 
 nice_plug::nice_export_clap!(plugin::Matchbox);

@@ -539,9 +539,112 @@ fn odd_but_valid_inputs_give_valid_presets() {
     }
 }
 
+/// What the analysis achieves on each factory preset, paired, on the varied take and on the
+/// periodic loop: (take, preset, [spectrum dB, loudness LU, spread dB, crest dB, SNR dB]).
+/// `every_factory_preset_is_learned_from_a_paired_take` prints this table afresh (run it with
+/// `--nocapture`); update it, with the reason, whenever the analysis changes its results.
+/// SNRs above 99 dB (Flat: exact) are written as 99.
+///
+/// Last changed by issue 12's match-quality step (the compressor fit learns the sidechain
+/// high-pass; paired takes are lined up again once the EQ is known): the periodic loop through
+/// Broadcast went from 3.8 LU / 7.3 dB SNR to 0.03 LU / 14.6 dB, Vocal Warm's loop from
+/// 17.3 to 20.1 dB SNR, Vocal Presence's take from 29.8 to 36.9 dB; Gentle Leveler's loop
+/// got worse in spectrum and spread (0.07 → 0.52 dB, 0.46 → 1.43 dB; loudness 0.76 → 0.17 LU),
+/// Beatbox Sub's loop lost 1.3 dB SNR, Telephone's take 0.5 dB crest.
+const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
+    ("varied take", "Flat", [0.000, 0.000, 0.000, 0.000, 99.0]),
+    (
+        "varied take",
+        "Beatbox Punch",
+        [0.131, 0.046, 0.285, 0.064, 19.3],
+    ),
+    (
+        "varied take",
+        "Beatbox Sub",
+        [0.082, 0.032, 0.111, 0.505, 21.6],
+    ),
+    (
+        "varied take",
+        "Vocal Warm",
+        [0.078, 0.097, 0.238, 0.886, 26.3],
+    ),
+    (
+        "varied take",
+        "Vocal Presence",
+        [0.062, 0.014, 0.119, 0.101, 36.9],
+    ),
+    (
+        "varied take",
+        "Telephone",
+        [3.830, 0.052, 0.293, 1.718, 20.3],
+    ),
+    (
+        "varied take",
+        "Broadcast",
+        [0.187, 0.264, 0.399, 0.191, 13.3],
+    ),
+    (
+        "varied take",
+        "Gentle Leveler",
+        [0.054, 0.050, 0.012, 1.055, 28.8],
+    ),
+    (
+        "varied take",
+        "Live Safety Limiter",
+        [0.014, 0.009, 0.081, 0.067, 46.4],
+    ),
+    ("periodic loop", "Flat", [0.000, 0.000, 0.000, 0.000, 99.0]),
+    (
+        "periodic loop",
+        "Beatbox Punch",
+        [0.055, 0.004, 0.305, 0.135, 24.3],
+    ),
+    (
+        "periodic loop",
+        "Beatbox Sub",
+        [0.081, 0.133, 0.462, 1.214, 16.0],
+    ),
+    (
+        "periodic loop",
+        "Vocal Warm",
+        [0.047, 0.379, 0.271, 1.059, 20.1],
+    ),
+    (
+        "periodic loop",
+        "Vocal Presence",
+        [0.084, 0.013, 0.119, 0.292, 26.9],
+    ),
+    (
+        "periodic loop",
+        "Telephone",
+        [1.973, 0.020, 0.270, 0.265, 18.6],
+    ),
+    (
+        "periodic loop",
+        "Broadcast",
+        [0.164, 0.026, 0.820, 0.179, 14.6],
+    ),
+    (
+        "periodic loop",
+        "Gentle Leveler",
+        [0.517, 0.172, 1.428, 1.355, 18.3],
+    ),
+    (
+        "periodic loop",
+        "Live Safety Limiter",
+        [0.002, 0.075, 0.005, 0.001, 41.3],
+    ),
+];
+
+/// How far outside [`FACTORY_MEASURED`] the bounds sit: an error may grow by 5 % plus 0.02
+/// (dB or LU), the SNR may fall by 0.5 dB. The analysis is deterministic; the margin absorbs
+/// the last digits another CPU's floating-point paths (FMA, vector widths) may change.
+const FACTORY_MARGIN: (f64, f64, f64) = (0.05, 0.02, 0.5);
+
 /// Every factory preset, on the varied take and on a strictly periodic loop (the live demo's:
 /// the same kick and bass note every bar), paired: the pairing search must line the takes
-/// up whatever the preset does to them, and the fit must land within the issue's bounds.
+/// up whatever the preset does to them, and every figure must hold its bound
+/// ([`FACTORY_MEASURED`], [`FACTORY_MARGIN`]).
 #[test]
 fn every_factory_preset_is_learned_from_a_paired_take() {
     let takes = [
@@ -551,6 +654,8 @@ fn every_factory_preset_is_learned_from_a_paired_take() {
             matchbox::cli::synth::beatbox_loop(FS as f32, 20.0),
         ),
     ];
+    let mut measured = Vec::new();
+    let mut misses = Vec::new();
     for (take, dry) in &takes {
         for (_, preset) in matchbox::preset::factory::factory_presets() {
             let reference =
@@ -570,23 +675,47 @@ fn every_factory_preset_is_learned_from_a_paired_take() {
             );
             let out = analysis::render(&result.settings, std::slice::from_ref(dry), FS).remove(0);
             let f = figures(&out, &reference);
-            eprintln!("{take}, {}: {alignment:?} {f:?}", preset.name);
-            // Presets with steep low cuts: learned as cuts, the waveform follows (1–3 dB
-            // SNR when the fit could only shelve). With their compressors on, the issue's
-            // 20 dB is reached where the cut dominates (Vocal Presence); Beatbox Sub's
-            // heavier compression leaves the periodic loop at 12.7 dB (21.2 on the varied
-            // take).
-            let bounds = match preset.name.as_str() {
-                "Vocal Presence" => Some((0.5, 20.0)),
-                "Beatbox Sub" => Some((1.0, 12.0)),
-                _ => None,
+            let got = [
+                f.ltas_rms_db,
+                f.loudness_lu,
+                f.spread_db,
+                f.crest_db,
+                f.snr_db.min(99.0),
+            ];
+            measured.push(format!(
+                "    (\"{take}\", \"{}\", [{:.3}, {:.3}, {:.3}, {:.3}, {:.1}]),",
+                preset.name, got[0], got[1], got[2], got[3], got[4]
+            ));
+            let Some((_, _, want)) = FACTORY_MEASURED
+                .iter()
+                .find(|(t, p, _)| t == take && *p == preset.name)
+            else {
+                misses.push(format!("{take}, {}: not in FACTORY_MEASURED", preset.name));
+                continue;
             };
-            if let Some((ltas_db, snr_db)) = bounds {
-                assert!(f.ltas_rms_db <= ltas_db, "{take}, {}: {f:?}", preset.name);
-                assert!(f.snr_db >= snr_db, "{take}, {}: {f:?}", preset.name);
+            let (relative, absolute, snr_db) = FACTORY_MARGIN;
+            let names = ["spectrum", "loudness", "spread", "crest"];
+            for ((name, g), w) in names.iter().zip(&got).zip(want) {
+                if *g > w * (1.0 + relative) + absolute {
+                    misses.push(format!(
+                        "{take}, {}: {name} {g:.3} (measured {w})",
+                        preset.name
+                    ));
+                }
+            }
+            if got[4] < want[4] - snr_db {
+                misses.push(format!(
+                    "{take}, {}: SNR {:.1} dB (measured {})",
+                    preset.name, got[4], want[4]
+                ));
             }
         }
     }
+    eprintln!(
+        "const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[\n{}\n];",
+        measured.join("\n")
+    );
+    assert!(misses.is_empty(), "beyond the bounds: {misses:#?}");
 }
 
 /// A first-order section by the bilinear transform, as JUCE's `makeFirstOrderHighPass` /
@@ -719,4 +848,53 @@ fn the_ceiling_is_learned_from_how_the_reference_peaks() {
     let hot: Vec<f32> = dry.iter().map(|v| v * 2.0).collect();
     assert!(peak_db(&hot) > 0.5, "{}", peak_db(&hot));
     assert!(!analysis::fit_ceiling(&mono(hot)).enabled);
+}
+
+/// Writes the material of these tests as WAV pairs (`NAME.ref.wav`, `NAME.src.wav`) into the
+/// directory `MATCHBOX_MATERIAL` names, for checking that a restructuring of the analysis
+/// leaves its presets byte-identical: `matchbox analyze` every pair before and after, then
+/// `cmp` the presets.
+///
+/// `MATCHBOX_MATERIAL=dir cargo test --release --test analysis_quality write_material -- --ignored`
+#[test]
+#[ignore = "writes files; run by hand with MATCHBOX_MATERIAL set"]
+fn write_material() {
+    let dir =
+        std::path::PathBuf::from(std::env::var("MATCHBOX_MATERIAL").expect("MATCHBOX_MATERIAL"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, reference: &[f32], source: &[f32]| {
+        write_wav(&dir.join(format!("{name}.ref.wav")), reference);
+        write_wav(&dir.join(format!("{name}.src.wav")), source);
+    };
+    let through = |settings: &ChainSettings, x: &[f32]| {
+        analysis::render(settings, &[x.to_vec()], FS).remove(0)
+    };
+    for (detector, seed) in [(Detector::Peak, 1), (Detector::Rms, 2)] {
+        let dry = dry_take(30.0, seed);
+        write(
+            &format!("paired-{detector:?}"),
+            &through(&known_preset(detector), &dry),
+            &dry,
+        );
+    }
+    let (dry, other) = (dry_take(30.0, 3), dry_take(30.0, 4));
+    write(
+        "unpaired",
+        &through(&known_preset(Detector::Peak), &other),
+        &dry,
+    );
+    let takes = [
+        ("varied", dry_take(20.0, 11)),
+        ("loop", matchbox::cli::synth::beatbox_loop(FS as f32, 20.0)),
+    ];
+    for (take, dry) in &takes {
+        for (file, preset) in matchbox::preset::factory::factory_presets() {
+            let slug = file.file_name.trim_end_matches(".json");
+            write(
+                &format!("factory-{take}-{slug}"),
+                &through(&preset.settings, dry),
+                dry,
+            );
+        }
+    }
 }

@@ -389,6 +389,23 @@ fn presets_show_prints_the_shipped_json() {
     assert_eq!(stdout(&o), "");
 }
 
+/// `plugin-params` prints the parameter table as JSON that a host test can parse (one
+/// parameter per host parameter, each with its stable ID).
+#[test]
+fn plugin_params_prints_parseable_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = matchbox(&["plugin-params"], dir.path());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let params: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(params.len() > 60, "{} parameters", params.len());
+    assert!(
+        params
+            .iter()
+            .all(|p| p["id"].as_str().is_some_and(|id| !id.is_empty()))
+    );
+    assert_eq!(params[0]["id"], "ingain");
+}
+
 #[test]
 fn bench_prints_a_line_per_block_size() {
     let dir = tempfile::tempdir().unwrap();

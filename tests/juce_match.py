@@ -19,13 +19,19 @@ Run by .ci/juce-match:
     python tests/juce_match.py <matchbox binary> [--work DIR] [--only SUBSTRING] [--jobs N]
 Ends with a cargo-style "test result:" line so .ci/test counts it.
 
-Assertions, per case: every figure finite, pairing detected right (paired vs unpaired, and
-the lag near 0: the chains add no latency), and Matchbox within regression bounds the current
-code meets with margin (REGRESSION below). Assertions the current code fails are listed in
-KNOWN_GAPS with the reason and reported, not counted, until the fit is improved. Where
-Matchbox loses to Matchering or misses the issue's paired bounds, the tables say so
-("REPORT-ONLY"); a summary gives the means over the cases, the form of the issue's
-Matchering figures. Everything is seeded: the same code gives the same figures.
+Assertions, per case:
+- every figure finite; pairing detected right (paired vs unpaired, and the lag near 0: the
+  chains add no latency);
+- Matchbox within its regression bounds: just outside what the code achieves, MEASURED below,
+  with the margin stated at REGRESSION_MARGIN;
+- Matchbox at least as good as Matchering on every figure, except those listed in
+  MATCHERING_EXCEPTIONS with the reason.
+A case that fails only on a listed exception counts as a known failure: reported in its own
+count ("K known failures" on the "test result:" line), never as passed. Where Matchbox misses
+the issue's paired bounds the tables say so ("REPORT-ONLY"); a summary gives the means over
+the cases, the form of the issue's Matchering figures, and checks the issue's targets
+(TARGETS; a target not met yet is a known failure too). Everything is seeded: the same code
+gives the same figures (`--measured` prints the MEASURED table for this code).
 """
 
 import argparse
@@ -50,22 +56,80 @@ SECONDS = 30.0
 # The issue's paired bounds (issue 4, "Quality").
 ISSUE_PAIRED = {"ltas": 0.5, "loudness": 0.3, "spread": 1.0, "crest": 0.5, "snr": 20.0}
 
-# Regression bounds, per case kind: what the current code meets with margin on every case
-# not listed in KNOWN_GAPS (measured 2026-11-21). They catch a fit that gets worse; tighten
-# them as the fit improves. |difference| for loudness, spread and crest; SNR is a lower bound;
-# "lag" bounds |analysis.source_lag_samples| (the JUCE chains add no latency: the true lag is 0).
-REGRESSION = {
-    "paired": {"ltas": 1.0, "loudness": 0.3, "spread": 1.5, "crest": 3.5, "snr": 4.0, "lag": 12},
-    "unpaired": {"ltas": 2.5, "loudness": 0.3, "spread": 1.5, "crest": 3.0},
+# What the code achieves, per case and figure (Matchbox's figures as `matchbox compare` reads
+# them): printed afresh by `--measured`; update it, with the reason, whenever the analysis
+# changes its results. Last measured after issue 12's match-quality step (the paired
+# compressor fit learns the sidechain high-pass; paired takes are lined up again once the EQ
+# is known): beatbox/peer/paired lost 4.2 dB SNR (14.18 → 9.94 dB; spectrum 0.13 → 0.24 dB,
+# crest 0.40 → 0.04 dB: the fit now takes a sidechain filter and a different EQ),
+# beatbox/corners/paired gained 0.6 dB SNR (spread 0.61 → 0.41 dB), voice/corners/paired's
+# spread 0.27 → 0.33 dB; the rest within a few hundredths.
+MEASURED = {
+    'beatbox/corners/paired': {'ltas': 0.178, 'loudness': -0.116, 'spread': -0.413, 'crest': -0.788, 'snr': 15.126},
+    'beatbox/corners/unpaired': {'ltas': 1.282, 'loudness': -0.0, 'spread': -0.777, 'crest': 1.315},
+    'beatbox/gentle/paired': {'ltas': 0.045, 'loudness': -0.022, 'spread': -0.112, 'crest': 0.426, 'snr': 32.023},
+    'beatbox/gentle/unpaired': {'ltas': 0.593, 'loudness': 0.0, 'spread': 0.907, 'crest': 0.449},
+    'beatbox/heavy/paired': {'ltas': 0.25, 'loudness': -0.061, 'spread': 0.71, 'crest': 2.93, 'snr': 8.843},
+    'beatbox/heavy/unpaired': {'ltas': 0.809, 'loudness': -0.0, 'spread': 1.385, 'crest': 6.955},
+    'beatbox/peer/paired': {'ltas': 0.236, 'loudness': -0.021, 'spread': -0.327, 'crest': 0.037, 'snr': 9.939},
+    'beatbox/peer/unpaired': {'ltas': 0.693, 'loudness': 0.0, 'spread': 0.57, 'crest': -0.681},
+    'drums/corners/paired': {'ltas': 0.171, 'loudness': -0.02, 'spread': 0.02, 'crest': -0.761, 'snr': 18.14},
+    'drums/corners/unpaired': {'ltas': 0.463, 'loudness': -0.0, 'spread': -0.261, 'crest': 1.246},
+    'drums/gentle/paired': {'ltas': 0.095, 'loudness': 0.087, 'spread': -0.109, 'crest': -0.554, 'snr': 21.459},
+    'drums/gentle/unpaired': {'ltas': 0.249, 'loudness': 0.0, 'spread': -0.196, 'crest': 0.686},
+    'drums/heavy/paired': {'ltas': 0.3, 'loudness': 0.02, 'spread': 0.087, 'crest': 1.279, 'snr': 14.302},
+    'drums/heavy/unpaired': {'ltas': 0.571, 'loudness': 0.0, 'spread': 0.311, 'crest': 2.683},
+    'drums/peer/paired': {'ltas': 0.176, 'loudness': 0.001, 'spread': -0.197, 'crest': -0.027, 'snr': 15.291},
+    'drums/peer/unpaired': {'ltas': 0.456, 'loudness': -0.0, 'spread': -0.176, 'crest': 0.894},
+    'voice/corners/paired': {'ltas': 0.305, 'loudness': -0.031, 'spread': 0.326, 'crest': 1.567, 'snr': 7.933},
+    'voice/corners/unpaired': {'ltas': 1.478, 'loudness': -0.0, 'spread': -0.318, 'crest': 2.734},
+    'voice/gentle/paired': {'ltas': 0.075, 'loudness': -0.087, 'spread': -0.206, 'crest': 0.502, 'snr': 27.664},
+    'voice/gentle/unpaired': {'ltas': 1.43, 'loudness': 0.0, 'spread': -0.148, 'crest': 2.227},
+    'voice/heavy/paired': {'ltas': 0.208, 'loudness': -0.079, 'spread': 0.854, 'crest': 3.226, 'snr': 9.024},
+    'voice/heavy/unpaired': {'ltas': 1.707, 'loudness': 0.0, 'spread': 0.277, 'crest': 0.704},
+    'voice/peer/paired': {'ltas': 0.123, 'loudness': -0.103, 'spread': 0.332, 'crest': 0.52, 'snr': 12.613},
+    'voice/peer/unpaired': {'ltas': 1.638, 'loudness': -0.0, 'spread': -0.054, 'crest': 1.241},
 }
 
-# Assertions the current code fails, reported but not counted until the fit is improved:
-# (case, figure) -> why. When one starts to pass, the run says so: remove it here.
-KNOWN_GAPS = {
-    ("beatbox/heavy/unpaired", "crest"): "+7.1 dB: the statistics fit does not reach the transient "
-        "shaving of JUCE's 0.5 ms attack at 8:1 (the crest term weighs the top 400 ms windows, not the "
-        "single highest peak the figure reads)",
+# The regression bounds sit this far outside MEASURED: an error (|ltas|, |loudness|, |spread|,
+# |crest|) may grow by 5 % plus 0.02 dB (LU), the SNR may fall by 0.5 dB. Matchbox's figures
+# are deterministic (seeded material, pinned Pedalboard); the margin absorbs the last-digit
+# differences of another CPU's floating-point paths (FMA, vector widths), nothing more.
+REGRESSION_MARGIN = {"relative": 0.05, "absolute": 0.02, "snr_db": 0.5}
+# |analysis.source_lag_samples| (the JUCE chains add no latency: the true lag is 0).
+LAG_BOUND = 1
+
+# Figures where Matchbox is worse than Matchering: (case, figure) -> why. When one stops
+# losing the run says so: remove it here.
+MATCHERING_EXCEPTIONS = {
+    ("drums/gentle/paired", "loudness"): "0.09 vs 0.05 LU: the output gain is set on excerpts",
+    ("drums/gentle/unpaired", "spread"): "0.20 vs 0.04 dB: a 2:1 compressor with 20 ms attack "
+        "barely moves the statistics the unpaired fit sees",
+    ("drums/peer/unpaired", "crest"): "0.89 vs 0.34 dB: the unpaired fit matches 400 ms crest "
+        "factors, not the single highest peak",
+    ("drums/corners/unpaired", "crest"): "1.25 vs 1.21 dB (as above)",
+    ("voice/gentle/unpaired", "crest"): "2.23 vs 1.46 dB (as above)",
+    ("beatbox/peer/unpaired", "crest"): "0.68 vs 0.51 dB (as above)",
+    ("beatbox/heavy/unpaired", "crest"): "7.1 vs 4.9 dB: the statistics fit does not reach the "
+        "transient shaving of JUCE's 0.5 ms attack at 8:1",
+    ("beatbox/corners/unpaired", "crest"): "1.32 vs 0.45 dB (as above)",
 }
+
+# The issue's targets over the whole harness (issue 12, point 5): (kind, figure, statistic,
+# bound) -> note. One not met is reported as a known failure until it is.
+TARGETS = {
+    ("paired", "crest", "mean", 0.5): "paired crest-factor error ≤ 0.5 dB on average",
+}
+
+
+def regression_bound(name, key):
+    """(bound, is_lower_bound) for figure `key` of case `name`, or None if not measured."""
+    m = MEASURED.get(name, {}).get(key)
+    if m is None:
+        return None
+    if key == "snr":
+        return m - REGRESSION_MARGIN["snr_db"], True
+    return abs(m) * (1 + REGRESSION_MARGIN["relative"]) + REGRESSION_MARGIN["absolute"], False
 
 
 # ----------------------------------------------------------------------------------------
@@ -301,7 +365,7 @@ def chains():
     from pedalboard import (Compressor, Gain, HighpassFilter, HighShelfFilter, LowpassFilter,
                             LowShelfFilter, PeakFilter)
     return {
-        # shared/bench/pedalboard_chain.py, unchanged.
+        # benches/pedalboard_chain.py's chain, unchanged.
         "peer": [HighpassFilter(80), LowShelfFilter(120, 3, 0.7), PeakFilter(400, -3, 1.0),
                  PeakFilter(1200, 2, 1.5), PeakFilter(3000, 4, 2.0), PeakFilter(6000, -2, 1.0),
                  HighShelfFilter(9000, 3, 0.7), LowpassFilter(16000),
@@ -461,7 +525,7 @@ def table(case):
             continue
         notes = []
         if not better(key, mb[key], mg[key]):
-            notes.append("REPORT-ONLY: worse than Matchering")
+            notes.append("worse than Matchering")
         if case["kind"] == "paired":
             bound = ISSUE_PAIRED[key]
             miss = mb[key] < bound if key == "snr" else abs(mb[key]) > bound
@@ -483,28 +547,63 @@ def table(case):
 
 
 def check(case):
-    """The assertions for one case: a list of (figure, failure) pairs."""
+    """The assertions for one case: a list of (figure, failure, known) triples; `known` names
+    the listed exception that covers the failure (None when nothing does)."""
     failures = []
+    name, mb, mg = case["name"], case["matchbox"], case["matchering"]
     for tool in ("matchbox", "matchering", "matchering_limited"):
         for key, v in (case[tool] or {}).items():
             if not math.isfinite(v):
-                failures.append((key, f"{tool} {key} is not finite: {v}"))
-    mb = case["matchbox"]
-    for key, bound in REGRESSION[case["kind"]].items():
-        if key == "lag":
-            lag = case["info"]["lag"]
-            if not abs(lag) <= bound:
-                failures.append((key, f"pairing lag {lag:+.0f} samples beyond ±{bound} (true lag 0)"))
-        elif key == "snr":
-            if not mb[key] >= bound:
-                failures.append((key, f"Matchbox SNR {mb[key]:.2f} dB below the regression bound {bound} dB"))
-        elif not abs(mb[key]) <= bound:
-            failures.append((key, f"Matchbox {key} {mb[key]:+.2f} beyond the regression bound ±{bound}"))
+                failures.append((key, f"{tool} {key} is not finite: {v}", None))
+    lag = case["info"]["lag"]
+    if case["kind"] == "paired" and not abs(lag) <= LAG_BOUND:
+        failures.append(("lag", f"pairing lag {lag:+.0f} samples beyond ±{LAG_BOUND} (true lag 0)", None))
+    for key, _ in LABELS:
+        if key == "snr" and case["kind"] != "paired":
+            continue
+        bound = regression_bound(name, key)
+        if bound is None:
+            failures.append((key, f"no MEASURED figure for {key}: run with --measured", None))
+        elif bound[1] and not mb[key] >= bound[0]:
+            failures.append((key, f"Matchbox SNR {mb[key]:.2f} dB below the regression bound "
+                                  f"{bound[0]:.2f} dB (measured {MEASURED[name][key]:.2f})", None))
+        elif not bound[1] and not abs(mb[key]) <= bound[0]:
+            failures.append((key, f"Matchbox {key} {mb[key]:+.3f} beyond the regression bound "
+                                  f"±{bound[0]:.3f} (measured {MEASURED[name][key]:+.3f})", None))
+        if not better(key, mb[key], mg[key]):
+            failures.append((key, f"Matchbox {key} {mb[key]:+.3f} worse than Matchering's "
+                                  f"{mg[key]:+.3f}", MATCHERING_EXCEPTIONS.get((name, key))))
     paired = case["info"]["paired"]
     if paired != (case["kind"] == "paired"):
         failures.append(("pairing", f"pairing detected as {'paired' if paired else 'unpaired'}: "
-                                    f"{case['info']['source_line']}"))
+                                    f"{case['info']['source_line']}", None))
     return failures
+
+
+def measured_table(results):
+    """MEASURED for these results, as Python source."""
+    lines = ["MEASURED = {"]
+    for case in sorted(results, key=lambda c: c["name"]):
+        figs = {k: round(v, 3) for k, v in case["matchbox"].items()
+                if not (k == "snr" and case["kind"] != "paired")}
+        lines.append(f"    {case['name']!r}: {figs!r},")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def check_targets(results):
+    """The TARGETS not met: a list of messages."""
+    missed = []
+    for (kind, key, statistic, bound), note in TARGETS.items():
+        values = [abs(c["matchbox"][key]) for c in results if c["kind"] == kind]
+        if not values:
+            continue
+        value = float(np.mean(values)) if statistic == "mean" else max(values)
+        status = "met" if value <= bound else "NOT MET (known failure)"
+        print(f"   target: {note}: {statistic} {value:.2f} → {status}")
+        if value > bound:
+            missed.append(note)
+    return missed
 
 
 def main():
@@ -517,6 +616,8 @@ def main():
                     help="also score Matchering's default (limited) result")
     ap.add_argument("--report-only", default="",
                     help="comma-separated case-name substrings whose failures are reported, not counted")
+    ap.add_argument("--measured", action="store_true",
+                    help="print the MEASURED table (the regression bounds' base) for this code")
     args = ap.parse_args()
     binary = os.path.abspath(args.matchbox)
     report_only = [s for s in args.report_only.split(",") if s]
@@ -543,9 +644,9 @@ def main():
     print(f"juce_match: synthesised and processed {len(jobs)} cases in "
           f"{time.perf_counter() - t0:.1f} s")
 
-    passed = failed = 0
+    passed = failed = known = 0
     results = []
-    gaps_seen = []
+    known_seen = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_case, binary, root, args.limited, *job): job for job in jobs}
         for future in futures:
@@ -560,35 +661,45 @@ def main():
                 continue
             results.append(case)
             print(table(case))
-            problems = []
-            failing = set()
-            for key, message in check(case):
-                failing.add(key)
-                gap = KNOWN_GAPS.get((name, key))
-                if gap or any(part in name for part in report_only):
-                    print(f"   REPORT-ONLY ({gap or 'listed in --report-only'}): {message}")
-                    gaps_seen.append(f"{name} {key}")
+            problems, gaps = [], set()
+            for key, message, why in check(case):
+                if why or any(part in name for part in report_only):
+                    print(f"   KNOWN ({why or 'listed in --report-only'}): {message}")
+                    gaps.add(key)
+                    known_seen.append(f"{name} {key}")
                 else:
                     problems.append(message)
-            for (gap_case, key), _ in KNOWN_GAPS.items():
-                if gap_case == name and key not in failing:
-                    print(f"   NOTE: known gap ({gap_case}, {key}) passes now: remove it from KNOWN_GAPS")
+            for (gap_case, key) in MATCHERING_EXCEPTIONS:
+                if gap_case == name and key not in gaps:
+                    print(f"   NOTE: Matchering exception ({gap_case}, {key}) no longer loses: "
+                          "remove it from MATCHERING_EXCEPTIONS")
             for p in problems:
                 print(f"   FAILED: {p}")
-            print(f"test juce_match {name} ... {'FAILED' if problems else 'ok'}")
             if problems:
                 failed += 1
+                print(f"test juce_match {name} ... FAILED")
+            elif gaps:
+                known += 1
+                print(f"test juce_match {name} ... known failure")
             else:
                 passed += 1
+                print(f"test juce_match {name} ... ok")
 
     if results:
         print(summary(results))
-    if gaps_seen:
-        print(f"juce_match: {len(gaps_seen)} assertion(s) reported only (KNOWN_GAPS): " + ", ".join(gaps_seen))
+        for note in check_targets(results):
+            known_seen.append(f"target: {note}")
+            known += 1
+    if known_seen:
+        print(f"juce_match: {len(known_seen)} known failure(s) (MATCHERING_EXCEPTIONS, TARGETS): "
+              + ", ".join(known_seen))
+    if args.measured and results:
+        print(measured_table(results))
     print(f"juce_match: {time.perf_counter() - t0:.1f} s in all")
     if tmp:
         tmp.cleanup()
-    print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed")
+    print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed; "
+          f"{known} known failures")
     sys.exit(1 if failed else 0)
 
 

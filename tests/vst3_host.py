@@ -3,6 +3,8 @@ and check the output against `matchbox render` with the same settings.
 
 The settings are read back from the plugin's own saved state (exact plain values), written as
 a preset file, and rendered by the `matchbox` binary; both outputs must agree within 1e-6.
+Which parameter ID stands for which setting comes from the plugin's own parameter table
+(`matchbox plugin-params`), not from a list kept here.
 
 Run by .ci/plugin-tests (which bundles first):
     python tests/vst3_host.py <Matchbox.vst3> <matchbox binary>
@@ -22,9 +24,9 @@ import numpy as np
 import pedalboard
 
 BUNDLE, MATCHBOX = sys.argv[1], sys.argv[2]
-# The host parameters every setting maps to (pedalboard's snake_case of name + unit label),
-# plus the host bypass.
-EXPECTED_PARAMS = 2 + 6 * 8 + 13 + 2 + 1
+# The plugin's parameter table: ID, name, the settings field it stands for, range, choices.
+PARAMS = json.loads(subprocess.run([MATCHBOX, "plugin-params"], check=True,
+                                   capture_output=True, text=True).stdout)
 TOLERANCE = 1e-6
 MAX_DIFFERENCES = []
 
@@ -57,49 +59,44 @@ def plugin_settings(plugin):
 
 
 def settings_from_state(state):
-    """ChainSettings (preset JSON) from the plugin's saved parameter values (IDs from
-    src/plugin/params.rs)."""
-    params = {k: next(iter(v.values())) for k, v in state["params"].items()}
-    kinds = ["bell", "low_shelf", "high_shelf", "low_cut", "high_cut", "notch", "band_pass", "tilt"]
-    slopes = [6, 12, 24, 36, 48]
+    """ChainSettings (preset JSON) from the plugin's saved parameter values, each put where the
+    parameter table says it belongs: choices by their saved ID (or index) to the value presets
+    write, plain values above a parameter's `infinite_above` as "inf"."""
+    values = {k: next(iter(v.values())) for k, v in state["params"].items()}
+    settings = {}
+    for param in PARAMS:
+        if param["setting"] is None:
+            continue  # the host's bypass: not part of the settings
+        value = values[param["id"]]
+        if param["kind"] == "choice":
+            choices = param["choices"]
+            choice = choices[value] if isinstance(value, int) else \
+                next(c for c in choices if c["id"] == value)
+            value = choice["setting"]
+        elif "infinite_above" in param and value > param["infinite_above"]:
+            value = "inf"
+        put(settings, param["setting"], value)
+    return settings
 
-    def choice(value, names):
-        return names[value] if isinstance(value, int) else value
 
-    bands = [
-        {
-            "enabled": params[f"on_{n}"],
-            "type": choice(params[f"type_{n}"], kinds),
-            "freq_hz": params[f"freq_{n}"],
-            "gain_db": params[f"gain_{n}"],
-            "q": params[f"q_{n}"],
-            "slope_db_per_oct": int(choice(params[f"slp_{n}"], slopes)),
-        }
-        for n in range(1, 9)
-    ]
-    # Plain ratios above ranges::RATIO.max (20) stand for ∞ (params.rs RATIO_INFINITE_PLAIN).
-    ratio = params["ratio"]
-    return {
-        "input_gain_db": params["ingain"],
-        "eq": {"bands": bands},
-        "compressor": {
-            "enabled": params["comp"],
-            "threshold_db": params["thresh"],
-            "ratio": "inf" if ratio > 20.0 else ratio,
-            "knee_db": params["knee"],
-            "attack_ms": params["attack"],
-            "release_ms": params["releas"],
-            "makeup_db": params["makeup"],
-            "auto_makeup": params["automk"],
-            "detector": params["detect"],
-            "sidechain_hpf": params["schpf"],
-            "sidechain_hpf_hz": params["schz"],
-            "stereo_link_pct": params["link"],
-            "mix_pct": params["mix"],
-        },
-        "output_gain_db": params["outgn"],
-        "ceiling": {"enabled": params["ceil"], "ceiling_db": params["ceildb"]},
-    }
+def put(tree, path, value):
+    """Set `tree` at `path` ("eq.bands[2].freq_hz"), making the objects and lists on the way."""
+    keys = []
+    for part in path.split("."):
+        name, *indices = re.split(r"\[(\d+)\]", part)
+        keys.append(name)
+        keys.extend(int(i) for i in indices if i != "")
+    for key, following in zip(keys, keys[1:]):
+        empty = [] if isinstance(following, int) else {}
+        if isinstance(key, int):
+            while len(tree) <= key:
+                tree.append(None)
+            if tree[key] is None:
+                tree[key] = empty
+        else:
+            tree.setdefault(key, empty)
+        tree = tree[key]
+    tree[keys[-1]] = value
 
 
 def write_wav_f32(path, audio, rate):
@@ -166,7 +163,7 @@ def compare(plugin, audio, rate, block, label):
 def test_parameters_are_listed_by_name():
     plugin = load()
     names = [p.name for p in plugin.parameters.values()]
-    assert len(names) == EXPECTED_PARAMS, len(names)
+    assert names == [p["name"] for p in PARAMS], (names, PARAMS)
     for name in ["Input Gain", "Band 1 Freq", "Band 8 Slope", "Threshold", "Ratio", "Attack",
                  "Sidechain HPF Freq", "Mix", "Output Gain", "Ceiling", "Bypass"]:
         assert name in names, name

@@ -5,9 +5,14 @@
 //! repeated kick, which dominate a plain correlation and repeat every beat, then weigh no more
 //! than the hiss that tells one beat from the next, and an EQ changes only the phase.
 //!
-//! 1. Coarse: block-averaged copies of the whole takes give a few candidate lags.
+//! 1. Coarse: block-averaged copies of the whole takes give a few candidate lags, and so do
+//!    their block energy envelopes (which keep the timing of material whose content lies
+//!    above the block averages' band, a telephone band-pass say).
 //! 2. Fine: each candidate is refined at the full rate on three excerpts spread over the
-//!    overlap; the candidate with the highest mean whitened peak wins, to the sample.
+//!    overlap; the candidate with the highest mean whitened peak wins, to the sample. Where
+//!    the takes repeat (a loop station's), several lags peak alike: of those within
+//!    [`TIE_SHARE`] of the best, the one with the most overlap wins (0 when they start
+//!    together).
 //!
 //! 3. Decision: at that lag, the share of the reference's energy that a linear filter of the
 //!    source explains (energy-weighted magnitude-squared coherence). An EQ leaves it at 1, a
@@ -18,8 +23,10 @@ use std::ops::Range;
 
 use realfft::RealFftPlanner;
 
+use super::inputs::{AnalysisWarning, MIN_DURATION_S};
 use super::phase::CrossSpectrum;
-use super::spectrum::padded_spectrum;
+use super::spectrum::{TOP_FREQ_RATIO, padded_spectrum};
+use crate::audio_io::Audio;
 use realfft::num_complex::Complex;
 
 /// Explained share of the reference's energy from which two recordings count as the same
@@ -30,8 +37,16 @@ pub const PAIRED_MIN_COHERENCE: f64 = 0.3;
 const COARSE_REFERENCE_S: f64 = 60.0;
 /// Coarse signals are block averages short enough for an FFT of at most 2^19 points.
 const MAX_COARSE_LEN: usize = 1 << 18;
-/// Candidate lags from the coarse search verified at the full rate.
+/// Candidate lags from each coarse search verified at the full rate.
 const CANDIDATES: usize = 3;
+/// Coarse peaks examined for the one with the most overlap among near-equals.
+const TIED_CANDIDATES: usize = 12;
+/// Peaks at least this share of the best count as equally good (a repeated loop's copies);
+/// of those the lag with the most overlap is taken.
+const TIE_SHARE: f64 = 0.9;
+/// Band of the energy envelopes' correlation, Hz: from phrase and beat rates up to where an
+/// envelope's fluctuations are the carrier's noise.
+const ENVELOPE_BAND_HZ: (f64, f64) = (0.5, 60.0);
 /// Samples searched either side of a coarse lag at the full rate, beyond one block.
 const FINE_MARGIN: usize = 8;
 /// Length of each full-rate excerpt, seconds (at most; rounded down to suit the FFT), and how
@@ -73,6 +88,45 @@ fn block_average(x: &[f32], factor: usize) -> Vec<f32> {
     x.chunks_exact(factor)
         .map(|c| c.iter().sum::<f32>() / factor as f32)
         .collect()
+}
+
+/// Block energies of `x` in blocks of `factor` samples, as levels (dB) with their mean removed:
+/// the envelope, whatever band the content lies in.
+fn block_envelope(x: &[f32], factor: usize) -> Vec<f32> {
+    let levels: Vec<f32> = x
+        .chunks_exact(factor)
+        .map(|c| 10.0 * (c.iter().map(|v| v * v).sum::<f32>() / factor as f32 + 1e-10).log10())
+        .collect();
+    let mean = levels.iter().sum::<f32>() / levels.len().max(1) as f32;
+    levels.iter().map(|l| l - mean).collect()
+}
+
+/// `n` with its overlap: how many samples the two takes share at lag `lag`.
+fn overlap(reference_len: usize, source_len: usize, lag: i64) -> i64 {
+    (reference_len as i64).min(source_len as i64 + lag) - lag.max(0)
+}
+
+/// Of `peaks` (lag, value), the best by value and, of those within [`TIE_SHARE`] of it, the
+/// one with the most overlap; then the best others, `count` in all.
+fn with_most_overlap<T: Copy + Into<f64>>(
+    mut peaks: Vec<(i64, T)>,
+    count: usize,
+    overlap_of: impl Fn(i64) -> i64,
+) -> Vec<(i64, T)> {
+    let Some(best) = peaks.iter().map(|p| p.1.into()).reduce(f64::max) else {
+        return peaks;
+    };
+    let widest = peaks
+        .iter()
+        .filter(|p| p.1.into() >= TIE_SHARE * best)
+        .max_by_key(|p| (overlap_of(p.0), std::cmp::Reverse(p.0.abs())))
+        .copied();
+    if let Some(w) = widest {
+        peaks.retain(|p| p.0 != w.0);
+        peaks.insert(0, w);
+    }
+    peaks.truncate(count);
+    peaks
 }
 
 /// Whitened cross-correlation `c[k] ∝ Σ r[n]·s[n−k]` over frequencies `band_hz`, scaled so a
@@ -162,9 +216,10 @@ fn excerpts(
         .collect()
 }
 
-/// The band the full-rate measures use: [`LOW_HZ`] to [`HIGH_HZ`] (at most 0.45·fs).
+/// The band the full-rate measures use: [`LOW_HZ`] to [`HIGH_HZ`] (at most
+/// [`TOP_FREQ_RATIO`]·fs).
 fn fine_band_hz(sample_rate: f64) -> (f64, f64) {
-    (LOW_HZ, HIGH_HZ.min(0.45 * sample_rate))
+    (LOW_HZ, HIGH_HZ.min(TOP_FREQ_RATIO * sample_rate))
 }
 
 /// Refines `centre` to the sample on [`excerpts`]: the lag and its whitened peak (the mean
@@ -232,49 +287,179 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
         .len()
         .min((COARSE_REFERENCE_S * sample_rate) as usize);
     let factor = ((ref_len + source.len()) / MAX_COARSE_LEN).max(4);
-    let r = block_average(&reference[..ref_len], factor);
-    let s = block_average(source, factor);
     let mut planner = RealFftPlanner::<f32>::new();
     let coarse_fs = sample_rate / factor as f64;
-    let c = whitened_xcorr(&mut planner, &r, &s, coarse_fs, (LOW_HZ, coarse_fs / 2.0));
-    let lags = -(s.len() as i64) + 1..r.len() as i64;
+    let lags = -(source.len() as i64 / factor as i64) + 1..(ref_len / factor) as i64;
+    let overlap_of = |lag: i64| overlap(reference.len(), source.len(), lag * factor as i64);
+    let mut candidates = Vec::new();
+    // The block means (the content below the coarse rate's Nyquist) and the envelopes.
+    for (r, s, band) in [
+        (
+            block_average(&reference[..ref_len], factor),
+            block_average(source, factor),
+            (LOW_HZ, coarse_fs / 2.0),
+        ),
+        (
+            block_envelope(&reference[..ref_len], factor),
+            block_envelope(source, factor),
+            (ENVELOPE_BAND_HZ.0, ENVELOPE_BAND_HZ.1.min(coarse_fs / 2.0)),
+        ),
+    ] {
+        let c = whitened_xcorr(&mut planner, &r, &s, coarse_fs, band);
+        let peaks = best_peaks(&c, lags.clone(), TIED_CANDIDATES);
+        for (lag, _) in with_most_overlap(peaks, CANDIDATES, overlap_of) {
+            if !candidates.contains(&lag) {
+                candidates.push(lag);
+            }
+        }
+    }
     let margin = (factor + FINE_MARGIN) as i64;
-    // The candidates are refined independently: the first on a second core.
-    let candidates = best_peaks(&c, lags, CANDIDATES);
-    let refined = |lag: i64, planner: &mut RealFftPlanner<f32>| {
-        refine(
-            planner,
-            reference,
-            source,
-            sample_rate,
-            lag * factor as i64,
-            margin,
-        )
-    };
-    let (first, rest) = candidates
-        .split_first()
-        .map_or((None, &[][..]), |(f, r)| (Some(f), r));
-    let refinements: Vec<Option<(i64, f64)>> = std::thread::scope(|scope| {
-        let first =
-            first.map(|&(lag, _)| scope.spawn(move || refined(lag, &mut RealFftPlanner::new())));
-        let rest: Vec<_> = rest
-            .iter()
-            .map(|&(lag, _)| refined(lag, &mut planner))
-            .collect();
-        first
-            .map(|f| f.join().expect("refining does not panic"))
-            .into_iter()
-            .chain(rest)
+    // The candidates are refined independently: half of them on a second core.
+    let refined = |lags: &[i64], planner: &mut RealFftPlanner<f32>| -> Vec<(i64, f64)> {
+        lags.iter()
+            .filter_map(|&lag| {
+                let centre = lag * factor as i64;
+                refine(planner, reference, source, sample_rate, centre, margin)
+            })
             .collect()
+    };
+    let (first, rest) = candidates.split_at(candidates.len() / 2);
+    let refinements: Vec<(i64, f64)> = std::thread::scope(|scope| {
+        let first = scope.spawn(|| refined(first, &mut RealFftPlanner::new()));
+        let rest = refined(rest, &mut planner);
+        let mut all = first.join().expect("refining does not panic");
+        all.extend(rest);
+        all
     });
-    let best = refinements
-        .into_iter()
-        .flatten()
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.abs().cmp(&a.0.abs())));
+    let best = with_most_overlap(refinements, 1, |lag| {
+        overlap(reference.len(), source.len(), lag)
+    })
+    .into_iter()
+    .next();
     best.map_or(unrelated, |(lag_samples, _)| Alignment {
         lag_samples,
         coherence: explained_share(reference, source, sample_rate, lag_samples),
     })
+}
+
+/// The two recordings as the fits see them: channels and mid at their rates, the alignment and
+/// the pairing decision. When paired, both cover exactly their overlap, lined up (views into
+/// the inputs, no copies).
+pub struct Takes<'a> {
+    pub ref_channels: Vec<&'a [f32]>,
+    pub src_channels: Vec<&'a [f32]>,
+    pub ref_mid: &'a [f32],
+    pub src_mid: &'a [f32],
+    pub ref_fs: f64,
+    pub src_fs: f64,
+    /// Where the source sits in the reference, when their rates agree.
+    pub alignment: Option<Alignment>,
+    /// The same performance: the coherence says so and the overlap is long enough to analyse
+    /// ([`MIN_DURATION_S`]).
+    pub paired: bool,
+    /// The whole inputs, for lining them up again ([`Takes::realigned`]).
+    whole: (&'a Audio, &'a Audio, &'a [f32], &'a [f32]),
+}
+
+/// Samples either side of the pairing's lag searched once the EQ is known
+/// ([`residual_lag`]): a steep band-pass's group delay is a few samples.
+pub const RESIDUAL_LAG_SAMPLES: i64 = 8;
+
+impl<'a> Takes<'a> {
+    /// Lines `source` up with `reference` (when their sample rates agree; otherwise warns) and
+    /// decides whether they are the same performance. `ref_mid` and `src_mid` are their mids.
+    pub fn pair(
+        reference: &'a Audio,
+        source: &'a Audio,
+        ref_mid: &'a [f32],
+        src_mid: &'a [f32],
+        warnings: &mut Vec<AnalysisWarning>,
+    ) -> Self {
+        let ref_fs = reference.sample_rate as f64;
+        let alignment = if source.sample_rate == reference.sample_rate {
+            Some(align(ref_mid, src_mid, ref_fs))
+        } else {
+            warnings.push(AnalysisWarning::RateMismatch {
+                reference: reference.sample_rate,
+                source: source.sample_rate,
+            });
+            None
+        };
+        // Paired also needs an overlap long enough to analyse.
+        let paired = alignment.is_some_and(|a| {
+            a.is_paired()
+                && overlap(reference.frames(), source.frames(), a.lag_samples) as f64
+                    >= MIN_DURATION_S * ref_fs
+        });
+        Self::lined_up((reference, source, ref_mid, src_mid), alignment, paired)
+    }
+
+    /// The same takes lined up at `lag_samples` instead (still paired).
+    pub fn realigned(&self, lag_samples: i64) -> Takes<'a> {
+        let alignment = self.alignment.map(|a| Alignment { lag_samples, ..a });
+        Self::lined_up(self.whole, alignment, self.paired)
+    }
+
+    /// The views: when paired, both cover exactly the overlap at the alignment's lag.
+    fn lined_up(
+        whole: (&'a Audio, &'a Audio, &'a [f32], &'a [f32]),
+        alignment: Option<Alignment>,
+        paired: bool,
+    ) -> Self {
+        let (reference, source, ref_mid, src_mid) = whole;
+        let (ref_range, src_range) = match alignment {
+            Some(a) if paired => {
+                let lag = a.lag_samples;
+                let start = lag.max(0) as usize;
+                let end = (reference.frames() as i64).min(source.frames() as i64 + lag) as usize;
+                let shift = |n: usize| (n as i64 - lag) as usize;
+                (start..end, shift(start)..shift(end))
+            }
+            _ => (0..reference.frames(), 0..source.frames()),
+        };
+        let view = |audio: &'a Audio, range: &Range<usize>| -> Vec<&'a [f32]> {
+            audio.channels.iter().map(|c| &c[range.clone()]).collect()
+        };
+        Self {
+            ref_channels: view(reference, &ref_range),
+            src_channels: view(source, &src_range),
+            ref_mid: &ref_mid[ref_range],
+            src_mid: &src_mid[src_range],
+            ref_fs: reference.sample_rate as f64,
+            src_fs: source.sample_rate as f64,
+            alignment,
+            paired,
+            whole,
+        }
+    }
+
+    /// The whole reference's and source's mids (not only the overlap).
+    pub fn whole_mids(&self) -> (&'a [f32], &'a [f32]) {
+        (self.whole.2, self.whole.3)
+    }
+}
+
+/// The lag at which the reference lines up with the source through the fitted EQ
+/// (`eq_source_mid`, the whole source's mid), near `lag` (±[`RESIDUAL_LAG_SAMPLES`]). The
+/// pairing's lag includes the reference chain's group delay (a few samples for a steep
+/// band-pass); once the EQ reproduces that delay, what remains is the takes' own offset,
+/// which is what the waveform comparisons need.
+pub fn residual_lag(
+    reference_mid: &[f32],
+    eq_source_mid: &[f32],
+    sample_rate: f64,
+    lag: i64,
+) -> i64 {
+    let mut planner = RealFftPlanner::<f32>::new();
+    refine(
+        &mut planner,
+        reference_mid,
+        eq_source_mid,
+        sample_rate,
+        lag,
+        RESIDUAL_LAG_SAMPLES,
+    )
+    .map_or(lag, |(l, _)| l)
 }
 
 #[cfg(test)]
@@ -321,6 +506,22 @@ mod tests {
     /// snares and hats) through every factory preset, at several offsets and lengths: the
     /// repeats must not pull the lag off by a beat, nor the bass note by a fraction of its
     /// period.
+    /// A loop station's take: a 40 s loop played 4½ times (3 minutes). Every copy of the loop
+    /// lines up as well as the first; the lag with the most overlap is the one (0 when both
+    /// takes start together, the other shifts when one starts later).
+    #[test]
+    fn a_repeated_loop_lines_up_at_the_lag_with_the_most_overlap() {
+        let fs = 22_050.0;
+        let period = (40.0 * fs) as usize;
+        let one = noise(period, 41);
+        let take: Vec<f32> = one.iter().cycle().take(period * 9 / 2).copied().collect();
+        let wet: Vec<f32> = take.iter().map(|v| 0.7 * v).collect();
+        assert_eq!(align(&wet, &take, fs).lag_samples, 0);
+        // The reference starts 5 s into the take: lined up at −5 s, not a loop earlier.
+        let late = (5.0 * fs) as usize;
+        assert_eq!(align(&wet[late..], &take, fs).lag_samples, -(late as i64));
+    }
+
     #[test]
     fn a_periodic_loop_through_any_preset_lines_up_to_the_sample() {
         let fs = 44_100.0;

@@ -4,7 +4,7 @@
 //!
 //! Stereo signals are measured on their mid `(L+R)/2` ([`mid`]); loudness uses all channels.
 
-use super::spectrum::{PowerSpectrum, welch_power};
+use super::spectrum::{PowerSpectrum, TOP_FREQ_RATIO, welch_power};
 
 /// Short-term level frame (M0), seconds.
 pub const FRAME_S: f64 = 0.050;
@@ -182,6 +182,12 @@ pub fn gated_spectrum(x: &[f32], sample_rate: f64, fft_len: usize) -> PowerSpect
     welch_power(x, sample_rate, fft_len, &active)
 }
 
+/// The LTAS error's differences have their mean over this band removed, Hz (M1 step 3; the
+/// target curve's level is set over the same band).
+pub const LEVEL_BAND_HZ: (f64, f64) = (100.0, 8000.0);
+/// ... and are judged over this band, Hz (M1 step 4; below [`TOP_FREQ_RATIO`]·fs too).
+pub const LTAS_BAND_HZ: (f64, f64) = (50.0, 16_000.0);
+
 /// ISO 266 third-octave centres from 25 Hz to 20 kHz (`1000·2^(b/3)`, b = −16…13), Hz.
 pub fn third_octave_centres_hz() -> Vec<f64> {
     (-16..=13)
@@ -201,32 +207,48 @@ pub fn third_octave_levels_db(s: &PowerSpectrum) -> Vec<f64> {
 }
 
 /// 1/3-octave LTAS error of `x` against `r` (M1 steps 3–4): the band differences with their
-/// mean over 100 Hz–8 kHz removed, then RMS and maximum over 50 Hz–16 kHz (and below 0.45·fs).
+/// mean over [`LEVEL_BAND_HZ`] removed, then RMS and maximum over [`LTAS_BAND_HZ`] (and below
+/// [`TOP_FREQ_RATIO`]·fs).
 /// Returns `(rms_db, max_db)`.
 pub fn ltas_error_db(x: &[f32], r: &[f32], sample_rate: f64) -> (f64, f64) {
-    let fft_len = super::spectrum::fft_len_for(sample_rate);
-    let levels = |x: &[f32]| third_octave_levels_db(&gated_spectrum(x, sample_rate, fft_len));
     // The two spectra side by side, one per core.
     let (lx, lr) = std::thread::scope(|scope| {
-        let lr = scope.spawn(|| levels(r));
-        (levels(x), lr.join().expect("spectra do not panic"))
+        let lr = scope.spawn(|| ltas_levels_db(r, sample_rate));
+        (
+            ltas_levels_db(x, sample_rate),
+            lr.join().expect("spectra do not panic"),
+        )
     });
+    ltas_error_from_levels(&lx, &lr, sample_rate)
+}
+
+/// The third-octave levels of `x`'s gated long-term spectrum, dB: what [`ltas_error_db`]
+/// compares.
+pub fn ltas_levels_db(x: &[f32], sample_rate: f64) -> Vec<f64> {
+    let fft_len = super::spectrum::fft_len_for(sample_rate);
+    third_octave_levels_db(&gated_spectrum(x, sample_rate, fft_len))
+}
+
+/// [`ltas_error_db`] from the two signals' [`ltas_levels_db`].
+pub fn ltas_error_from_levels(lx: &[f64], lr: &[f64], sample_rate: f64) -> (f64, f64) {
     let centres = third_octave_centres_hz();
     let diffs: Vec<(f64, f64)> = centres
         .iter()
-        .zip(lx.iter().zip(&lr))
+        .zip(lx.iter().zip(lr))
         .map(|(&f, (a, b))| (f, a - b))
         .collect();
+    let (mid_lo, mid_hi) = LEVEL_BAND_HZ;
     let in_mids: Vec<f64> = diffs
         .iter()
-        .filter(|(f, _)| (100.0..=8000.0).contains(f))
+        .filter(|(f, _)| (mid_lo..=mid_hi).contains(f))
         .map(|(_, d)| *d)
         .collect();
     let offset = in_mids.iter().sum::<f64>() / in_mids.len() as f64;
-    let top_hz = 16_000.0f64.min(0.45 * sample_rate);
+    let (low_hz, high_hz) = LTAS_BAND_HZ;
+    let top_hz = high_hz.min(TOP_FREQ_RATIO * sample_rate);
     let errors: Vec<f64> = diffs
         .iter()
-        .filter(|(f, _)| *f >= 50.0 && *f <= top_hz)
+        .filter(|(f, _)| *f >= low_hz && *f <= top_hz)
         .map(|(_, d)| d - offset)
         .collect();
     let rms = (errors.iter().map(|e| e * e).sum::<f64>() / errors.len() as f64).sqrt();

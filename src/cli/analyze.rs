@@ -148,9 +148,9 @@ impl ReportFormat {
 /// Draw the report to `path`; a PNG without fonts is still written, with a warning.
 fn write_report(path: &Path, format: ReportFormat, result: &Analysis) -> Result<(), CliError> {
     let data = match format {
-        ReportFormat::Svg => analysis::report::svg(result).into_bytes(),
+        ReportFormat::Svg => crate::report::svg(result).into_bytes(),
         ReportFormat::Png => {
-            let png = analysis::report::png(result)
+            let png = crate::report::png(result)
                 .map_err(|e| CliError::Runtime(format!("{}: cannot draw: {e}", path.display())))?;
             if !png.labelled {
                 tell!(

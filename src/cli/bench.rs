@@ -1,5 +1,5 @@
 //! `matchbox bench`: time the full chain on synthetic stereo audio in memory, per block size,
-//! in the same terms as `shared/bench/pedalboard_chain.py` (best of 3 runs, ns per sample per
+//! in the same terms as `benches/pedalboard_chain.py` (best of 3 runs, ns per sample per
 //! channel, × real time) so the two can be run back to back and compared.
 
 use super::synth::bench_signal;

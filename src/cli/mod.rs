@@ -23,6 +23,7 @@ pub mod compare;
 pub mod devices;
 pub mod live;
 pub mod output;
+pub mod plugin_params;
 pub mod presets;
 pub mod render;
 pub mod synth;
@@ -159,7 +160,7 @@ pub enum Command {
     /// Time the full chain on synthetic stereo audio in memory.
     ///
     /// Prints ns per sample per channel and × real time per block size, best of 3 runs, in
-    /// the same terms as shared/bench/pedalboard_chain.py. Without --preset every part of the
+    /// the same terms as benches/pedalboard_chain.py. Without --preset every part of the
     /// chain is on: 8 EQ bands, the compressor (RMS detector, sidechain high-pass), output
     /// gain +3 dB and the ceiling. A last line times silence after a loud burst (at the last
     /// block size), where denormal numbers would show up as a slowdown. Build with --release
@@ -172,6 +173,9 @@ pub enum Command {
     /// List the audio backends and devices the live monitor can use, with the names
     /// `matchbox live --input-device/--output-device/--connect-input` accept.
     Devices(devices::DevicesArgs),
+    /// The plugin's host parameters as JSON (for the VST3 host test).
+    #[command(hide = true)]
+    PluginParams,
 }
 
 /// Why a subcommand failed; each maps to one exit code.
@@ -238,6 +242,7 @@ pub fn main() -> i32 {
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Live(args)) => live::run(&args),
         Some(Command::Devices(args)) => devices::run(&args),
+        Some(Command::PluginParams) => plugin_params::run(),
         None => live::run(&cli.live),
     };
     match result {

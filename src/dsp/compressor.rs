@@ -42,7 +42,7 @@
 use super::chain::MAX_CHANNELS;
 use super::fastmath::{self, DB_PER_LOG2_POWER, LOG2_AMPLITUDE_PER_DB};
 use super::settings::{CompressorSettings, Detector, ranges};
-pub use crate::dsp::compressor::curve::{auto_makeup_db, static_curve_db};
+pub use crate::dsp::compressor::curve::{auto_makeup_db, static_curve_db, static_reduction_db};
 use crate::dsp::compressor::{
     ballistics::Ballistics,
     curve::{Curve, Knee, makeup_total_db},
@@ -85,13 +85,11 @@ pub struct Compressor {
     fma: bool,
     sample_rate: f64,
     settings: CompressorSettings,
-    /// One-pole coefficients `α = exp(−1/(τ·fs))` of attack and release.
-    attack_coef: f64,
-    release_coef: f64,
+    ballistics: Ballistics,
     /// `1 − α` of the RMS mean-square one-pole.
     rms_coef: f64,
     highpass: Highpass,
-    knee: Knee,
+    knee: Knee<f32>,
     threshold_db: Ramp,
     makeup_db: Ramp,
     /// Stereo link, 0…1.
@@ -126,11 +124,10 @@ impl Compressor {
             fma,
             sample_rate: 48_000.0,
             settings,
-            attack_coef: 0.0,
-            release_coef: 0.0,
+            ballistics: Ballistics::new(&settings, 48_000.0),
             rms_coef: 1.0,
             highpass: Highpass::default(),
-            knee: Knee::new(&Curve::new(&settings)),
+            knee: Curve::new(&settings).knee.to_f32(),
             threshold_db: Ramp::new(0.0),
             makeup_db: Ramp::new(0.0),
             link: Ramp::new(1.0),
@@ -202,12 +199,8 @@ impl Compressor {
     fn apply(&mut self, s: &CompressorSettings, everything: bool) {
         let old = self.settings;
         let fs = self.sample_rate;
-        let one_pole = |ms: f32| (-1.0 / (ms as f64 * 1e-3 * fs)).exp();
-        if everything || s.attack_ms != old.attack_ms {
-            self.attack_coef = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
-        }
-        if everything || s.release_ms != old.release_ms {
-            self.release_coef = one_pole(ranges::RELEASE_MS.clamp(s.release_ms));
+        if everything || s.attack_ms != old.attack_ms || s.release_ms != old.release_ms {
+            self.ballistics = Ballistics::new(s, fs);
         }
         if everything || s.sidechain_hpf_hz != old.sidechain_hpf_hz {
             let hz = ranges::SIDECHAIN_HPF_HZ.clamp(s.sidechain_hpf_hz) as f64;
@@ -218,7 +211,7 @@ impl Compressor {
             self.highpass_state = [[0.0; 2]; MAX_CHANNELS];
         }
         let curve = Curve::new(s);
-        self.knee = Knee::new(&curve);
+        self.knee = curve.knee.to_f32();
         self.threshold_db.set_target(curve.threshold_db);
         self.makeup_db.set_target(makeup_total_db(s));
         let link = ranges::STEREO_LINK_PCT.clamp(s.stereo_link_pct) as f64 / 100.0;
@@ -309,18 +302,7 @@ impl Compressor {
         n: usize,
     ) -> f32 {
         self.fill_parameters(n);
-        {
-            let inputs: [&[f32]; N] = std::array::from_fn(|c| &*x[c]);
-            match (
-                self.settings.sidechain_hpf,
-                self.settings.detector == Detector::Rms,
-            ) {
-                (false, false) => self.detect::<N, false, false, FMA>(inputs, n),
-                (false, true) => self.detect::<N, false, true, FMA>(inputs, n),
-                (true, false) => self.detect::<N, true, false, FMA>(inputs, n),
-                (true, true) => self.detect::<N, true, true, FMA>(inputs, n),
-            }
-        }
+        self.detect_chunk::<N, FMA>(std::array::from_fn(|c| &*x[c]), n);
         let s = &mut self.scratch;
         // With full link and equal envelopes both channels get the same gain: compute it once,
         // from the louder channel's power (the logarithm of the larger power is the larger
@@ -328,15 +310,11 @@ impl Compressor {
         // per-channel path agrees within 1e-4 dB, so switching paths is seamless.
         let shared =
             N == 1 || (self.link.is_steady_at(1.0) && self.reduction_db[0] == self.reduction_db[1]);
-        if shared && N == 2 {
-            let [w0, w1] = s.work.each_mut();
-            for (a, &b) in w0[..n].iter_mut().zip(&w1[..n]) {
-                *a = a.max(b);
-            }
-        }
-        for w in &mut s.work[..if shared { 1 } else { N }] {
-            for v in &mut w[..n] {
-                *v = DB_PER_LOG2_POWER * fastmath::log2(*v);
+        if shared {
+            linked_level_db::<N>(&mut s.work, n);
+        } else {
+            for w in &mut s.work[..N] {
+                power_to_db(&mut w[..n]);
             }
         }
         let knee = self.knee;
@@ -357,10 +335,7 @@ impl Compressor {
             }
         }
 
-        let ballistics = Ballistics {
-            attack: self.attack_coef,
-            release: self.release_coef,
-        };
+        let ballistics = self.ballistics;
         let max_reduction_db = if shared {
             let r = ballistics.run::<1, FMA>([&mut w0[..n]], [&mut self.reduction_db[0]]);
             self.reduction_db[N - 1] = self.reduction_db[0];
@@ -395,6 +370,53 @@ impl Compressor {
         max_reduction_db
     }
 
+    /// The detector's power (sidechain high-pass when on, |s|² or mean square) of each channel
+    /// into `scratch.work`.
+    #[inline(always)]
+    fn detect_chunk<const N: usize, const FMA: bool>(&mut self, inputs: [&[f32]; N], n: usize) {
+        match (
+            self.settings.sidechain_hpf,
+            self.settings.detector == Detector::Rms,
+        ) {
+            (false, false) => self.detect::<N, false, false, FMA>(inputs, n),
+            (false, true) => self.detect::<N, false, true, FMA>(inputs, n),
+            (true, false) => self.detect::<N, true, false, FMA>(inputs, n),
+            (true, true) => self.detect::<N, true, true, FMA>(inputs, n),
+        }
+    }
+
+    /// The detector's level (dB) for every frame of `channels` (1 or 2 slices; the shortest,
+    /// and `out`, bound the frames), written to `out`: the level `process` hands the gain
+    /// computer for one channel or fully linked stereo (sidechain high-pass when on, power or
+    /// mean square, the louder channel). Advances the detector's state as `process` would;
+    /// the gain path does not run. For the analysis, which simulates candidate settings'
+    /// gain on these levels ([`GainLanes`]).
+    pub fn detector_levels_db(&mut self, channels: &[&[f32]], out: &mut [f32]) {
+        let len = channels
+            .iter()
+            .take(MAX_CHANNELS)
+            .map(|c| c.len())
+            .fold(out.len(), usize::min);
+        let mut start = 0;
+        while start < len {
+            let n = (len - start).min(CHUNK);
+            let end = start + n;
+            match channels {
+                [] => return,
+                [mono] => {
+                    self.detect_chunk::<1, false>([&mono[start..end]], n);
+                    linked_level_db::<1>(&mut self.scratch.work, n);
+                }
+                [left, right, ..] => {
+                    self.detect_chunk::<2, false>([&left[start..end], &right[start..end]], n);
+                    linked_level_db::<2>(&mut self.scratch.work, n);
+                }
+            }
+            out[start..end].copy_from_slice(&self.scratch.work[0][..n]);
+            start = end;
+        }
+    }
+
     fn fill_parameters(&mut self, n: usize) {
         let s = &mut self.scratch;
         self.threshold_db.fill(&mut s.threshold_db[..n]);
@@ -406,6 +428,27 @@ impl Compressor {
                 *m *= self.enable.tick() as f32;
             }
         }
+    }
+}
+
+/// The louder of the first `N` channels' powers in `work` (the first `n` frames), as a level in
+/// dB, into `work[0]`.
+#[inline(always)]
+fn linked_level_db<const N: usize>(work: &mut [[f32; CHUNK]; MAX_CHANNELS], n: usize) {
+    let [w0, w1] = work.each_mut();
+    if N == 2 {
+        for (a, &b) in w0[..n].iter_mut().zip(&w1[..n]) {
+            *a = a.max(b);
+        }
+    }
+    power_to_db(&mut w0[..n]);
+}
+
+/// Powers (mean squares) to levels in dB, in place.
+#[inline(always)]
+fn power_to_db(values: &mut [f32]) {
+    for v in values {
+        *v = DB_PER_LOG2_POWER * fastmath::log2(*v);
     }
 }
 
@@ -445,5 +488,8 @@ impl Compressor {
 mod ballistics;
 mod curve;
 mod detector;
+pub mod lanes;
+
+pub use lanes::{GainLanes, LANES};
 #[cfg(test)]
 mod tests;

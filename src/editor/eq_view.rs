@@ -8,7 +8,8 @@ use super::geometry::{self, DbAxis, FreqAxis, NODE_GRAB_PX};
 use super::spectrum::Analyzer;
 use super::theme;
 use crate::dsp::eq::BandCurve;
-use crate::dsp::{ChainSettings, FilterKind, NUM_BANDS};
+use crate::dsp::{ChainSettings, NUM_BANDS};
+use crate::plugin::choices::Choice;
 use crate::plugin::params::{BandKind, BandParams, MatchboxParams};
 use egui::{Color32, Pos2, Rect, Response, Sense, Shape, Stroke, Ui};
 use nice_plug::prelude::{Enum, Param, ParamSetter};
@@ -165,7 +166,7 @@ impl EqView {
                 } else if let Some(p) = response.interact_pointer_pos() {
                     let (f, g) = geometry::drag_to(freq, db, (p.x, p.y), grab.offset);
                     setter.set_parameter(&b.freq_hz, f);
-                    if FilterKind::from(b.kind.value()).uses_gain() {
+                    if b.kind.value().setting().uses_gain() {
                         setter.set_parameter(&b.gain_db, g);
                     }
                 }
@@ -234,7 +235,7 @@ fn band_menu(ui: &mut Ui, setter: &ParamSetter, b: &BandParams, index: usize) {
         "Whether this band is in the signal path.",
     );
     controls::choice(ui, setter, &b.kind, "The filter's shape.");
-    let kind = FilterKind::from(b.kind.value());
+    let kind = b.kind.value().setting();
     controls::slider(ui, setter, &b.freq_hz, "Centre or corner frequency.");
     if kind.uses_gain() {
         controls::slider(
@@ -431,7 +432,7 @@ fn draw_nodes(
 
 fn draw_readout(ui: &Ui, plot: Rect, band: usize, settings: &ChainSettings) {
     let b = &settings.eq.bands[band];
-    let kind = BandKind::variants()[BandKind::from(b.kind).to_index()];
+    let kind = BandKind::variants()[BandKind::for_setting(b.kind).to_index()];
     let mut text = format!(
         "Band {}  {kind}  {}",
         band + 1,

@@ -1,8 +1,21 @@
 //! The parameters that pick one of a few choices: filter type, cut slope, detector. Each
-//! variant's ID is what presets and saved states write, so it never changes.
+//! variant's ID is what saved states write, so it never changes; each maps to its setting by
+//! name (a `match` per direction), never by position, so reordering either enum changes
+//! nothing that is saved.
 
-use crate::dsp::{Detector, EqBandSettings, FilterKind, ranges};
+use crate::dsp::{Detector, EqBandSettings, FilterKind};
 use nice_plug::prelude::*;
+use serde::Serialize;
+
+/// A host choice that stands for a settings value.
+pub trait Choice: Enum + PartialEq + Copy + Send + Sync + 'static {
+    /// The value in [`crate::dsp::ChainSettings`] (written to presets with serde).
+    type Setting: Copy + Serialize;
+    /// The setting this choice stands for.
+    fn setting(self) -> Self::Setting;
+    /// The choice for `setting`.
+    fn for_setting(setting: Self::Setting) -> Self;
+}
 
 /// [`FilterKind`] as a host choice. The IDs are the preset names, so they never change.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,22 +43,39 @@ pub enum BandKind {
     Tilt,
 }
 
-impl From<BandKind> for FilterKind {
-    fn from(kind: BandKind) -> Self {
-        FilterKind::ALL[kind.to_index()]
+impl Choice for BandKind {
+    type Setting = FilterKind;
+
+    fn setting(self) -> FilterKind {
+        match self {
+            BandKind::Bell => FilterKind::Bell,
+            BandKind::LowShelf => FilterKind::LowShelf,
+            BandKind::HighShelf => FilterKind::HighShelf,
+            BandKind::LowCut => FilterKind::LowCut,
+            BandKind::HighCut => FilterKind::HighCut,
+            BandKind::Notch => FilterKind::Notch,
+            BandKind::BandPass => FilterKind::BandPass,
+            BandKind::Tilt => FilterKind::Tilt,
+        }
+    }
+
+    fn for_setting(kind: FilterKind) -> Self {
+        match kind {
+            FilterKind::Bell => BandKind::Bell,
+            FilterKind::LowShelf => BandKind::LowShelf,
+            FilterKind::HighShelf => BandKind::HighShelf,
+            FilterKind::LowCut => BandKind::LowCut,
+            FilterKind::HighCut => BandKind::HighCut,
+            FilterKind::Notch => BandKind::Notch,
+            FilterKind::BandPass => BandKind::BandPass,
+            FilterKind::Tilt => BandKind::Tilt,
+        }
     }
 }
 
-impl From<FilterKind> for BandKind {
-    fn from(kind: FilterKind) -> Self {
-        let index = FilterKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-        BandKind::from_index(index)
-    }
-}
-
-/// Cut slope as a host choice; order and IDs follow [`ranges::CUT_SLOPES_DB_PER_OCT`].
-/// Saved states store the ID (nice-plug writes an enum with IDs as its ID string), so the
-/// 6 dB/oct choice, added first, leaves earlier states meaning what they meant.
+/// Cut slope as a host choice. Saved states store the ID (nice-plug writes an enum with IDs
+/// as its ID string), so the 6 dB/oct choice, added first, leaves earlier states meaning what
+/// they meant.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slope {
     #[id = "6"]
@@ -68,14 +98,37 @@ pub enum Slope {
 impl Slope {
     /// The slope, dB/octave.
     pub fn db_per_oct(self) -> u32 {
-        ranges::CUT_SLOPES_DB_PER_OCT[self.to_index()]
+        match self {
+            Slope::Db6 => 6,
+            Slope::Db12 => 12,
+            Slope::Db24 => 24,
+            Slope::Db36 => 36,
+            Slope::Db48 => 48,
+        }
     }
 
     /// The choice for `db_per_oct`; slopes that are not allowed become the default (12).
     pub fn from_db_per_oct(db_per_oct: u32) -> Self {
-        let position = |db: u32| ranges::CUT_SLOPES_DB_PER_OCT.iter().position(|s| *s == db);
-        let fallback = EqBandSettings::default().slope_db_per_oct;
-        Slope::from_index(position(db_per_oct).or(position(fallback)).unwrap_or(0))
+        match db_per_oct {
+            6 => Slope::Db6,
+            12 => Slope::Db12,
+            24 => Slope::Db24,
+            36 => Slope::Db36,
+            48 => Slope::Db48,
+            _ => Slope::from_db_per_oct(EqBandSettings::default().slope_db_per_oct),
+        }
+    }
+}
+
+impl Choice for Slope {
+    type Setting = u32;
+
+    fn setting(self) -> u32 {
+        self.db_per_oct()
+    }
+
+    fn for_setting(db_per_oct: u32) -> Self {
+        Slope::from_db_per_oct(db_per_oct)
     }
 }
 
@@ -89,20 +142,57 @@ pub enum DetectorKind {
     Rms,
 }
 
-impl From<DetectorKind> for Detector {
-    fn from(kind: DetectorKind) -> Self {
-        match kind {
+impl Choice for DetectorKind {
+    type Setting = Detector;
+
+    fn setting(self) -> Detector {
+        match self {
             DetectorKind::Peak => Detector::Peak,
             DetectorKind::Rms => Detector::Rms,
         }
     }
-}
 
-impl From<Detector> for DetectorKind {
-    fn from(detector: Detector) -> Self {
+    fn for_setting(detector: Detector) -> Self {
         match detector {
             Detector::Peak => DetectorKind::Peak,
             Detector::Rms => DetectorKind::Rms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::ranges;
+
+    /// Every variant's ID is the name its setting has in presets, and the mapping goes both
+    /// ways, so nothing depends on the order of either enum.
+    fn ids_are_setting_names<C: Choice>(
+        all_settings: &[C::Setting],
+        to_id: impl Fn(C::Setting) -> String,
+    ) where
+        C::Setting: PartialEq + std::fmt::Debug,
+    {
+        let ids = C::ids().expect("every choice has stable IDs");
+        assert_eq!(ids.len(), all_settings.len());
+        for &setting in all_settings {
+            let choice = C::for_setting(setting);
+            assert_eq!(choice.setting(), setting);
+            assert_eq!(ids[choice.to_index()], to_id(setting), "{setting:?}");
+        }
+    }
+
+    #[test]
+    fn choices_map_to_settings_by_name() {
+        ids_are_setting_names::<BandKind>(&FilterKind::ALL, |k| k.name().to_owned());
+        ids_are_setting_names::<Slope>(&ranges::CUT_SLOPES_DB_PER_OCT, |s| s.to_string());
+        ids_are_setting_names::<DetectorKind>(&[Detector::Peak, Detector::Rms], |d| {
+            serde_json::to_value(d)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+        assert_eq!(Slope::from_db_per_oct(18), Slope::Db12);
     }
 }

@@ -12,6 +12,7 @@ pub mod live;
 pub mod params;
 pub mod preset;
 pub mod state;
+pub mod table;
 pub mod taps;
 
 use crate::dsp::{Chain, ChainMeters, ChainSettings};

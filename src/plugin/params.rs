@@ -1,369 +1,154 @@
-//! The host parameters: one per field of [`ChainSettings`], built from the shared ranges in
-//! [`crate::dsp::ranges`] and the defaults of [`ChainSettings::default`].
+//! The host parameters, declared once: each row below gives a parameter's stable ID, its
+//! field, its kind (name, range with unit, taper, value text; the default is the settings'
+//! value) and the [`ChainSettings`] field it stands for. From the same rows come the struct
+//! nice-plug sees, its construction from settings ([`MatchboxParams::new`]), reading the
+//! settings back ([`MatchboxParams::to_settings`]), writing them ([`MatchboxParams::changes_for`])
+//! and the description `matchbox plugin-params` prints ([`MatchboxParams::descriptions`]). The
+//! machinery is in [`super::table`].
 //!
 //! Parameter IDs are stable forever (they key saved projects and automation); renaming a field
 //! is fine, changing an ID needs a migration in [`super::state`]. Nested band IDs get nice-plug's
 //! `_1` … `_8` suffix, so every ID here stays within nice-plug's 6 characters.
 
 pub use super::choices::{BandKind, DetectorKind, Slope};
-use super::format;
-use crate::dsp::{ChainSettings, NUM_BANDS, Range, ranges, settings::CompressorSettings};
+pub use super::table::{Description, ParamChange, RATIO_INFINITE_PLAIN};
+use super::table::{Float, Group, ParamGroup, PerBand, Pick, Ratio, Switch, param_table};
+use crate::dsp::settings::{CompressorSettings, EqBandSettings};
+use crate::dsp::{ChainSettings, NUM_BANDS, ranges};
 use nice_plug::prelude::*;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU32;
 
-/// Plain ratio values above [`ranges::RATIO`]'s maximum mean an infinite ratio (a limiter):
-/// the top of the ratio parameter, shown as "∞:1".
-pub const RATIO_INFINITE_PLAIN: f32 = ranges::RATIO.max + 1.0;
-
-/// All of Matchbox's host parameters.
-#[derive(Params)]
-pub struct MatchboxParams {
-    /// Layout version of the saved state; see [`super::state::STATE_VERSION`].
-    #[persist = "stver"]
-    pub state_version: AtomicU32,
-
-    #[id = "ingain"]
-    pub input_gain_db: FloatParam,
-
-    #[nested(array, group = "Band")]
-    pub bands: [BandParams; NUM_BANDS],
-
-    #[nested(group = "Compressor")]
-    pub compressor: CompressorParams,
-
-    #[id = "outgn"]
-    pub output_gain_db: FloatParam,
-
-    #[id = "ceil"]
-    pub ceiling_enabled: BoolParam,
-    #[id = "ceildb"]
-    pub ceiling_db: FloatParam,
-
-    /// The host's bypass switch: the chain cross-fades to its input (click-free). Not part of
-    /// [`ChainSettings`]: a preset never turns it on or off.
-    #[id = "bypass"]
-    pub bypass: BoolParam,
-
-    /// Holds the audio thread on the old settings while a preset's values arrive.
-    pub preset_gate: super::preset::PresetGate,
-}
-
-/// One EQ band. IDs are suffixed with the band number by `#[nested(array)]` (`freq_3`).
-#[derive(Params)]
-pub struct BandParams {
-    #[id = "on"]
-    pub enabled: BoolParam,
-    #[id = "type"]
-    pub kind: EnumParam<BandKind>,
-    #[id = "freq"]
-    pub freq_hz: FloatParam,
-    #[id = "gain"]
-    pub gain_db: FloatParam,
-    #[id = "q"]
-    pub q: FloatParam,
-    #[id = "slp"]
-    pub slope: EnumParam<Slope>,
-}
-
-/// The compressor section.
-#[derive(Params)]
-pub struct CompressorParams {
-    #[id = "comp"]
-    pub enabled: BoolParam,
-    #[id = "thresh"]
-    pub threshold_db: FloatParam,
-    /// 1…20, and ∞ at the top ([`RATIO_INFINITE_PLAIN`]).
-    #[id = "ratio"]
-    pub ratio: FloatParam,
-    #[id = "knee"]
-    pub knee_db: FloatParam,
-    #[id = "attack"]
-    pub attack_ms: FloatParam,
-    #[id = "releas"]
-    pub release_ms: FloatParam,
-    #[id = "makeup"]
-    pub makeup_db: FloatParam,
-    #[id = "automk"]
-    pub auto_makeup: BoolParam,
-    #[id = "detect"]
-    pub detector: EnumParam<DetectorKind>,
-    #[id = "schpf"]
-    pub sidechain_hpf: BoolParam,
-    #[id = "schz"]
-    pub sidechain_hpf_hz: FloatParam,
-    #[id = "link"]
-    pub stereo_link_pct: FloatParam,
-    #[id = "mix"]
-    pub mix_pct: FloatParam,
-}
-
-/// How a float parameter spreads its range over the knob.
-#[derive(Clone, Copy)]
-enum Taper {
-    Linear,
-    /// Even spacing of octaves / decades (frequencies, times, Q).
-    Log,
-}
-
-fn float_range(range: &Range, taper: Taper) -> FloatRange {
-    match taper {
-        Taper::Linear => FloatRange::Linear {
-            min: range.min,
-            max: range.max,
-        },
-        Taper::Log => FloatRange::Skewed {
-            min: range.min,
-            max: range.max,
-            factor: format::log_skew(range.min, range.max),
-        },
+param_table! {
+    /// All of Matchbox's host parameters.
+    pub struct MatchboxParams for ChainSettings {
+        #[id = "ingain"]
+        input_gain_db: FloatParam = Float::db("Input Gain", ranges::IN_GAIN_DB) => input_gain_db;
+        #[nested(array, group = "Band")]
+        bands: [BandParams; NUM_BANDS] = PerBand => eq.bands;
+        #[nested(group = "Compressor")]
+        compressor: CompressorParams = Group => compressor;
+        #[id = "outgn"]
+        output_gain_db: FloatParam = Float::db("Output Gain", ranges::OUT_GAIN_DB) => output_gain_db;
+        #[id = "ceil"]
+        ceiling_enabled: BoolParam = Switch("Ceiling On") => ceiling.enabled;
+        #[id = "ceildb"]
+        ceiling_db: FloatParam = Float::db("Ceiling", ranges::CEILING_DB) => ceiling.ceiling_db;
+    }
+    extra {
+        /// The host's bypass switch: the chain cross-fades to its input (click-free). Not part
+        /// of [`ChainSettings`]: a preset never turns it on or off.
+        #[id = "bypass"]
+        bypass: BoolParam = BoolParam::new("Bypass", false).make_bypass();
+        /// Layout version of the saved state; see [`super::state::STATE_VERSION`].
+        #[persist = "stver"]
+        state_version: AtomicU32 = AtomicU32::new(super::state::STATE_VERSION);
+        /// Holds the audio thread on the old settings while a preset's values arrive.
+        preset_gate: super::preset::PresetGate = Default::default();
     }
 }
 
-/// A gain-type parameter in dB: linear in dB, "-18.0 dB".
-fn db_param(name: String, default: f32, range: &Range) -> FloatParam {
-    FloatParam::new(name, default, float_range(range, Taper::Linear))
-        .with_unit(format::unit_suffix(range.unit))
-        .with_value_to_string(format::db_to_text())
-        .with_string_to_value(format::db_from_text())
-}
-
-/// A frequency parameter: logarithmic, "3.20 kHz" (the text carries the unit).
-fn hz_param(name: String, default: f32, range: &Range) -> FloatParam {
-    FloatParam::new(name, default, float_range(range, Taper::Log))
-        .with_value_to_string(format::hz_to_text())
-        .with_string_to_value(format::hz_from_text())
-}
-
-/// A time parameter: logarithmic, "12 ms".
-fn ms_param(name: &str, default: f32, range: &Range) -> FloatParam {
-    FloatParam::new(name, default, float_range(range, Taper::Log))
-        .with_unit(format::unit_suffix(range.unit))
-        .with_value_to_string(format::ms_to_text())
-        .with_string_to_value(format::ms_from_text())
-}
-
-/// A percentage parameter: linear, "100 %".
-fn pct_param(name: &str, default: f32, range: &Range) -> FloatParam {
-    FloatParam::new(name, default, float_range(range, Taper::Linear))
-        .with_unit(format::unit_suffix(range.unit))
-        .with_value_to_string(format::pct_to_text())
-        .with_string_to_value(format::pct_from_text())
-}
-
-impl BandParams {
-    /// Band `number` (1-based, as people count) with the defaults of `band`.
-    fn new(number: usize, band: &crate::dsp::EqBandSettings) -> Self {
-        Self {
-            enabled: BoolParam::new(format!("Band {number} On"), band.enabled),
-            kind: EnumParam::new(format!("Band {number} Type"), BandKind::from(band.kind)),
-            freq_hz: hz_param(
-                format!("Band {number} Freq"),
-                band.freq_hz,
-                &ranges::BAND_FREQ_HZ,
-            ),
-            gain_db: db_param(
-                format!("Band {number} Gain"),
-                band.gain_db,
-                &ranges::BAND_GAIN_DB,
-            ),
-            q: FloatParam::new(
-                format!("Band {number} Q"),
-                band.q,
-                float_range(&ranges::BAND_Q, Taper::Log),
-            )
-            .with_value_to_string(format::plain_to_text())
-            .with_string_to_value(format::plain_from_text()),
-            slope: EnumParam::new(
-                format!("Band {number} Slope"),
-                Slope::from_db_per_oct(band.slope_db_per_oct),
-            ),
-        }
+param_table! {
+    /// One EQ band. IDs are suffixed with the band number by `#[nested(array)]` (`freq_3`),
+    /// names prefixed with "Band 3 ".
+    pub struct BandParams for EqBandSettings {
+        #[id = "on"]
+        enabled: BoolParam = Switch("On") => enabled;
+        #[id = "type"]
+        kind: EnumParam<BandKind> = Pick("Type") => kind as "type";
+        #[id = "freq"]
+        freq_hz: FloatParam = Float::hz("Freq", ranges::BAND_FREQ_HZ) => freq_hz;
+        #[id = "gain"]
+        gain_db: FloatParam = Float::db("Gain", ranges::BAND_GAIN_DB) => gain_db;
+        #[id = "q"]
+        q: FloatParam = Float::plain_log("Q", ranges::BAND_Q) => q;
+        #[id = "slp"]
+        slope: EnumParam<Slope> = Pick("Slope") => slope_db_per_oct;
     }
 }
 
-impl CompressorParams {
-    fn new(c: &CompressorSettings) -> Self {
-        let ratio_default = if c.ratio > ranges::RATIO.max {
-            RATIO_INFINITE_PLAIN
-        } else {
-            c.ratio
-        };
-        Self {
-            enabled: BoolParam::new("Compressor On", c.enabled),
-            threshold_db: db_param("Threshold".into(), c.threshold_db, &ranges::THRESHOLD_DB),
-            ratio: FloatParam::new(
-                "Ratio",
-                ratio_default,
-                float_range(
-                    &Range {
-                        max: RATIO_INFINITE_PLAIN,
-                        ..ranges::RATIO
-                    },
-                    Taper::Log,
-                ),
-            )
-            .with_unit(format::unit_suffix(ranges::RATIO.unit))
-            .with_value_to_string(format::ratio_to_text(ranges::RATIO.max))
-            .with_string_to_value(format::ratio_from_text(RATIO_INFINITE_PLAIN)),
-            knee_db: db_param("Knee".into(), c.knee_db, &ranges::KNEE_DB),
-            attack_ms: ms_param("Attack", c.attack_ms, &ranges::ATTACK_MS),
-            release_ms: ms_param("Release", c.release_ms, &ranges::RELEASE_MS),
-            makeup_db: db_param("Makeup".into(), c.makeup_db, &ranges::MAKEUP_DB),
-            auto_makeup: BoolParam::new("Auto Makeup", c.auto_makeup),
-            detector: EnumParam::new("Detector", DetectorKind::from(c.detector)),
-            sidechain_hpf: BoolParam::new("Sidechain HPF", c.sidechain_hpf),
-            sidechain_hpf_hz: hz_param(
-                "Sidechain HPF Freq".into(),
-                c.sidechain_hpf_hz,
-                &ranges::SIDECHAIN_HPF_HZ,
-            ),
-            stereo_link_pct: pct_param("Stereo Link", c.stereo_link_pct, &ranges::STEREO_LINK_PCT),
-            mix_pct: pct_param("Mix", c.mix_pct, &ranges::MIX_PCT),
-        }
+param_table! {
+    /// The compressor section.
+    pub struct CompressorParams for CompressorSettings {
+        #[id = "comp"]
+        enabled: BoolParam = Switch("Compressor On") => enabled;
+        #[id = "thresh"]
+        threshold_db: FloatParam = Float::db("Threshold", ranges::THRESHOLD_DB) => threshold_db;
+        /// 1…20, and ∞ at the top ([`RATIO_INFINITE_PLAIN`]).
+        #[id = "ratio"]
+        ratio: FloatParam = Ratio("Ratio") => ratio;
+        #[id = "knee"]
+        knee_db: FloatParam = Float::db("Knee", ranges::KNEE_DB) => knee_db;
+        #[id = "attack"]
+        attack_ms: FloatParam = Float::ms("Attack", ranges::ATTACK_MS) => attack_ms;
+        #[id = "releas"]
+        release_ms: FloatParam = Float::ms("Release", ranges::RELEASE_MS) => release_ms;
+        #[id = "makeup"]
+        makeup_db: FloatParam = Float::db("Makeup", ranges::MAKEUP_DB) => makeup_db;
+        #[id = "automk"]
+        auto_makeup: BoolParam = Switch("Auto Makeup") => auto_makeup;
+        #[id = "detect"]
+        detector: EnumParam<DetectorKind> = Pick("Detector") => detector;
+        #[id = "schpf"]
+        sidechain_hpf: BoolParam = Switch("Sidechain HPF") => sidechain_hpf;
+        #[id = "schz"]
+        sidechain_hpf_hz: FloatParam =
+            Float::hz("Sidechain HPF Freq", ranges::SIDECHAIN_HPF_HZ) => sidechain_hpf_hz;
+        #[id = "link"]
+        stereo_link_pct: FloatParam = Float::pct("Stereo Link", ranges::STEREO_LINK_PCT) => stereo_link_pct;
+        #[id = "mix"]
+        mix_pct: FloatParam = Float::pct("Mix", ranges::MIX_PCT) => mix_pct;
+    }
+}
+
+impl MatchboxParams {
+    /// Every parameter, each with its value (and default) from `settings`; values outside
+    /// their range land on its nearest end ([`ChainSettings::clamped`]).
+    pub fn new(settings: &ChainSettings) -> Self {
+        ParamGroup::build("", &settings.clamped())
+    }
+
+    /// The chain settings the parameters describe now. Reads atomics only: no allocation, safe
+    /// on the audio thread at every sample-accurate split.
+    pub fn to_settings(&self) -> ChainSettings {
+        let mut settings = ChainSettings::default();
+        self.read(&mut settings);
+        settings
+    }
+
+    /// Every parameter of the sound with the value that makes it describe `settings`, in the
+    /// host's order (globals, bands, compressor, ceiling): all but the bypass. `settings`
+    /// should be valid; values outside a range land on its nearest end.
+    pub fn changes_for(&self, settings: &ChainSettings) -> Vec<ParamChange> {
+        let mut out = Vec::new();
+        self.changes(settings, &mut out);
+        out
+    }
+
+    /// Every parameter's description, in the host's order, with its ID and group. Parameters
+    /// that stand for no setting (the bypass) have none.
+    pub fn descriptions(&self) -> Vec<Description> {
+        let mut rows = Vec::new();
+        ParamGroup::describe(self, "", &mut rows);
+        let mut by_ptr: HashMap<ParamPtr, Description> = rows.into_iter().collect();
+        self.param_map()
+            .into_iter()
+            .map(|(id, ptr, group)| Description {
+                id,
+                group,
+                ..by_ptr
+                    .remove(&ptr)
+                    // SAFETY: `ptr` points into `self`.
+                    .unwrap_or_else(|| unsafe { Description::of_ptr(&ptr) })
+            })
+            .collect()
     }
 }
 
 impl Default for MatchboxParams {
+    /// The parameters of [`ChainSettings::default`].
     fn default() -> Self {
         Self::new(&ChainSettings::default())
-    }
-}
-
-impl MatchboxParams {
-    /// Parameters whose defaults (and so their values until changed) are exactly `d`'s values:
-    /// the live monitor starts the plugin on its preset this way, without the rounding of a
-    /// trip through normalized values.
-    pub fn new(d: &ChainSettings) -> Self {
-        Self {
-            state_version: AtomicU32::new(super::state::STATE_VERSION),
-            input_gain_db: db_param("Input Gain".into(), d.input_gain_db, &ranges::IN_GAIN_DB),
-            bands: std::array::from_fn(|i| BandParams::new(i + 1, &d.eq.bands[i])),
-            compressor: CompressorParams::new(&d.compressor),
-            output_gain_db: db_param("Output Gain".into(), d.output_gain_db, &ranges::OUT_GAIN_DB),
-            ceiling_enabled: BoolParam::new("Ceiling On", d.ceiling.enabled),
-            ceiling_db: db_param("Ceiling".into(), d.ceiling.ceiling_db, &ranges::CEILING_DB),
-            bypass: BoolParam::new("Bypass", false).make_bypass(),
-            preset_gate: Default::default(),
-        }
-    }
-}
-
-/// One parameter's new value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ParamChange {
-    pub param: ParamPtr,
-    /// Plain value as nice-plug saves it: the number for floats, 0/1 for switches, the variant
-    /// index for choices.
-    pub plain: f32,
-    /// Normalized value, 0…1, as hosts see it.
-    pub normalized: f32,
-}
-
-fn float_change(param: &FloatParam, plain: f32) -> ParamChange {
-    ParamChange {
-        param: param.as_ptr(),
-        plain,
-        normalized: param.preview_normalized(plain),
-    }
-}
-
-fn bool_change(param: &BoolParam, on: bool) -> ParamChange {
-    ParamChange {
-        param: param.as_ptr(),
-        plain: if on { 1.0 } else { 0.0 },
-        normalized: param.preview_normalized(on),
-    }
-}
-
-fn choice_change<T: Enum + PartialEq + Copy>(param: &EnumParam<T>, choice: T) -> ParamChange {
-    ParamChange {
-        param: param.as_ptr(),
-        plain: choice.to_index() as f32,
-        normalized: param.preview_normalized(choice),
-    }
-}
-
-impl MatchboxParams {
-    /// The chain settings the parameters describe now. Reads atomics only: no allocation, safe
-    /// on the audio thread at every sample-accurate split.
-    pub fn to_settings(&self) -> ChainSettings {
-        let mut s = ChainSettings {
-            input_gain_db: self.input_gain_db.value(),
-            output_gain_db: self.output_gain_db.value(),
-            ..ChainSettings::default()
-        };
-        for (band, p) in s.eq.bands.iter_mut().zip(&self.bands) {
-            band.enabled = p.enabled.value();
-            band.kind = p.kind.value().into();
-            band.freq_hz = p.freq_hz.value();
-            band.gain_db = p.gain_db.value();
-            band.q = p.q.value();
-            band.slope_db_per_oct = p.slope.value().db_per_oct();
-        }
-        let (c, p) = (&mut s.compressor, &self.compressor);
-        c.enabled = p.enabled.value();
-        c.threshold_db = p.threshold_db.value();
-        c.ratio = match p.ratio.value() {
-            r if r > ranges::RATIO.max => f32::INFINITY,
-            r => r,
-        };
-        c.knee_db = p.knee_db.value();
-        c.attack_ms = p.attack_ms.value();
-        c.release_ms = p.release_ms.value();
-        c.makeup_db = p.makeup_db.value();
-        c.auto_makeup = p.auto_makeup.value();
-        c.detector = p.detector.value().into();
-        c.sidechain_hpf = p.sidechain_hpf.value();
-        c.sidechain_hpf_hz = p.sidechain_hpf_hz.value();
-        c.stereo_link_pct = p.stereo_link_pct.value();
-        c.mix_pct = p.mix_pct.value();
-        s.ceiling.enabled = self.ceiling_enabled.value();
-        s.ceiling.ceiling_db = self.ceiling_db.value();
-        s
-    }
-
-    /// Every parameter of the sound with the value that makes it describe `settings`, in a
-    /// fixed order (globals, bands, compressor, ceiling): all but the bypass. `settings` should be valid; values outside a range
-    /// land on its nearest end.
-    pub fn changes_for(&self, settings: &ChainSettings) -> Vec<ParamChange> {
-        let mut out = vec![
-            float_change(&self.input_gain_db, settings.input_gain_db),
-            float_change(&self.output_gain_db, settings.output_gain_db),
-        ];
-        for (p, band) in self.bands.iter().zip(&settings.eq.bands) {
-            out.extend([
-                bool_change(&p.enabled, band.enabled),
-                choice_change(&p.kind, BandKind::from(band.kind)),
-                float_change(&p.freq_hz, band.freq_hz),
-                float_change(&p.gain_db, band.gain_db),
-                float_change(&p.q, band.q),
-                choice_change(&p.slope, Slope::from_db_per_oct(band.slope_db_per_oct)),
-            ]);
-        }
-        let (p, c) = (&self.compressor, &settings.compressor);
-        let ratio = if c.ratio > ranges::RATIO.max {
-            RATIO_INFINITE_PLAIN
-        } else {
-            c.ratio
-        };
-        out.extend([
-            bool_change(&p.enabled, c.enabled),
-            float_change(&p.threshold_db, c.threshold_db),
-            float_change(&p.ratio, ratio),
-            float_change(&p.knee_db, c.knee_db),
-            float_change(&p.attack_ms, c.attack_ms),
-            float_change(&p.release_ms, c.release_ms),
-            float_change(&p.makeup_db, c.makeup_db),
-            bool_change(&p.auto_makeup, c.auto_makeup),
-            choice_change(&p.detector, DetectorKind::from(c.detector)),
-            bool_change(&p.sidechain_hpf, c.sidechain_hpf),
-            float_change(&p.sidechain_hpf_hz, c.sidechain_hpf_hz),
-            float_change(&p.stereo_link_pct, c.stereo_link_pct),
-            float_change(&p.mix_pct, c.mix_pct),
-            bool_change(&self.ceiling_enabled, settings.ceiling.enabled),
-            float_change(&self.ceiling_db, settings.ceiling.ceiling_db),
-        ]);
-        out
     }
 }
 
@@ -428,21 +213,71 @@ mod tests {
         );
     }
 
+    /// A state remembers a choice by its ID, which is what presets write for it.
     #[test]
     fn saved_slopes_are_stored_by_their_db_per_octave() {
-        // nice-plug saves an enum parameter with IDs as its ID, so a state saved before the
-        // 6 dB/oct choice existed ("24") still loads as 24 dB/oct.
         let ids = Slope::ids().expect("the slope choice has stable IDs");
-        let slopes: Vec<String> = ranges::CUT_SLOPES_DB_PER_OCT
-            .iter()
-            .map(u32::to_string)
-            .collect();
-        assert_eq!(ids, slopes);
-        for (i, db) in ranges::CUT_SLOPES_DB_PER_OCT.into_iter().enumerate() {
-            assert_eq!(Slope::from_index(i).db_per_oct(), db);
-            assert_eq!(Slope::from_db_per_oct(db), Slope::from_index(i));
+        for db in ranges::CUT_SLOPES_DB_PER_OCT {
+            let slope = Slope::from_db_per_oct(db);
+            assert_eq!(slope.db_per_oct(), db);
+            assert_eq!(ids[slope.to_index()], db.to_string());
         }
-        assert_eq!(Slope::from_db_per_oct(18).db_per_oct(), 12);
+    }
+
+    /// Every field of the settings is one parameter's, and a table's rows build, read and
+    /// write it the same way: settings → parameters → settings is exact.
+    #[test]
+    fn every_setting_is_one_parameter_and_round_trips_exactly() {
+        fn leaves(value: &serde_json::Value, path: String, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        let child = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        leaves(v, child, out);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        leaves(v, format!("{path}[{i}]"), out);
+                    }
+                }
+                _ => out.push(path),
+            }
+        }
+        let mut want = Vec::new();
+        leaves(
+            &serde_json::to_value(ChainSettings::default()).unwrap(),
+            String::new(),
+            &mut want,
+        );
+        let mut got: Vec<String> = MatchboxParams::default()
+            .descriptions()
+            .into_iter()
+            .filter_map(|d| d.setting)
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+
+        let mut s = ChainSettings::default();
+        s.input_gain_db = -3.25;
+        s.eq.bands[1] = crate::dsp::EqBandSettings {
+            slope_db_per_oct: 36,
+            ..crate::dsp::EqBandSettings::on(FilterKind::HighCut, 9_321.5, 0.0, 1.1)
+        };
+        s.eq.bands[7] = crate::dsp::EqBandSettings::on(FilterKind::Tilt, 700.0, -2.5, 0.5);
+        s.compressor.enabled = true;
+        s.compressor.ratio = f32::INFINITY;
+        s.compressor.detector = Detector::Rms;
+        s.compressor.attack_ms = 0.37;
+        s.compressor.stereo_link_pct = 12.5;
+        s.ceiling.enabled = false;
+        s.ceiling.ceiling_db = -6.5;
+        assert_eq!(MatchboxParams::new(&s).to_settings(), s);
     }
 
     #[test]

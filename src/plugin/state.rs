@@ -8,6 +8,7 @@
 
 use super::params::MatchboxParams;
 use crate::dsp::ChainSettings;
+use crate::preset::migration::VERSION_0_CEILING;
 use nice_plug::plugin::ParamValue;
 use nice_plug::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -33,13 +34,16 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 
 /// Layout 0 is state without a `stver` marker: written before the layout was versioned (no
 /// release wrote it; it stands for pre-release projects and is what the migration test feeds).
-/// It had no safety ceiling, so the ceiling stays off for it: turning it on would change the
-/// sound of the project.
+/// It had no safety ceiling: it gets [`VERSION_0_CEILING`], the rule version-0 presets follow
+/// too (off, so the project sounds as it did).
 fn v0_to_v1(state: &mut PluginState) {
-    state
-        .params
-        .entry("ceil".to_owned())
-        .or_insert(ParamValue::Bool(false));
+    let ceiling = [
+        ("ceil", ParamValue::Bool(VERSION_0_CEILING.enabled)),
+        ("ceildb", ParamValue::F32(VERSION_0_CEILING.ceiling_db)),
+    ];
+    for (id, value) in ceiling {
+        state.params.entry(id.to_owned()).or_insert(value);
+    }
 }
 
 /// Why a state was refused.
@@ -147,26 +151,26 @@ fn check(state: &PluginState) -> Result<(), StateError> {
 }
 
 /// A state holding exactly `settings` (plain values, no normalized round trip), in the current
-/// layout: what a host would save for a plugin set to `settings`.
+/// layout: what nice-plug saves for a plugin set to `settings` (choices by their IDs).
 pub fn state_for(settings: &ChainSettings) -> PluginState {
-    let params = MatchboxParams::default();
-    let ids: HashMap<ParamPtr, String> = params
+    let params = MatchboxParams::new(settings);
+    let values = params
         .param_map()
         .into_iter()
-        .map(|(id, ptr, _)| (ptr, id))
-        .collect();
-    let values = params
-        .changes_for(settings)
-        .into_iter()
-        .map(|change| {
-            let value = match change.param {
-                ParamPtr::FloatParam(_) => ParamValue::F32(change.plain),
-                ParamPtr::BoolParam(_) => ParamValue::Bool(change.plain != 0.0),
-                ParamPtr::EnumParam(_) | ParamPtr::IntParam(_) => {
-                    ParamValue::I32(change.plain as i32)
+        .map(|(id, ptr, _)| {
+            // SAFETY: `ptr` points into `params`, alive here.
+            let value = unsafe {
+                match ptr {
+                    ParamPtr::FloatParam(p) => ParamValue::F32((*p).unmodulated_plain_value()),
+                    ParamPtr::IntParam(p) => ParamValue::I32((*p).unmodulated_plain_value()),
+                    ParamPtr::BoolParam(p) => ParamValue::Bool((*p).unmodulated_plain_value()),
+                    ParamPtr::EnumParam(p) => match (*p).unmodulated_plain_id() {
+                        Some(choice) => ParamValue::String(choice.to_owned()),
+                        None => ParamValue::I32((*p).unmodulated_plain_value()),
+                    },
                 }
             };
-            (ids[&change.param].clone(), value)
+            (id, value)
         })
         .collect();
     PluginState {
@@ -206,7 +210,13 @@ mod tests {
         state.params.remove("ceildb");
         assert_eq!(state_version(&state), Ok(0));
         migrate_and_check(&mut state).unwrap();
-        assert!(matches!(state.params["ceil"], ParamValue::Bool(false)));
+        // The one version-0 ceiling rule, shared with presets.
+        assert!(
+            matches!(state.params["ceil"], ParamValue::Bool(on) if on == VERSION_0_CEILING.enabled)
+        );
+        assert!(
+            matches!(state.params["ceildb"], ParamValue::F32(db) if db == VERSION_0_CEILING.ceiling_db)
+        );
         assert_eq!(state_version(&state), Ok(STATE_VERSION));
         // A v0 state that did record the ceiling keeps it.
         let mut state = state_for(&settings());
@@ -268,6 +278,7 @@ mod tests {
         assert!(
             matches!(state.params["ratio"], ParamValue::F32(v) if v == super::super::params::RATIO_INFINITE_PLAIN)
         );
-        assert!(matches!(state.params["type_1"], ParamValue::I32(2)));
+        // Choices by their IDs (the preset names), as nice-plug saves them.
+        assert!(matches!(&state.params["type_1"], ParamValue::String(id) if id == "high_shelf"));
     }
 }

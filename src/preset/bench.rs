@@ -1,5 +1,5 @@
 //! The settings `matchbox bench` and the criterion benches run when no preset is given: every
-//! part of the chain busy, mirroring the Pedalboard chain in `shared/bench/pedalboard_chain.py`
+//! part of the chain busy, mirroring the Pedalboard chain in `benches/pedalboard_chain.py`
 //! so the two timings compare like with like.
 
 use crate::dsp::{

@@ -8,7 +8,7 @@
 
 use super::error::PresetError;
 use super::schema::CURRENT_VERSION;
-use crate::dsp::CeilingSettings;
+use crate::dsp::{CeilingSettings, ranges};
 use serde_json::{Map, Value};
 
 /// One step: turns a version-`from_version` document into a version `from_version + 1` one.
@@ -22,9 +22,18 @@ pub struct Migration {
 /// Every step, oldest first; `MIGRATIONS[i].from_version == OLDEST_VERSION + i`.
 pub const MIGRATIONS: &[Migration] = &[Migration {
     from_version: 0,
-    change: "version 0 (the pre-release draft) had no safety ceiling; the ceiling is added, on at its default level",
-    apply: add_default_ceiling,
+    change: "version 0 (the pre-release draft) had no safety ceiling; the ceiling is added, off (VERSION_0_CEILING)",
+    apply: add_version_0_ceiling,
 }];
+
+/// The safety ceiling a version-0 document gets: presets of version 0 and plugin states of
+/// layout 0 (`plugin::state`) were written before the ceiling existed, and both migrate by this
+/// one rule. Off, so a migrated document sounds as it did when it was written; the level is
+/// the default, ready for whoever turns it on.
+pub const VERSION_0_CEILING: CeilingSettings = CeilingSettings {
+    enabled: false,
+    ceiling_db: ranges::CEILING_DB.default,
+};
 
 /// The oldest version this build can read.
 pub const OLDEST_VERSION: u32 = CURRENT_VERSION - MIGRATIONS.len() as u32;
@@ -57,10 +66,10 @@ pub fn migrate(file: &str, doc: &mut Map<String, Value>, version: u64) -> Result
     Ok(())
 }
 
-fn add_default_ceiling(doc: &mut Map<String, Value>) {
+fn add_version_0_ceiling(doc: &mut Map<String, Value>) {
     if let Some(Value::Object(settings)) = doc.get_mut("settings") {
         settings.entry("ceiling").or_insert_with(|| {
-            serde_json::to_value(CeilingSettings::default()).expect("plain struct serialises")
+            serde_json::to_value(VERSION_0_CEILING).expect("plain struct serialises")
         });
     }
 }
@@ -88,12 +97,12 @@ mod tests {
     }
 
     #[test]
-    fn v0_gains_the_default_ceiling_and_current_version() {
+    fn v0_gains_the_version_0_ceiling_and_current_version() {
         let mut doc: Map<String, Value> =
             serde_json::from_str(r#"{"version": 0, "settings": {"input_gain_db": 1}}"#).unwrap();
         migrate("old.json", &mut doc, 0).unwrap();
         assert_eq!(doc["version"], 1);
-        assert_eq!(doc["settings"]["ceiling"]["enabled"], true);
+        assert_eq!(doc["settings"]["ceiling"]["enabled"], false);
         assert_eq!(doc["settings"]["ceiling"]["ceiling_db"], -0.3f32 as f64);
         assert_eq!(doc["settings"]["input_gain_db"], 1);
     }

@@ -174,7 +174,7 @@ fn version_0_file_is_migrated_to_current() {
     assert!(!v0.contains("ceiling_db"));
     let p = parse("old.json", &v0).unwrap();
     assert_eq!(p.version, CURRENT_VERSION);
-    assert_eq!(p.settings.ceiling, crate::dsp::CeilingSettings::default());
+    assert_eq!(p.settings.ceiling, super::migration::VERSION_0_CEILING);
     // The same file claiming version 1 is missing a field.
     let e = err(&v0.replace(r#""version": 0"#, r#""version": 1"#));
     assert_eq!(e, "beat.json: settings: missing field `ceiling`");

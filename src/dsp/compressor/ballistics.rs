@@ -1,17 +1,48 @@
 //! Attack and release.
 
+use super::curve::Real;
 use super::madd;
+use crate::dsp::settings::{CompressorSettings, ranges};
 
 /// Attack/release smoothing of the gain reduction in dB: the "smooth branching" peak detector
 /// of Giannoulis et al. 2012 (research/dsp.md §4.2), attack while the reduction rises, release
 /// while it falls.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ballistics {
-    pub(super) attack: f64,
-    pub(super) release: f64,
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Ballistics<T = f64> {
+    /// One-pole coefficients `α = exp(−1/(τ·fs))` of attack and release.
+    pub(super) attack: T,
+    pub(super) release: T,
+    /// `1 − α` of each.
+    pub(super) attack_rest: T,
+    pub(super) release_rest: T,
+}
+
+impl<T: Real> Ballistics<T> {
+    /// One sample: the smoothed reduction after `y` when the gain computer asks for `x`
+    /// (attack while the reduction rises, release otherwise). [`Ballistics::run`] computes the
+    /// same recursion two samples per step.
+    #[inline(always)]
+    pub(super) fn step(&self, y: T, x: T) -> T {
+        let a = T::select_gt(x, y, self.attack, self.release);
+        let b = T::select_gt(x, y, self.attack_rest, self.release_rest);
+        a * y + b * x
+    }
 }
 
 impl Ballistics {
+    /// The attack and release of `s` (clamped into their ranges) at `sample_rate`.
+    pub(super) fn new(s: &CompressorSettings, sample_rate: f64) -> Self {
+        let one_pole = |ms: f32| (-1.0 / (ms as f64 * 1e-3 * sample_rate)).exp();
+        let attack = one_pole(ranges::ATTACK_MS.clamp(s.attack_ms));
+        let release = one_pole(ranges::RELEASE_MS.clamp(s.release_ms));
+        Self {
+            attack,
+            release,
+            attack_rest: 1.0 - attack,
+            release_rest: 1.0 - release,
+        }
+    }
+
     /// Smooth the reduction of each channel in place, carrying the envelopes in `state`;
     /// returns the largest smoothed value.
     ///
@@ -25,8 +56,8 @@ impl Ballistics {
         reduction_db: [&mut [f32]; N],
         state: [&mut f64; N],
     ) -> f32 {
-        let (aa, ba) = (self.attack, 1.0 - self.attack);
-        let (ar, br) = (self.release, 1.0 - self.release);
+        let (aa, ba) = (self.attack, self.attack_rest);
+        let (ar, br) = (self.release, self.release_rest);
         let (inv_aa, inv_ar) = (1.0 / aa, 1.0 / ar);
         let (aa2, ar2, aar) = (aa * aa, ar * ar, aa * ar);
         let mut y: [f64; N] = std::array::from_fn(|c| *state[c]);
@@ -61,12 +92,7 @@ impl Ballistics {
         }
         if n % 2 == 1 {
             for c in 0..N {
-                let x = data[c][n - 1] as f64;
-                y[c] = if x > y[c] {
-                    aa * y[c] + ba * x
-                } else {
-                    ar * y[c] + br * x
-                };
+                y[c] = self.step(y[c], data[c][n - 1] as f64);
                 data[c][n - 1] = y[c] as f32;
             }
         }

@@ -122,9 +122,11 @@ fn make_up_auto_make_up_and_mix_in_the_static_curve() {
     assert!((static_curve_db(&s, 0.0) - want).abs() < 1e-12);
 }
 
-/// Steady sines from −80 to 0 dBFS: the measured output level follows `static_curve_db`.
+/// Steady sines from −80 to 0 dBFS: the measured output level follows `static_curve_db`
+/// within the README's 0.003 dB (0.0026 dB measured: the fast log2/exp2 and a sine's peak
+/// sampled at 48 kHz).
 #[test]
-fn measured_static_curve_matches_the_analytic_curve_within_0_1_db() {
+fn measured_static_curve_matches_the_analytic_curve_within_0_003_db() {
     let fs = 48_000.0;
     let mut worst = 0.0f64;
     let mut worst_slope = 0.0f64;
@@ -140,7 +142,7 @@ fn measured_static_curve_matches_the_analytic_curve_within_0_1_db() {
             let want = static_curve_db(&s, level);
             worst = worst.max((out - want).abs());
             assert!(
-                (out - want).abs() < 0.1,
+                (out - want).abs() < 0.003,
                 "T {t} R {r} W {w}: {level} dB in → {out}, want {want}"
             );
             points.push((level, out));
@@ -154,10 +156,7 @@ fn measured_static_curve_matches_the_analytic_curve_within_0_1_db() {
         let slope = (b.1 - a.1) / (b.0 - a.0);
         let want = 1.0 / r as f64;
         worst_slope = worst_slope.max((slope - want).abs());
-        assert!(
-            (slope - want).abs() <= 0.01 * want.max(0.1),
-            "T {t} R {r}: slope {slope}"
-        );
+        assert!((slope - want).abs() <= 1e-4, "T {t} R {r}: slope {slope}");
     }
     eprintln!("static curve: worst error {worst:.4} dB, worst slope error {worst_slope:.5}");
 }
@@ -225,6 +224,8 @@ fn step_time_ms(attack_ms: f32, release_ms: f32, fs: f64) -> (f64, f64) {
     (attack / fs * 1e3, release / fs * 1e3)
 }
 
+/// Within the README's 0.005 % (0.0042 % measured: the crossing is interpolated between
+/// samples).
 #[test]
 fn attack_and_release_reach_63_percent_at_their_set_times() {
     let mut worst = 0.0f64;
@@ -234,16 +235,16 @@ fn attack_and_release_reach_63_percent_at_their_set_times() {
             let (ea, er) = (a / attack_ms as f64 - 1.0, r / release_ms as f64 - 1.0);
             worst = worst.max(ea.abs()).max(er.abs());
             assert!(
-                ea.abs() < 0.05,
+                ea.abs() < 5e-5,
                 "{fs} Hz: attack {attack_ms} ms measured {a} ms"
             );
             assert!(
-                er.abs() < 0.05,
+                er.abs() < 5e-5,
                 "{fs} Hz: release {release_ms} ms measured {r} ms"
             );
         }
     }
-    eprintln!("time constants: worst error {:.3} %", worst * 100.0);
+    eprintln!("time constants: worst error {:.5} %", worst * 100.0);
 }
 
 fn settled_reduction_db(s: &CompressorSettings, freq_hz: f64, level_db: f64) -> f32 {

@@ -465,20 +465,3 @@ pub fn design_band(
     }
     n
 }
-
-/// Magnitude of the band's analog prototype at `freq_hz`, dB (what the design aims for).
-pub fn analog_band_magnitude_db(band: &EqBandSettings, freq_hz: f64) -> f64 {
-    if !band.enabled {
-        return 0.0;
-    }
-    let mut analog = [Analog {
-        n: [0.0; 3],
-        d: [1.0; 3],
-    }; MAX_SECTIONS];
-    let n = analog_sections(band, &mut analog);
-    let omega = freq_hz / band.freq_hz as f64;
-    analog[..n]
-        .iter()
-        .map(|s| 10.0 * s.magnitude_sq(omega).log10())
-        .sum()
-}

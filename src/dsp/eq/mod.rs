@@ -5,6 +5,7 @@
 //! which stay stable and quiet under per-sample modulation (`band.rs`).
 
 pub mod band;
+pub mod curve;
 pub mod design;
 pub mod refine;
 #[cfg(target_arch = "x86_64")]
@@ -15,47 +16,8 @@ mod tests;
 
 use super::settings::{EqBandSettings, EqSettings, NUM_BANDS};
 use band::Band;
-use design::{Biquad, MAX_SECTIONS};
-use std::f64::consts::PI;
-
-/// Smallest |H|² reported (−300 dB), so a perfect notch reads as a number, not −∞.
-const MAGNITUDE_FLOOR: f64 = 1e-30;
-
-/// One band's response as the DSP runs it, designed once, for evaluating many frequencies
-/// (the GUI's curve, the analysis, tests).
-#[derive(Debug, Clone)]
-pub struct BandCurve {
-    sections: [Biquad; MAX_SECTIONS],
-    count: usize,
-    sample_rate: f64,
-}
-
-impl BandCurve {
-    /// The settled design of `band` at `sample_rate` (a disabled band is flat).
-    pub fn new(band: &EqBandSettings, sample_rate: f64) -> BandCurve {
-        let mut sections = [Biquad::IDENTITY; MAX_SECTIONS];
-        let count = if band.enabled {
-            let grid = design::FitGrid::new(sample_rate);
-            design::design_band(&band.clamped_for_dsp(), sample_rate, &grid, &mut sections)
-        } else {
-            0
-        };
-        BandCurve {
-            sections,
-            count,
-            sample_rate,
-        }
-    }
-
-    /// Magnitude at `freq_hz`, dB.
-    pub fn magnitude_db(&self, freq_hz: f64) -> f64 {
-        let w = 2.0 * PI * freq_hz / self.sample_rate;
-        self.sections[..self.count]
-            .iter()
-            .map(|s| 10.0 * s.magnitude_sq(w).max(MAGNITUDE_FLOOR).log10())
-            .sum()
-    }
-}
+pub use curve::{BandCurve, PrototypeCurve};
+use design::MAX_SECTIONS;
 
 /// Magnitude of one band as the digital filter really runs it at `sample_rate`, dB.
 /// A disabled band is 0 dB. Designs the band on each call: use [`BandCurve`] for many
@@ -74,7 +36,7 @@ pub fn magnitude_db(eq: &EqSettings, freq_hz: f64, sample_rate: f64) -> f64 {
 
 /// Magnitude of a band's analog prototype, dB: the response the design matches.
 pub fn analog_band_magnitude_db(band: &EqBandSettings, freq_hz: f64) -> f64 {
-    design::analog_band_magnitude_db(&band.clamped_for_dsp(), freq_hz)
+    PrototypeCurve::new(band).magnitude_db(freq_hz)
 }
 
 impl EqBandSettings {

@@ -147,6 +147,10 @@ stereo_kernel!(
 
 /// The pipeline over `P` pairs of sections (the last one padded with an identity section
 /// when `sections` is odd).
+///
+/// One function of some 160 lines on purpose: the pipeline's prologue, steady state and
+/// epilogue share the vector registers that hold every section's coefficients and state, and
+/// the compiler keeps them in registers only while they live in one function body.
 #[inline(always)]
 unsafe fn run_pipe<const P: usize>(
     sections: &[Tdf2],

@@ -55,9 +55,10 @@ fn worst_over(kinds: &[FilterKind], qs: &[f32], gains: &[f32]) -> ((f64, String)
 
 #[test]
 fn bells_and_shelves_follow_the_analog_prototype_without_cramping() {
-    // The issue's figures — within 1 dB from 20 Hz to 20 kHz and 0.1 dB below fs/4, for
-    // bands up to 16 kHz at 44.1 kHz — for every gain, bells at any Q, shelves and tilts
-    // with Q up to 1.
+    // The README's figures, for bands up to 16 kHz at 44.1 kHz and every gain up to ±24 dB:
+    // bells, shelves and tilts with Q 0.3–1 within 0.84 dB of the analog curve from 20 Hz to
+    // 20 kHz and 0.093 dB below fs/4 (0.829 and 0.092 measured); bells with Q 2–18 within
+    // 0.99 and 0.085 dB (0.984 and 0.084 measured).
     let gains = [-24.0, -12.0, -6.0, -3.0, 3.0, 6.0, 12.0, 24.0];
     let all = [
         FilterKind::Bell,
@@ -67,23 +68,24 @@ fn bells_and_shelves_follow_the_analog_prototype_without_cramping() {
     ];
     let (full, low) = worst_over(&all, &[0.3, 0.5, 0.707, 1.0], &gains);
     println!("±24 dB, Q 0.3–1: worst 20 Hz–20 kHz {full:?}; below fs/4 {low:?}");
-    assert!(full.0 <= 1.0, "{full:?}");
-    assert!(low.0 <= 0.1, "{low:?}");
+    assert!(full.0 <= 0.84, "{full:?}");
+    assert!(low.0 <= 0.093, "{low:?}");
     let (full, low) = worst_over(&[FilterKind::Bell], &[2.0, 4.0, 8.0, 18.0], &gains);
     println!("bells ±24 dB, Q 2–18: worst 20 Hz–20 kHz {full:?}; below fs/4 {low:?}");
-    assert!(full.0 <= 1.0 && low.0 <= 0.1, "{full:?} {low:?}");
+    assert!(full.0 <= 0.99 && low.0 <= 0.085, "{full:?} {low:?}");
     // Resonant shelves (Q far above 1) overshoot like the analog ones, but the peak near
-    // Nyquist is where one matched biquad gives way: known, and bounded.
+    // Nyquist is where one matched biquad gives way: known, and bounded (1.85 and 0.182 dB
+    // measured).
     let shelves = [FilterKind::LowShelf, FilterKind::HighShelf];
     let (full, low) = worst_over(&shelves, &[2.0, 4.0], &[-12.0, -6.0, 6.0, 12.0]);
     println!("shelves ±12 dB, Q 2–4: worst 20 Hz–20 kHz {full:?}; below fs/4 {low:?}");
-    assert!(full.0 <= 3.0 && low.0 <= 0.25, "{full:?} {low:?}");
+    assert!(full.0 <= 1.86 && low.0 <= 0.19, "{full:?} {low:?}");
 }
 
 #[test]
 fn the_rbj_bilinear_bell_would_cramp_where_ours_does_not() {
-    // Reference point for the claim: a bilinear (RBJ) bell at 16 kHz, +12 dB, Q 1 at 44.1 kHz
-    // is more than 3 dB off its analog curve at 18 kHz; ours stays within 1 dB.
+    // The README's reference point: a bilinear (RBJ) bell at 16 kHz, +12 dB, Q 1 at 44.1 kHz
+    // is 4.67 dB off its analog curve at 18 kHz; ours 0.21 dB.
     let fs = 44_100.0;
     let b = band(FilterKind::Bell, 16_000.0, 12.0, 1.0);
     let w0 = 2.0 * std::f64::consts::PI * 16_000.0 / fs;
@@ -105,7 +107,7 @@ fn the_rbj_bilinear_bell_would_cramp_where_ours_does_not() {
     let rbj_err = (10.0 * rbj.magnitude_sq(w).log10() - analog).abs();
     let our_err = (band_magnitude_db(&b, f, fs) - analog).abs();
     println!("at 18 kHz: RBJ error {rbj_err:.2} dB, matched error {our_err:.2} dB");
-    assert!(rbj_err > 3.0 && our_err < 1.0);
+    assert!((rbj_err - 4.67).abs() < 0.005 && (our_err - 0.21).abs() < 0.005);
 }
 
 /// Impulse response of the running EQ, FFT'd: magnitude in dB per bin.
@@ -165,7 +167,8 @@ fn measured_impulse_response_equals_analytic_magnitude() {
              {:.5} dB at {:.0} Hz",
             worst.0, worst.1
         );
-        assert!(worst.0 < 0.01, "{fs} Hz: {worst:?}");
+        // The README's 0.0003 dB (0.00019 dB measured, 44.1 kHz with 24/36 dB/oct cuts).
+        assert!(worst.0 < 0.0003, "{fs} Hz: {worst:?}");
     }
 }
 
@@ -466,34 +469,45 @@ fn every_kernel_computes_the_same_filter() {
     }
 }
 
+/// Every kernel this CPU can run against the portable one, mono and stereo, with different
+/// signals left and right (a kernel that mixed up or dropped a channel's lane would show) and
+/// both outputs compared.
 fn kernels_agree(settings: &EqSettings, fs: f64) {
-    let input: Vec<f32> = (0..5000)
-        .map(|i| ((i * 7919 % 257) as f32 / 128.0 - 1.0) * 0.5)
-        .collect();
+    let signal = |prime: usize, scale: f32| -> Vec<f32> {
+        (0..5000)
+            .map(|i| ((i * prime % 257) as f32 / 128.0 - 1.0) * scale)
+            .collect()
+    };
+    let (left, right) = (signal(7919, 0.5), signal(104_729, 0.3));
+    assert_ne!(left, right);
     let run = |kernel: Kernel, channels: usize| {
         let mut eq = Eq::new(fs);
         eq.kernel = kernel;
         eq.set_settings(settings);
         eq.reset();
-        let mut chans = vec![input.clone(); channels];
+        let mut chans = [left.clone(), right.clone()][..channels].to_vec();
         let mut views: Vec<&mut [f32]> = chans.iter_mut().map(|c| c.as_mut_slice()).collect();
         eq.process(&mut views);
         chans
     };
-    let reference = run(Kernel::Portable, 2);
     let best = Kernel::detect();
     let variants = [Kernel::Fma, Kernel::Avx2, Kernel::Avx512];
-    for kernel in variants.into_iter().filter(|&k| k <= best) {
-        for channels in [1, 2] {
+    for channels in [1, 2] {
+        let reference = run(Kernel::Portable, channels);
+        for kernel in variants.into_iter().filter(|&k| k <= best) {
             let out = run(kernel, channels);
-            let worst = out[0]
-                .iter()
-                .zip(&reference[0])
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(worst < 1e-5, "{kernel:?} ×{channels}: {worst}");
+            for (c, (got, want)) in out.iter().zip(&reference).enumerate() {
+                let worst = got
+                    .iter()
+                    .zip(want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 1e-5, "{kernel:?} ×{channels}, channel {c}: {worst}");
+            }
         }
     }
+    // The CPU this runs on decides which kernels were compared; say so.
+    eprintln!("EQ kernels compared with the portable one: up to {best:?}");
 }
 
 #[test]

@@ -1,9 +1,11 @@
-//! The analysis as a picture: a hand-written SVG with four panels — spectra of reference,
+//! The analysis as a picture (presentation only: it reads an [`Analysis`] and draws it): a
+//! hand-written SVG with four panels — spectra of reference,
 //! source and predicted result; the fitted EQ curve against its target; the compressor's
 //! static curve; the short-term level histograms of source and reference. The PNG is the same
 //! SVG rasterised ([`raster`]).
 
-use super::Analysis;
+use crate::analysis::Analysis;
+use crate::analysis::metrics::LEVEL_BAND_HZ;
 use crate::dsp::compressor::static_curve_db;
 
 mod panel;
@@ -14,6 +16,8 @@ use panel::{CELL_H, CELL_W, Panel};
 pub use raster::{PNG_SCALE, Png, RasterError};
 
 const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"];
+/// Target points weighing this or less are drawn as gaps (too close to a noise floor).
+const RELIABLE_WEIGHT: f64 = 0.05;
 /// Named families first because the generic `sans-serif` alone resolves through fontconfig's
 /// aliases, which a minimal Linux may lack (DejaVu Sans is Debian's fonts-dejavu-core).
 const FONT_FAMILY: &str = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif";
@@ -49,17 +53,41 @@ fn histogram(values: &[f64], edges: &[f64]) -> Vec<f64> {
     counts.iter().map(|c| c / total).collect()
 }
 
-/// The report as an SVG document.
+/// The report as an SVG document: four panels in a 2 × 2 grid.
 pub fn svg(analysis: &Analysis) -> String {
-    let a = analysis;
+    let panels = [
+        spectra_panel(analysis),
+        eq_panel(analysis),
+        compressor_panel(analysis),
+        levels_panel(analysis),
+    ];
+    let (width, height) = (2.0 * CELL_W, 2.0 * CELL_H);
+    let mut out = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="{FONT_FAMILY}"><rect width="100%" height="100%" fill="white"/>"##
+    );
+    for p in panels {
+        out.push_str(&p.finish());
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The frequency axis of the spectra panels: the analysis grid's span, Hz.
+fn frequency_range(a: &Analysis) -> (f64, f64) {
     let f = &a.grid_hz;
-    let x_range = (f[0], *f.last().unwrap_or(&20_000.0));
-    // Spectra, each normalised to 0 dB mean over 100 Hz–8 kHz so their shapes compare.
+    (f[0], *f.last().unwrap_or(&20_000.0))
+}
+
+/// Top left: the long-term spectra of reference, source and source + EQ, each normalised to
+/// 0 dB mean over [`LEVEL_BAND_HZ`] so their shapes compare.
+fn spectra_panel(a: &Analysis) -> Panel {
+    let f = &a.grid_hz;
     let norm = |v: &[f64]| -> Vec<f64> {
+        let (lo, hi) = LEVEL_BAND_HZ;
         let mids: Vec<f64> = f
             .iter()
             .zip(v)
-            .filter(|(f, _)| (100.0..=8000.0).contains(*f))
+            .filter(|(f, _)| (lo..=hi).contains(*f))
             .map(|(_, v)| *v)
             .collect();
         let m = mids.iter().sum::<f64>() / mids.len().max(1) as f64;
@@ -79,29 +107,34 @@ pub fn svg(analysis: &Analysis) -> String {
     } else {
         ("source", "source + fitted EQ")
     };
-    let mut p1 = Panel::new(
+    let mut p = Panel::new(
         0,
         0,
         "Long-term spectra (offset removed)",
-        x_range,
+        frequency_range(a),
         range_of(&[&reference, &source, &predicted], 3.0),
         true,
     );
-    p1.axis_labels("frequency (Hz)", "level (dB)");
-    p1.line(f, &reference, COLOURS[0], "reference");
-    p1.line(f, &source, COLOURS[3], source_label);
-    p1.line(f, &predicted, COLOURS[1], predicted_label);
+    p.axis_labels("frequency (Hz)", "level (dB)");
+    p.line(f, &reference, COLOURS[0], "reference");
+    p.line(f, &source, COLOURS[3], source_label);
+    p.line(f, &predicted, COLOURS[1], predicted_label);
+    p
+}
 
+/// Top right: the fitted EQ curve against its target (gaps where the target is unreliable,
+/// weight ≤ [`RELIABLE_WEIGHT`]).
+fn eq_panel(a: &Analysis) -> Panel {
     let title = format!(
         "EQ: fitted curve vs target ({} bands, {:.2} dB RMS error)",
         a.eq_fit.bands.len(),
         a.eq_fit.rms_error_db
     );
-    let mut p2 = Panel::new(
+    let mut p = Panel::new(
         1,
         0,
         &title,
-        x_range,
+        frequency_range(a),
         range_of(&[&a.target.target_db, &a.eq_fit.curve_db], 2.0),
         true,
     );
@@ -110,12 +143,21 @@ pub fn svg(analysis: &Analysis) -> String {
         .target_db
         .iter()
         .zip(&a.target.weights)
-        .map(|(t, w)| if *w > 0.05 { *t } else { f64::NAN })
+        .map(|(t, w)| if *w > RELIABLE_WEIGHT { *t } else { f64::NAN })
         .collect();
-    p2.axis_labels("frequency (Hz)", "gain (dB)");
-    p2.line(f, &weighted_target, COLOURS[0], "target (gaps: unreliable)");
-    p2.line(f, &a.eq_fit.curve_db, COLOURS[1], "fitted EQ");
+    p.axis_labels("frequency (Hz)", "gain (dB)");
+    p.line(
+        &a.grid_hz,
+        &weighted_target,
+        COLOURS[0],
+        "target (gaps: unreliable)",
+    );
+    p.line(&a.grid_hz, &a.eq_fit.curve_db, COLOURS[1], "fitted EQ");
+    p
+}
 
+/// Bottom left: the compressor's static curve against 1:1, −60 to +10 dBFS.
+fn compressor_panel(a: &Analysis) -> Panel {
     let inputs: Vec<f64> = (0..=70).map(|i| -60.0 + i as f64).collect();
     let c = &a.settings.compressor;
     let title = if c.enabled {
@@ -126,19 +168,24 @@ pub fn svg(analysis: &Analysis) -> String {
     } else {
         "Compressor: off".to_owned()
     };
-    let mut p3 = Panel::new(0, 1, &title, (-60.0, 10.0), (-60.0, 10.0), false);
-    p3.axis_labels("input level (dBFS)", "output level (dBFS)");
-    p3.line(&inputs, &inputs, COLOURS[3], "1:1");
+    let mut p = Panel::new(0, 1, &title, (-60.0, 10.0), (-60.0, 10.0), false);
+    p.axis_labels("input level (dBFS)", "output level (dBFS)");
+    p.line(&inputs, &inputs, COLOURS[3], "1:1");
     if c.enabled {
         let outputs: Vec<f64> = inputs.iter().map(|&x| static_curve_db(c, x)).collect();
-        p3.line(&inputs, &outputs, COLOURS[1], "static curve");
+        p.line(&inputs, &outputs, COLOURS[1], "static curve");
     }
+    p
+}
 
+/// Bottom right: histograms of the 50 ms levels of the active frames, 2 dB bins from
+/// −70 dBFS.
+fn levels_panel(a: &Analysis) -> Panel {
     let edges: Vec<f64> = (0..=35).map(|i| -70.0 + 2.0 * i as f64).collect();
     let h_ref = histogram(&a.reference_levels_db, &edges);
     let h_src = histogram(&a.source_levels_db, &edges);
     let top = h_ref.iter().chain(&h_src).fold(0.01f64, |m, v| m.max(*v)) * 1.1;
-    let mut p4 = Panel::new(
+    let mut p = Panel::new(
         1,
         1,
         "Short-term levels of the active frames",
@@ -146,21 +193,12 @@ pub fn svg(analysis: &Analysis) -> String {
         (0.0, top),
         false,
     );
-    p4.axis_labels("50 ms level (dBFS)", "fraction of frames");
-    p4.bars(&edges, &h_ref, COLOURS[0], "reference");
+    p.axis_labels("50 ms level (dBFS)", "fraction of frames");
+    p.bars(&edges, &h_ref, COLOURS[0], "reference");
     if !a.source_levels_db.is_empty() {
-        p4.bars(&edges, &h_src, COLOURS[2], "source");
+        p.bars(&edges, &h_src, COLOURS[2], "source");
     }
-
-    let (width, height) = (2.0 * CELL_W, 2.0 * CELL_H);
-    let mut out = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="{FONT_FAMILY}"><rect width="100%" height="100%" fill="white"/>"##
-    );
-    for p in [p1, p2, p3, p4] {
-        out.push_str(&p.finish());
-    }
-    out.push_str("</svg>\n");
-    out
+    p
 }
 
 /// The report as a PNG: [`svg`] rasterised at [`PNG_SCALE`] with the system's fonts.
