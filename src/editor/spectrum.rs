@@ -98,6 +98,9 @@ impl Analyzer {
         self.fresh = 0;
         let bin_hz = self.sample_rate / FFT_SIZE as f32;
         let fall = FALL_DB_PER_S * dt_s.max(0.0);
+        // Silence keeps arriving while the editor is open: once the display rests at the
+        // floor, a transform of it changes nothing and asks for no frame.
+        let mut changed = false;
         for c in 0..2 {
             let history = &self.channels[c].history;
             for (i, x) in self.scratch_in.iter_mut().enumerate() {
@@ -117,10 +120,12 @@ impl Analyzer {
             }
             let smoothed = smooth_octaves(&self.power, bin_hz, &self.freqs, SMOOTHING_OCTAVES);
             for (shown, new) in self.channels[c].display_db.iter_mut().zip(smoothed) {
-                *shown = new.max(*shown - fall);
+                let next = new.max(*shown - fall).max(FLOOR_DB);
+                changed |= next != *shown;
+                *shown = next;
             }
         }
-        true
+        changed
     }
 
     fn fall(&mut self, dt_s: f32) -> bool {
@@ -185,6 +190,37 @@ mod tests {
         }
         assert!(a.update(0.0));
         a
+    }
+
+    /// An open editor on silence must come to rest: once the display sits at the floor, new
+    /// silent hops change nothing (so no frame is asked for), and a sound wakes it at once.
+    #[test]
+    fn silence_comes_to_rest_at_the_floor_and_a_sound_wakes_it() {
+        let mut a = analyze(48_000.0, |i| if i == FFT_SIZE * 3 / 2 { 0.5 } else { 0.0 });
+        let hop_s = HOP as f32 / 48_000.0;
+        let mut hops_moving = 0;
+        for _ in 0..1_000 {
+            for _ in 0..HOP {
+                a.push(0.0, 0.0);
+            }
+            if !a.update(hop_s) {
+                break;
+            }
+            hops_moving += 1;
+        }
+        // From the click's level (about −66 dB) down to −100 dB at 30 dB/s: about 1.1 s, 52
+        // hops of 21.3 ms.
+        let falling_s = hops_moving as f32 * hop_s;
+        assert!((0.9..=1.6).contains(&falling_s), "moving for {falling_s} s of silence");
+        assert!(a.input_db().iter().all(|&db| db == FLOOR_DB));
+        for _ in 0..HOP {
+            a.push(0.0, 0.0);
+        }
+        assert!(!a.update(hop_s), "silence at rest asked for a frame");
+        for i in 0..HOP {
+            a.push(if i == HOP / 2 { 0.5 } else { 0.0 }, 0.0);
+        }
+        assert!(a.update(hop_s), "a click did not wake the display");
     }
 
     #[test]
