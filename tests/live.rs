@@ -411,10 +411,9 @@ fn the_binary_checks_the_audio_thread_for_allocations() {
 /// release build.
 ///
 /// On a virtual machine the dummy driver's timer itself can wake late, an xrun with no client
-/// at all. So the server first runs alone for as long, counting its xruns: where it holds 0,
-/// the session must too; where it does not (a busy or noisy machine), the session's xruns are
-/// the machine's, and what is asserted instead is that Matchbox never came near the deadline
-/// (its worst block under half the period).
+/// at all. So the server first runs alone for as long, counting its xruns, for comparison; what
+/// is asserted is 0 xruns or, with some, that Matchbox never came near the deadline (its worst
+/// block under half the period: `assert_no_xrun_is_matchboxs`).
 #[test]
 #[ignore = "a soak: .ci/live-soak runs it"]
 fn soak() {
@@ -466,16 +465,7 @@ fn soak() {
         .find(|l| l.starts_with("ran "))
         .unwrap();
     println!("the server alone for {seconds} s before: {alone} xruns");
-    if alone == 0 {
-        assert!(summary.ends_with("; xruns 0"), "{summary}");
-    } else {
-        let worst: f64 = summary
-            .split("worst block ")
-            .nth(1)
-            .and_then(|w| w.split(' ').next()?.parse().ok())
-            .unwrap();
-        assert!(worst < 50.0, "{summary}");
-    }
+    assert_no_xrun_is_matchboxs(summary, &format!("{alone} xruns in {seconds} s"));
     assert!(
         ended.stdout.contains("; 0 frames dropped"),
         "{}",

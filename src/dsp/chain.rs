@@ -135,6 +135,8 @@ struct BlockLevels {
     input_peak: f32,
     input_mean_square: f32,
     compressor_input_peak: f32,
+    output_peak: f32,
+    output_mean_square: f32,
 }
 
 /// A gain stage whose level glides in dB.
@@ -329,9 +331,15 @@ impl Chain {
         if frames == 0 || channels.iter().any(|c| c.len() != frames) {
             return;
         }
-        sanitize(channels);
+        // With the meters on, the input is measured in the same pass that sanitises it.
+        let input = if self.metering {
+            Some(level_pass::<SANITIZE>(channels, self.avx2))
+        } else {
+            sanitize(channels);
+            None
+        };
         if self.bypass.value() == 0.0 && !self.bypass.is_moving() {
-            self.process_wet(channels);
+            self.process_wet(channels, input);
             return;
         }
         // Bypassed or switching: process a chunk, then mix it with the input it came from.
@@ -343,7 +351,7 @@ impl Chain {
                 dry[..end - start].copy_from_slice(&ch[start..end]);
                 *slot = &mut ch[start..end];
             }
-            self.process_wet(&mut piece[..n]);
+            self.process_wet(&mut piece[..n], None);
             for i in 0..end - start {
                 let b = self.bypass.tick() as f32;
                 for (ch, dry) in piece[..n].iter_mut().zip(&self.dry) {
@@ -355,35 +363,41 @@ impl Chain {
         }
     }
 
-    /// The chain proper over sanitised `channels`.
-    fn process_wet(&mut self, channels: &mut [&mut [f32]]) {
-        let mut levels = self.metering.then(|| {
-            let (input_peak, input_mean_square) = peak_and_mean_square(channels, self.avx2);
-            BlockLevels {
-                input_peak,
-                input_mean_square,
-                compressor_input_peak: 0.0,
-            }
-        });
+    /// The chain proper over sanitised `channels`; `input` is their peak and mean square when
+    /// the meters are on and the caller measured them already.
+    fn process_wet(&mut self, channels: &mut [&mut [f32]], input: Option<(f32, f32)>) {
+        let input = self
+            .metering
+            .then(|| input.unwrap_or_else(|| level_pass::<MEASURE>(channels, self.avx2)));
         self.input_gain.process(channels);
         self.eq.process(channels);
-        if let Some(levels) = levels.as_mut() {
-            levels.compressor_input_peak = peak_and_mean_square(channels, self.avx2).0;
-        }
+        let compressor_input_peak = input.map(|_| level_pass::<MEASURE>(channels, self.avx2).0);
         let gain_reduction_db = self.compressor.process(channels);
         self.output_gain.process(channels);
         self.ceiling.process(channels);
         // Gains below 1 can turn the tiniest normal numbers subnormal; hosts (and
-        // clap-validator's fuzzer) must never receive one.
-        flush_subnormal(channels);
-        if let Some(levels) = levels {
-            self.publish(&levels, channels, gain_reduction_db);
-        }
+        // clap-validator's fuzzer) must never receive one. With the meters on, the output is
+        // measured in the same pass.
+        let (Some((input_peak, input_mean_square)), Some(compressor_input_peak)) =
+            (input, compressor_input_peak)
+        else {
+            flush_subnormal(channels);
+            return;
+        };
+        let (output_peak, output_mean_square) = level_pass::<FLUSH>(channels, self.avx2);
+        let levels = BlockLevels {
+            input_peak,
+            input_mean_square,
+            compressor_input_peak,
+            output_peak,
+            output_mean_square,
+        };
+        let frames = channels.first().map_or(0, |c| c.len());
+        self.publish(&levels, frames, gain_reduction_db);
     }
 
     /// Hand this block's levels to the meters (atomics only).
-    fn publish(&mut self, levels: &BlockLevels, output: &[&mut [f32]], gain_reduction_db: f32) {
-        let frames = output.first().map_or(0, |c| c.len());
+    fn publish(&mut self, levels: &BlockLevels, frames: usize, gain_reduction_db: f32) {
         // One-pole smoothing of the mean square, block by block; the coefficient for this
         // block length is worked out once, not per block.
         if self.rms_keep.0 != frames {
@@ -391,8 +405,7 @@ impl Chain {
             self.rms_keep = (frames, keep as f32);
         }
         let keep = self.rms_keep.1;
-        let (output_peak, output_mean_square) = peak_and_mean_square(output, self.avx2);
-        let block = [levels.input_mean_square, output_mean_square];
+        let block = [levels.input_mean_square, levels.output_mean_square];
         for (ms, new) in self.mean_squares.iter_mut().zip(block) {
             *ms = keep * *ms + (1.0 - keep) * new;
             // Let the smoothed level reach true silence instead of crawling through subnormals.
@@ -400,11 +413,11 @@ impl Chain {
                 *ms = 0.0;
             }
         }
-        self.last_peak = levels.input_peak.max(output_peak);
+        self.last_peak = levels.input_peak.max(levels.output_peak);
         let m = &self.meters;
         raise(&m.input_peak, levels.input_peak);
         raise(&m.compressor_input_peak, levels.compressor_input_peak);
-        raise(&m.output_peak, output_peak);
+        raise(&m.output_peak, levels.output_peak);
         raise(&m.gain_reduction_db, gain_reduction_db);
         raise(&m.ceiling_reduction_db, self.ceiling.gain_reduction_db());
         m.input_mean_square
@@ -414,28 +427,38 @@ impl Chain {
     }
 }
 
-/// Largest |x| and mean of x² over all channels, in one pass; in its AVX2 build when `avx2`
-/// (the same lanes in the same order: the same result to the bit).
-fn peak_and_mean_square(channels: &[&mut [f32]], avx2: bool) -> (f32, f32) {
+/// What a [`level_pass`] does to the samples before measuring them.
+const MEASURE: u8 = 0;
+/// [`sanitize`] them.
+const SANITIZE: u8 = 1;
+/// [`flush_subnormal`] them.
+const FLUSH: u8 = 2;
+
+/// Largest |x| and mean of x² over all channels in one pass, after cleaning the samples as
+/// `CLEAN` says ([`MEASURE`]: left alone; [`SANITIZE`]; [`FLUSH`]); in its AVX2 build when
+/// `avx2` (the same lanes in the same order: the same samples and levels to the bit).
+fn level_pass<const CLEAN: u8>(channels: &mut [&mut [f32]], avx2: bool) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` is only true where the CPU was found to have it.
-        return unsafe { peak_and_mean_square_avx2(channels) };
+        return unsafe { level_pass_avx2::<CLEAN>(channels) };
     }
     let _ = avx2;
-    peak_and_mean_square_lanes(channels)
+    level_pass_lanes::<CLEAN>(channels)
 }
 
-/// [`peak_and_mean_square_lanes`] in AVX2 registers: the same eight lanes, the same order.
+/// [`level_pass_lanes`] in AVX2 registers: the same eight lanes, the same order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn peak_and_mean_square_avx2(channels: &[&mut [f32]]) -> (f32, f32) {
+fn level_pass_avx2<const CLEAN: u8>(channels: &mut [&mut [f32]]) -> (f32, f32) {
     use std::arch::x86_64::*;
     let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let smallest = _mm256_set1_ps(f32::MIN_POSITIVE);
+    let largest = _mm256_set1_ps(f32::MAX);
     let mut peaks = [0.0f32; 8];
     let mut sums = [0.0f32; 8];
     let mut count = 0;
-    for ch in channels {
+    for ch in channels.iter_mut() {
         count += ch.len();
         // SAFETY: unaligned loads and stores of eight floats from and to eight-float arrays
         // and chunks.
@@ -445,35 +468,57 @@ fn peak_and_mean_square_avx2(channels: &[&mut [f32]]) -> (f32, f32) {
                 _mm256_loadu_ps(sums.as_ptr()),
             )
         };
-        let mut lanes = ch.chunks_exact(8);
+        let mut lanes = ch.chunks_exact_mut(8);
         for lane in &mut lanes {
-            let x = unsafe { _mm256_loadu_ps(lane.as_ptr()) };
-            peak = _mm256_max_ps(_mm256_and_ps(x, abs_mask), peak);
+            let mut x = unsafe { _mm256_loadu_ps(lane.as_ptr()) };
+            let mut a = _mm256_and_ps(x, abs_mask);
+            if CLEAN != MEASURE {
+                // All ones where the sample stays, as `clean` decides: ordered comparisons
+                // are false for NaN (sanitised away); "not less than" is true for it (flush
+                // keeps it, as `clean` does).
+                let keep = if CLEAN == SANITIZE {
+                    _mm256_and_ps(
+                        _mm256_cmp_ps::<_CMP_GE_OQ>(a, smallest),
+                        _mm256_cmp_ps::<_CMP_LE_OQ>(a, largest),
+                    )
+                } else {
+                    _mm256_cmp_ps::<_CMP_NLT_UQ>(a, smallest)
+                };
+                x = _mm256_and_ps(x, keep);
+                a = _mm256_and_ps(a, keep);
+                unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), x) };
+            }
+            peak = _mm256_max_ps(a, peak);
             sum = _mm256_add_ps(sum, _mm256_mul_ps(x, x));
         }
         unsafe {
             _mm256_storeu_ps(peaks.as_mut_ptr(), peak);
             _mm256_storeu_ps(sums.as_mut_ptr(), sum);
         }
-        add_lanes(&mut peaks, &mut sums, lanes.remainder());
+        let rest = lanes.into_remainder();
+        clean::<CLEAN>(rest);
+        add_lanes(&mut peaks, &mut sums, rest);
     }
     finish_lanes(&peaks, &sums, count)
 }
 
-/// [`peak_and_mean_square`] written in eight lanes (each channel's samples 8k + i go to
-/// lane i), so it vectorises.
+/// [`level_pass`] written in eight lanes (each channel's samples 8k + i go to lane i), so it
+/// vectorises.
 #[inline(always)]
-fn peak_and_mean_square_lanes(channels: &[&mut [f32]]) -> (f32, f32) {
+fn level_pass_lanes<const CLEAN: u8>(channels: &mut [&mut [f32]]) -> (f32, f32) {
     let mut peaks = [0.0f32; 8];
     let mut sums = [0.0f32; 8];
     let mut count = 0;
-    for ch in channels {
+    for ch in channels.iter_mut() {
         count += ch.len();
-        let mut lanes = ch.chunks_exact(8);
+        let mut lanes = ch.chunks_exact_mut(8);
         for lane in &mut lanes {
+            clean::<CLEAN>(lane);
             add_lanes(&mut peaks, &mut sums, lane);
         }
-        add_lanes(&mut peaks, &mut sums, lanes.remainder());
+        let rest = lanes.into_remainder();
+        clean::<CLEAN>(rest);
+        add_lanes(&mut peaks, &mut sums, rest);
     }
     finish_lanes(&peaks, &sums, count)
 }
@@ -502,27 +547,32 @@ fn finish_lanes(peaks: &[f32; 8], sums: &[f32; 8], count: usize) -> (f32, f32) {
     (peak, sum / count.max(1) as f32)
 }
 
-/// Replace NaN/±inf and subnormal samples (below −758 dBFS) by 0, branch-free so it
-/// vectorises: nothing unusual enters the state.
+/// Clean `samples` as `CLEAN` says, branch-free so it vectorises.
+#[inline(always)]
+fn clean<const CLEAN: u8>(samples: &mut [f32]) {
+    for x in samples.iter_mut() {
+        let a = x.abs();
+        let zero = match CLEAN {
+            SANITIZE => !(f32::MIN_POSITIVE..=f32::MAX).contains(&a),
+            FLUSH => a < f32::MIN_POSITIVE,
+            _ => false,
+        };
+        *x = if zero { 0.0 } else { *x };
+    }
+}
+
+/// Replace NaN/±inf and subnormal samples (below −758 dBFS) by 0: nothing unusual enters the
+/// state.
 fn sanitize(channels: &mut [&mut [f32]]) {
     for ch in channels.iter_mut() {
-        for x in ch.iter_mut() {
-            let a = x.abs();
-            *x = if (f32::MIN_POSITIVE..=f32::MAX).contains(&a) {
-                *x
-            } else {
-                0.0
-            };
-        }
+        clean::<SANITIZE>(ch);
     }
 }
 
 /// Replace subnormal samples by 0.
 fn flush_subnormal(channels: &mut [&mut [f32]]) {
     for ch in channels.iter_mut() {
-        for x in ch.iter_mut() {
-            *x = if x.abs() < f32::MIN_POSITIVE { 0.0 } else { *x };
-        }
+        clean::<FLUSH>(ch);
     }
 }
 
@@ -530,10 +580,12 @@ fn flush_subnormal(channels: &mut [&mut [f32]]) {
 mod tests {
     use super::*;
 
-    /// Both builds of the level scan give the same result to the bit, and the right one, on
-    /// lengths with and without a remainder past the eight lanes.
+    /// Every level pass, in both builds, cleans the samples as `sanitize` and
+    /// `flush_subnormal` do and measures what it leaves, to the bit, on lengths with and
+    /// without a remainder past the eight lanes and with NaN, infinities, subnormals and −0
+    /// (for the measuring-only pass, which meets sanitised samples, the sanitised block).
     #[test]
-    fn level_scans_agree_in_every_build() {
+    fn level_passes_agree_in_every_build() {
         let mut state = 0x1234_5678u32;
         let mut noise = |n: usize| -> Vec<f32> {
             (0..n)
@@ -545,29 +597,81 @@ mod tests {
                 })
                 .collect()
         };
+        let odd = [
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+            1e-40,
+            -1e-42,
+            -0.0,
+            1.5e-38,
+        ];
+        let builds: &[bool] = if crate::dsp::cpu_has_avx2() {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for frames in [1, 7, 64, 67, 1000] {
-            let mut left = noise(frames);
-            let mut right = noise(frames);
-            right[frames / 2] = -0.75;
-            let channels = [&mut left[..], &mut right[..]];
-            let (peak, mean_square) = peak_and_mean_square(&channels, false);
-            let all: Vec<f64> = channels
-                .iter()
-                .flat_map(|c| c.iter())
-                .map(|&x| x as f64)
-                .collect();
-            assert_eq!(peak, 0.75, "{frames} frames");
-            let exact = all.iter().map(|x| x * x).sum::<f64>() / all.len() as f64;
-            assert!(
-                ((mean_square as f64) / exact - 1.0).abs() < 1e-5,
-                "{frames} frames"
-            );
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                let wide = peak_and_mean_square(&channels, true);
-                assert_eq!(wide.0.to_bits(), peak.to_bits(), "{frames} frames");
-                assert_eq!(wide.1.to_bits(), mean_square.to_bits(), "{frames} frames");
+            let mut raw = [noise(frames), noise(frames)];
+            raw[1][frames / 2] = -0.75;
+            for (i, &x) in odd.iter().enumerate() {
+                raw[0][(i * 13) % frames] = x;
             }
+            let mut clean = raw.clone();
+            sanitize(&mut clean.each_mut().map(|c| &mut c[..]));
+            for mode in [MEASURE, SANITIZE, FLUSH] {
+                let input = if mode == MEASURE { &clean } else { &raw };
+                let mut want = if mode == FLUSH {
+                    raw.clone()
+                } else {
+                    clean.clone()
+                };
+                if mode == FLUSH {
+                    flush_subnormal(&mut want.each_mut().map(|c| &mut c[..]));
+                }
+                let mut first: Option<(f32, f32)> = None;
+                for &avx2 in builds {
+                    let what = format!("{frames} frames, mode {mode}, avx2 {avx2}");
+                    let mut got = input.clone();
+                    let mut channels = got.each_mut().map(|c| &mut c[..]);
+                    let levels = match mode {
+                        MEASURE => level_pass::<MEASURE>(&mut channels, avx2),
+                        SANITIZE => level_pass::<SANITIZE>(&mut channels, avx2),
+                        _ => level_pass::<FLUSH>(&mut channels, avx2),
+                    };
+                    for (got, want) in got.iter().zip(&want) {
+                        assert_eq!(bits(got), bits(want), "{what}");
+                    }
+                    if mode == FLUSH {
+                        // NaN and infinities pass through a flush: its levels say nothing.
+                        continue;
+                    }
+                    assert_eq!(levels.0, 0.75, "{what}");
+                    let all: Vec<f64> = want.iter().flatten().map(|&x| x as f64).collect();
+                    let exact = all.iter().map(|x| x * x).sum::<f64>() / all.len() as f64;
+                    assert!(((levels.1 as f64) / exact - 1.0).abs() < 1e-5, "{what}");
+                    if let Some(first) = first {
+                        assert_eq!(first.0.to_bits(), levels.0.to_bits(), "{what}");
+                        assert_eq!(first.1.to_bits(), levels.1.to_bits(), "{what}");
+                    }
+                    first = Some(levels);
+                }
+            }
+        }
+        // The flush's levels on finite samples, both builds alike.
+        let mut block = [noise(67), noise(67)];
+        block[0][3] = 1e-41;
+        let runs: Vec<_> = builds
+            .iter()
+            .map(|&avx2| {
+                let mut b = block.clone();
+                level_pass::<FLUSH>(&mut b.each_mut().map(|c| &mut c[..]), avx2)
+            })
+            .collect();
+        for r in &runs {
+            assert_eq!(r.0.to_bits(), runs[0].0.to_bits());
+            assert_eq!(r.1.to_bits(), runs[0].1.to_bits());
         }
     }
 }

@@ -211,7 +211,10 @@ mod tests {
         // From the click's level (about −66 dB) down to −100 dB at 30 dB/s: about 1.1 s, 52
         // hops of 21.3 ms.
         let falling_s = hops_moving as f32 * hop_s;
-        assert!((0.9..=1.6).contains(&falling_s), "moving for {falling_s} s of silence");
+        assert!(
+            (0.9..=1.6).contains(&falling_s),
+            "moving for {falling_s} s of silence"
+        );
         assert!(a.input_db().iter().all(|&db| db == FLOOR_DB));
         for _ in 0..HOP {
             a.push(0.0, 0.0);
