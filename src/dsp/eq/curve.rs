@@ -62,10 +62,7 @@ impl BandCurve {
 
     /// Magnitude at each of `freqs_hz`, dB, into `out`.
     pub fn magnitudes_db(&self, freqs_hz: &[f64], out: &mut [f64]) {
-        for (o, &f) in out.iter_mut().zip(freqs_hz) {
-            *o = self.power(f);
-        }
-        powers_to_db(out);
+        magnitudes_db(|f| self.power(f), freqs_hz, out);
     }
 }
 
@@ -114,14 +111,16 @@ impl PrototypeCurve {
 
     /// Magnitude at each of `freqs_hz`, dB, into `out`: a few flops per point.
     pub fn magnitudes_db(&self, freqs_hz: &[f64], out: &mut [f64]) {
-        for (o, &f) in out.iter_mut().zip(freqs_hz) {
-            *o = self.power(f);
-        }
-        powers_to_db(out);
+        magnitudes_db(|f| self.power(f), freqs_hz, out);
     }
 }
 
-/// Power gains to dB in place, in a loop of its own so the points run side by side.
-fn powers_to_db(powers: &mut [f64]) {
-    powers.iter_mut().for_each(|p| *p = fastmath::power_db(*p));
+/// `power` (|H|²) at each of `freqs_hz`, as dB into `out`: the powers first, then the
+/// logarithms in a loop of their own so the points run side by side.
+#[inline(always)]
+fn magnitudes_db(power: impl Fn(f64) -> f64, freqs_hz: &[f64], out: &mut [f64]) {
+    for (o, &f) in out.iter_mut().zip(freqs_hz) {
+        *o = power(f);
+    }
+    out.iter_mut().for_each(|p| *p = fastmath::power_db(*p));
 }

@@ -195,29 +195,28 @@ impl Hub {
             let snapshot = controls.snapshot();
             let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
             if frames.values.is_none() || last_values.as_ref() != Some(&snapshot) {
-                let preset = self
-                    .preset
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                let text: Arc<str> = controls.values_message(preset.as_deref()).into();
-                frames.values = Some((self.next_frame(), text));
+                frames.values = Some((self.next_frame(), self.values_text(controls)));
                 last_values = Some(snapshot);
             }
             frames.meters = Some((self.next_frame(), meters));
         }
     }
 
+    /// The values message: every control's value and the preset's name.
+    fn values_text(&self, controls: &Controls) -> Arc<str> {
+        let preset = self
+            .preset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        controls.values_message(preset.as_deref()).into()
+    }
+
     /// Make the values frame now (after a page's change was applied: every page shows it at
     /// its next frame without waiting for the sampler).
     pub fn refresh_values(&self) {
         if let Some(controls) = self.controls() {
-            let preset = self
-                .preset
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            let text: Arc<str> = controls.values_message(preset.as_deref()).into();
+            let text = self.values_text(controls);
             let seq = self.next_frame();
             self.frames.lock().unwrap_or_else(|e| e.into_inner()).values = Some((seq, text));
         }
