@@ -14,17 +14,22 @@
 //!    gain trace when paired, from level statistics otherwise. Paired, the EQ is corrected for
 //!    what the compressor does to the spectrum and the compressor refitted, in rounds; unpaired,
 //!    the EQ once.
-//! 6. [`level`]: the output gain that matches integrated loudness (BS.1770), the compressor's
+//! 6. [`polish`] (paired only): every continuous setting of the chain moved at once to bring
+//!    its output onto the reference's waveform (Levenberg–Marquardt through the real chain on
+//!    excerpts), kept when other stretches of the takes show a closer waveform without a
+//!    worse spectrum or crest factor.
+//! 7. [`level`]: the output gain that matches integrated loudness (BS.1770), the compressor's
 //!    last check (paired), and the safety ceiling.
-//! 7. [`predict`]: the whole source through the final chain, measured against the reference.
+//! 8. [`predict`]: the whole source through the final chain, measured against the reference.
 //!
 //! The fits use the plugin's own model (`dsp`'s gain computer, attack/release and band
 //! responses; `tests/one_model.rs`).
 //!
 //! Threads: at most two, for independent work only (the two inputs' checks, the two spectra,
 //! the whole files' loudness while the fits run, EQ seeds, the two detectors' searches, the
-//! compressor check's second chain). Nothing depends on which finishes first: the same inputs
-//! give the same preset, byte for byte.
+//! compressor check's second chain, the polish's Jacobian columns and normal equations).
+//! Nothing depends on which finishes first: the same inputs give the same preset, byte for
+//! byte.
 
 // The fitters index parameter vectors, Jacobian columns and simplex points by dimension;
 // iterator chains over zipped slices would hide which dimension is meant.
@@ -39,8 +44,10 @@ pub mod excerpts;
 pub mod inputs;
 pub mod level;
 pub mod loudness;
+pub mod lsq;
 pub mod metrics;
 mod phase;
+pub mod polish;
 pub mod predict;
 pub mod spectrum;
 pub mod target;
@@ -113,6 +120,8 @@ pub struct Analysis {
     /// The source through the preset (on the analysed excerpts).
     pub predicted_metrics: Option<SignalMetrics>,
     pub prediction: Option<Prediction>,
+    /// Paired: what the waveform polish did ([`polish`]).
+    pub polish: Option<polish::Polish>,
     /// Active 50 ms levels (dB) of reference and source, for the report's histograms.
     pub reference_levels_db: Vec<f64>,
     pub source_levels_db: Vec<f64>,
@@ -169,9 +178,14 @@ pub fn analyze(
         }
         None => (takes, whole),
     };
+    let (polished, polish) = if polish::applies(options.amount) {
+        polish::polish(&takes, fitted.settings)
+    } else {
+        (fitted.settings, None)
+    };
     let leveled = level::set_output_level(
         &takes,
-        fitted.settings,
+        polished,
         fitted.excerpt,
         whole.reference.loudness_lufs,
         whole.source.loudness_lufs,
@@ -193,6 +207,7 @@ pub fn analyze(
         source_metrics: Some(whole.source),
         predicted_metrics: Some(predicted),
         prediction: Some(prediction),
+        polish,
         reference_levels_db: whole.reference_levels_db,
         source_levels_db: whole.source_levels_db,
         warnings,
@@ -322,6 +337,7 @@ fn analyze_without_source(
         source_metrics: None,
         predicted_metrics: None,
         prediction: None,
+        polish: None,
         reference_levels_db: metrics::active_levels_db(ref_mid, fs),
         source_levels_db: Vec::new(),
         warnings,

@@ -150,36 +150,6 @@ pub(super) fn weighted_rms(target: &FitTarget, curve: &[f64]) -> f64 {
 /// from growing without bound (matching.md §6.1(d), λ_g ≈ 1e-3).
 const GAIN_RIDGE: f64 = 1e-4;
 
-/// Solve `a·x = b` (a is m×m, row-major) by Gaussian elimination with partial pivoting.
-fn solve(a: &mut [f64], mut b: Vec<f64>, m: usize) -> Option<Vec<f64>> {
-    for col in 0..m {
-        let pivot =
-            (col..m).max_by(|&i, &j| a[i * m + col].abs().total_cmp(&a[j * m + col].abs()))?;
-        if a[pivot * m + col].abs() < 1e-15 {
-            return None;
-        }
-        if pivot != col {
-            for k in 0..m {
-                a.swap(pivot * m + k, col * m + k);
-            }
-            b.swap(pivot, col);
-        }
-        for row in col + 1..m {
-            let factor = a[row * m + col] / a[col * m + col];
-            for k in col..m {
-                a[row * m + k] -= factor * a[col * m + k];
-            }
-            b[row] -= factor * b[col];
-        }
-    }
-    let mut x = vec![0.0; m];
-    for row in (0..m).rev() {
-        let s: f64 = (row + 1..m).map(|k| a[row * m + k] * x[k]).sum();
-        x[row] = (b[row] - s) / a[row * m + row];
-    }
-    Some(x)
-}
-
 /// One refinement's fixed parts: the target, the weights' roots, the ridge.
 struct Problem<'a, R> {
     target: &'a FitTarget,
@@ -316,7 +286,7 @@ pub(super) fn levenberg_marquardt<R: BandResponse>(
                 }
             }
             let rhs: Vec<f64> = jtr.iter().map(|v| -v).collect();
-            let Some(step) = solve(&mut lhs, rhs, m) else {
+            let Some(step) = crate::analysis::lsq::solve(&mut lhs, rhs, m) else {
                 mu *= DAMPING_UP;
                 continue;
             };
