@@ -15,9 +15,9 @@
 //! stereo link, the ceiling: choices the earlier stages made.
 
 use super::align::Takes;
-use super::excerpts::{self, excerpt_segments};
+use super::excerpts::{self, excerpt_segments, gather};
 use super::{lsq, metrics};
-use crate::dsp::{ChainSettings, FilterKind, ranges};
+use crate::dsp::ChainSettings;
 
 /// Audio the residual covers, seconds, in this many segments spread over the takes.
 pub const POLISH_EXCERPT: (f64, usize) = (4.0, 4);
@@ -67,13 +67,7 @@ impl Knob {
             if b.kind.uses_gain() {
                 knobs.push(Knob::BandGain(i));
             }
-            // A first-order cut has no resonance; a tilt's Q is unused.
-            let q_used = match b.kind {
-                FilterKind::LowCut | FilterKind::HighCut => b.slope_db_per_oct >= 12,
-                FilterKind::Tilt => false,
-                _ => true,
-            };
-            if q_used {
+            if b.uses_q() {
                 knobs.push(Knob::BandQ(i));
             }
         }
@@ -109,21 +103,21 @@ impl Knob {
         v as f64
     }
 
-    /// Set to `x`, clamped into the plugin's range.
+    /// Set to `x` (unclamped: [`Knobs::settings`] clamps the whole chain once).
     fn write(self, s: &mut ChainSettings, x: f64) {
         let x = x as f32;
         let c = &mut s.compressor;
         match self {
-            Knob::BandFreq(i) => s.eq.bands[i].freq_hz = ranges::BAND_FREQ_HZ.clamp(x.exp2()),
-            Knob::BandGain(i) => s.eq.bands[i].gain_db = ranges::BAND_GAIN_DB.clamp(x),
-            Knob::BandQ(i) => s.eq.bands[i].q = ranges::BAND_Q.clamp(x.exp()),
-            Knob::Threshold => c.threshold_db = ranges::THRESHOLD_DB.clamp(x),
-            Knob::Ratio => c.ratio = ranges::RATIO.clamp(x.exp()),
-            Knob::Knee => c.knee_db = ranges::KNEE_DB.clamp(x),
-            Knob::Attack => c.attack_ms = ranges::ATTACK_MS.clamp(x.exp()),
-            Knob::Release => c.release_ms = ranges::RELEASE_MS.clamp(x.exp()),
-            Knob::SidechainHz => c.sidechain_hpf_hz = ranges::SIDECHAIN_HPF_HZ.clamp(x.exp2()),
-            Knob::OutputGain => s.output_gain_db = ranges::OUT_GAIN_DB.clamp(x),
+            Knob::BandFreq(i) => s.eq.bands[i].freq_hz = x.exp2(),
+            Knob::BandGain(i) => s.eq.bands[i].gain_db = x,
+            Knob::BandQ(i) => s.eq.bands[i].q = x.exp(),
+            Knob::Threshold => c.threshold_db = x,
+            Knob::Ratio => c.ratio = x.exp(),
+            Knob::Knee => c.knee_db = x,
+            Knob::Attack => c.attack_ms = x.exp(),
+            Knob::Release => c.release_ms = x.exp(),
+            Knob::SidechainHz => c.sidechain_hpf_hz = x.exp2(),
+            Knob::OutputGain => s.output_gain_db = x,
         }
     }
 
@@ -135,6 +129,35 @@ impl Knob {
             Knob::BandQ(_) | Knob::Ratio | Knob::Attack | Knob::Release => 3e-3,
             Knob::BandGain(_) | Knob::Threshold | Knob::Knee | Knob::OutputGain => 0.02,
         }
+    }
+}
+
+/// The knobs of one chain: what the polish moves, and the settings around them.
+struct Knobs<'a> {
+    base: &'a ChainSettings,
+    list: Vec<Knob>,
+}
+
+impl<'a> Knobs<'a> {
+    fn new(base: &'a ChainSettings) -> Self {
+        Self {
+            base,
+            list: Knob::all(base),
+        }
+    }
+
+    /// The knobs' coordinates in `s`.
+    fn read(&self, s: &ChainSettings) -> Vec<f64> {
+        self.list.iter().map(|k| k.read(s)).collect()
+    }
+
+    /// The base settings with the knobs at `x`, clamped into the plugin's ranges.
+    fn settings(&self, x: &[f64]) -> ChainSettings {
+        let mut s = self.base.clone();
+        for (k, &v) in self.list.iter().zip(x) {
+            k.write(&mut s, v);
+        }
+        s.clamped()
     }
 }
 
@@ -188,8 +211,10 @@ struct Residual {
     /// Per segment: the source's channels from the pre-roll on, and how many samples of
     /// pre-roll lead them.
     segments: Vec<(Vec<Vec<f32>>, usize)>,
-    /// The reference's scored samples, segment by segment, channel by channel.
+    /// The reference's scored samples, segment by segment, channel by channel, and their
+    /// energy.
     reference: Vec<f32>,
+    energy: f64,
     sample_rate: f64,
 }
 
@@ -197,31 +222,28 @@ impl Residual {
     /// `budget` (seconds, segments) of the takes, each segment with its pre-roll.
     fn new(takes: &Takes<'_>, budget: (f64, usize)) -> Self {
         let fs = takes.src_fs;
-        let len = takes
-            .src_mid
-            .len()
-            .min(takes.ref_mid.len())
-            .min(takes.ref_channels.first().map_or(0, |c| c.len()));
         let preroll = (PREROLL_S * fs) as usize;
-        let mut segments = Vec::new();
-        let mut reference = Vec::new();
-        for (start, seg_len) in excerpt_segments(len, fs, budget) {
-            let from = start.saturating_sub(preroll);
-            let end = (start + seg_len).min(len);
-            segments.push((
-                takes
-                    .src_channels
-                    .iter()
-                    .map(|c| c[from..end].to_vec())
-                    .collect(),
-                start - from,
-            ));
-            for c in &takes.ref_channels {
-                reference.extend_from_slice(&c[start..end]);
-            }
-        }
+        // Paired takes are lined up over the same overlap: one length for both.
+        let scored = excerpt_segments(takes.src_mid.len(), fs, budget);
+        let rendered: Vec<(usize, usize)> = scored
+            .iter()
+            .map(|&(start, len)| {
+                let from = start.saturating_sub(preroll);
+                (from, len + start - from)
+            })
+            .collect();
+        let skips = scored.iter().zip(&rendered).map(|(s, r)| s.0 - r.0);
+        let reference: Vec<f32> = gather(&takes.ref_channels, &scored)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
         Self {
-            segments,
+            segments: gather(&takes.src_channels, &rendered)
+                .into_iter()
+                .zip(skips)
+                .collect(),
+            energy: lsq::dot(&reference, &reference),
             reference,
             sample_rate: fs,
         }
@@ -249,7 +271,7 @@ impl Residual {
     /// waveform SNR there (dB).
     fn best_gain(&self, output: &[f32]) -> (f64, f64) {
         let (yy, yr) = (lsq::dot(output, output), lsq::dot(output, &self.reference));
-        let rr = self.reference_energy();
+        let rr = self.energy;
         if yy <= 0.0 || yr <= 0.0 {
             return (0.0, 0.0);
         }
@@ -271,10 +293,6 @@ impl Residual {
             crest_db: (crest(&output) - crest(&self.reference)).abs(),
         }
     }
-
-    fn reference_energy(&self) -> f64 {
-        lsq::dot(&self.reference, &self.reference)
-    }
 }
 
 /// `settings` polished against the reference's waveform on paired `takes`, kept when other
@@ -285,26 +303,20 @@ pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Opt
         return (settings, None);
     }
     let problem = Residual::new(takes, POLISH_EXCERPT);
-    let signal = problem.reference_energy();
+    let signal = problem.energy;
     if signal <= 0.0 {
         return (settings, None);
     }
-    let knobs = Knob::all(&settings);
-    let mut x: Vec<f64> = knobs.iter().map(|k| k.read(&settings)).collect();
-    let apply = |x: &[f64]| {
-        let mut s = settings.clone();
-        for (k, &v) in knobs.iter().zip(x) {
-            k.write(&mut s, v);
-        }
-        s
-    };
+    let knobs = Knobs::new(&settings);
+    let mut x = knobs.read(&settings);
     let mut residual = Vec::new();
     // The output gain starts where it matches the reference best (the level stage has not
-    // set it yet): the least-squares gain of the rendered output.
-    problem.render(&apply(&x), &mut residual);
-    let gain_knob = knobs.len() - 1;
+    // set it yet): the least-squares gain of the rendered output, rendered again at that gain
+    // (the ceiling follows the output gain).
+    problem.render(&knobs.settings(&x), &mut residual);
+    let gain_knob = knobs.list.len() - 1;
     x[gain_knob] += problem.best_gain(&residual).0;
-    problem.compute(&apply(&x), &mut residual);
+    problem.compute(&knobs.settings(&x), &mut residual);
     let mut cost = lsq::dot(&residual, &residual);
     let snr = |cost: f64| 10.0 * (signal / cost.max(1e-30)).log10();
     let snr_before_db = snr(cost);
@@ -313,27 +325,27 @@ pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Opt
     let mut trial = Vec::new();
     while iterations < MAX_ITERATIONS {
         iterations += 1;
-        let columns = jacobian(&problem, &knobs, &x, &residual, &apply);
+        let columns = jacobian(&problem, &knobs, &x, &residual);
         let (normal, gradient) = lsq::normal_equations(&columns, &residual);
+        let m = knobs.list.len();
+        let rhs: Vec<f64> = gradient.iter().map(|g| -g).collect();
         let mut improved = None;
         for _ in 0..DAMPING_TRIES {
-            let m = knobs.len();
             let mut lhs = normal.clone();
             for j in 0..m {
                 lhs[j * m + j] += damping * normal[j * m + j].max(MIN_DIAGONAL);
             }
-            let rhs: Vec<f64> = gradient.iter().map(|g| -g).collect();
-            let Some(step) = lsq::solve(&mut lhs, rhs, m) else {
+            let Some(step) = lsq::solve(&mut lhs, rhs.clone(), m) else {
                 damping *= DAMPING_UP;
                 continue;
             };
             // Clamped into range, then read back: the coordinates the settings really hold.
-            let moved = apply(&x.iter().zip(&step).map(|(a, d)| a + d).collect::<Vec<_>>());
-            let candidate: Vec<f64> = knobs.iter().map(|k| k.read(&moved)).collect();
+            let moved =
+                knobs.settings(&x.iter().zip(&step).map(|(a, d)| a + d).collect::<Vec<_>>());
             problem.compute(&moved, &mut trial);
             let trial_cost = lsq::dot(&trial, &trial);
             if trial_cost < cost {
-                improved = Some((candidate, trial_cost));
+                improved = Some((knobs.read(&moved), trial_cost));
                 damping = (damping / DAMPING_DOWN).max(1e-7);
                 break;
             }
@@ -352,7 +364,7 @@ pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Opt
     }
     // The excerpt is a few seconds: what it does not hold (a louder passage, a quieter one)
     // may disagree. Other stretches of the takes decide.
-    let polished = apply(&x);
+    let polished = knobs.settings(&x);
     let check = Residual::new(takes, CHECK_EXCERPT);
     // One after the other: each measures its two spectra on both cores.
     let (before, after) = (check.judge(&settings), check.judge(&polished));
@@ -370,25 +382,20 @@ pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Opt
 
 /// The residual's derivative along each knob, by forward differences, one column per knob;
 /// the columns are rendered on two cores.
-fn jacobian(
-    problem: &Residual,
-    knobs: &[Knob],
-    x: &[f64],
-    residual: &[f32],
-    apply: &(dyn Fn(&[f64]) -> ChainSettings + Sync),
-) -> Vec<Vec<f32>> {
+fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) -> Vec<Vec<f32>> {
     let column = |j: usize| {
-        let mut moved = x.to_vec();
+        let knob = knobs.list[j];
+        let at = |h: f64| {
+            let mut moved = x.to_vec();
+            moved[j] += h;
+            knobs.settings(&moved)
+        };
         // Step away from the nearer bound, so the step stays inside the range.
-        let mut h = knobs[j].step();
-        moved[j] += h;
-        let settings = apply(&moved);
-        if knobs[j].read(&settings) < x[j] + 0.5 * h {
-            h = -h;
-            moved[j] = x[j] + h;
+        let mut settings = at(knob.step());
+        if knob.read(&settings) < x[j] + 0.5 * knob.step() {
+            settings = at(-knob.step());
         }
-        let settings = apply(&moved);
-        let h = knobs[j].read(&settings) - x[j];
+        let h = knob.read(&settings) - x[j];
         let mut col = Vec::with_capacity(residual.len());
         problem.compute(&settings, &mut col);
         if h.abs() < 1e-12 {
@@ -401,9 +408,9 @@ fn jacobian(
         }
         col
     };
-    let half = knobs.len().div_ceil(2);
+    let half = knobs.list.len().div_ceil(2);
     std::thread::scope(|scope| {
-        let second = scope.spawn(|| (half..knobs.len()).map(column).collect::<Vec<_>>());
+        let second = scope.spawn(|| (half..knobs.list.len()).map(column).collect::<Vec<_>>());
         let mut columns: Vec<Vec<f32>> = (0..half).map(column).collect();
         columns.extend(second.join().expect("rendering does not panic"));
         columns
@@ -421,7 +428,7 @@ mod tests {
     use super::*;
     use crate::analysis::{metrics, test_noise};
     use crate::audio_io::Audio;
-    use crate::dsp::{Detector, EqBandSettings};
+    use crate::dsp::{Detector, EqBandSettings, FilterKind};
 
     #[test]
     fn knobs_read_back_what_they_write() {

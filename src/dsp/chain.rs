@@ -371,15 +371,15 @@ impl Chain {
             .then(|| input.unwrap_or_else(|| level_pass::<MEASURE>(channels, self.avx2)));
         self.input_gain.process(channels);
         self.eq.process(channels);
-        let compressor_input_peak = input.map(|_| level_pass::<MEASURE>(channels, self.avx2).0);
+        let before_compressor =
+            input.map(|levels| (levels, level_pass::<MEASURE>(channels, self.avx2).0));
         let gain_reduction_db = self.compressor.process(channels);
         self.output_gain.process(channels);
         self.ceiling.process(channels);
         // Gains below 1 can turn the tiniest normal numbers subnormal; hosts (and
         // clap-validator's fuzzer) must never receive one. With the meters on, the output is
         // measured in the same pass.
-        let (Some((input_peak, input_mean_square)), Some(compressor_input_peak)) =
-            (input, compressor_input_peak)
+        let Some(((input_peak, input_mean_square), compressor_input_peak)) = before_compressor
         else {
             flush_subnormal(channels);
             return;

@@ -198,6 +198,11 @@ pub struct EqBandSettings {
 }
 
 impl EqBandSettings {
+    /// Whether `q` shapes this band: every kind but a first-order (6 dB/oct) cut.
+    pub fn uses_q(&self) -> bool {
+        !(self.kind.uses_slope() && self.slope_db_per_oct < 12)
+    }
+
     /// An enabled band (cuts at 12 dB/oct; change `slope_db_per_oct` for steeper ones).
     pub fn on(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> Self {
         Self {

@@ -67,9 +67,15 @@ impl Param {
 
     /// Whether coordinate `d` shapes the band (a cut has no gain; a first-order one no Q).
     fn is_free(&self, d: usize) -> bool {
+        // Only the kind and slope matter here: no need to work out the band's frequency.
+        let band = EqBandSettings {
+            kind: self.kind,
+            slope_db_per_oct: self.slope_db_per_oct,
+            ..EqBandSettings::default()
+        };
         match d {
-            1 => !self.is_cut(),
-            2 => !self.is_cut() || self.slope_db_per_oct >= 12,
+            1 => band.kind.uses_gain(),
+            2 => band.uses_q(),
             _ => true,
         }
     }
