@@ -512,7 +512,14 @@ fn best_lag(want: &[f32], got: &[f32], max_lag: usize) -> (usize, f32) {
 /// input, delayed, within 1e-5: a dropout or a ring under/overflow would break it), and the
 /// input→output delay stays within the documented bound: one capture period, Matchbox's input
 /// ring ([`matchbox::live::alsa_input_ring_frames`], 2 periods) and the two-period playback
-/// buffer, 5 periods in all. Measured here: 3 periods at 64 and 128 frames, 2.25–2.5 at 256.
+/// buffer, 5 periods in all. Measured here: 2.5–3 periods at 128 frames, 2.25–3 at 256.
+///
+/// Two things beyond Matchbox's control break a run, and such a run is repeated (three runs
+/// at most, each printed): an xrun of the ALSA devices (neither jackd nor cpal runs with
+/// real-time priority here), which the live monitor counts; and the ring running dry once
+/// (its input thread late on this shared VM), which nice-plug's wrapper does not report (it
+/// discards the ring's status). The second is recognised by its shape, one shift of the lag
+/// by whole periods ([`one_ring_dropout`]); any other break fails at once.
 #[test]
 fn alsa_through_cpal_adds_the_documented_latency() {
     let _lock = lock();
@@ -521,34 +528,155 @@ fn alsa_through_cpal_adds_the_documented_latency() {
     }
     let server = Jackd::start(48_000, 64);
     let home = alsa_home();
-    for period in [128u32, 256] {
-        let ring = matchbox::live::alsa_input_ring_frames(period);
-        // An xrun of the ALSA devices (the machine was busy: neither jackd nor cpal run with
-        // real-time priority here) breaks the audio whatever Matchbox does; the live monitor
-        // counts it, and such a run is repeated, up to three times.
-        let run = (1..=3)
-            .map(|_| alsa_run(&server, home.path(), period))
-            .find(|run| run.xruns == 0)
-            .expect("three runs in a row had xruns");
-        eprintln!(
-            "ALSA period {period}: output = render(input) delayed {} frames ({:.2} ms), \
-             max difference {:.2e}; ring {ring}",
-            run.lag,
-            run.lag as f64 / 48.0,
-            run.diff
-        );
+    // The default ring at two periods, then a longer one asked for with `--ring`.
+    for (period, asked) in [(128u32, None), (256, None), (128, Some(384))] {
+        let ring = asked.unwrap_or(matchbox::live::alsa_input_ring_frames(period));
+        let mut runs = (1..=3).map(|attempt| {
+            let run = alsa_run(&server, home.path(), period, asked);
+            eprintln!(
+                "ALSA period {period}, run {attempt}: output = render(input) delayed {} frames \
+                 ({:.2} ms), max difference {:.2e}, xruns {}; ring {ring}",
+                run.lag,
+                run.lag as f64 / 48.0,
+                run.diff,
+                run.xruns
+            );
+            run
+        });
+        let run = runs
+            .find(|run| {
+                let unbroken = run.diff <= 1e-5;
+                if !unbroken && run.xruns == 0 {
+                    let windows = alignment(&run.want, &run.got, run.max_lag);
+                    assert!(
+                        one_ring_dropout(&windows, period),
+                        "period {period}: the audio broke: {}\n{}",
+                        run.stdout,
+                        windows
+                            .iter()
+                            .map(|w| format!("{w:?}\n"))
+                            .collect::<String>()
+                    );
+                    eprintln!("  the ring ran dry once: {}", describe_dropout(&windows));
+                }
+                unbroken && run.xruns == 0
+            })
+            .expect("three runs in a row broke");
         assert!(
-            run.diff <= 1e-5,
-            "period {period}: the audio broke: {run:?}"
-        );
-        assert!(
-            run.lag as u32 <= period + ring + 2 * period,
-            "period {period}: {} frames of latency",
+            (ring..=period + ring + 2 * period).contains(&(run.lag as u32)),
+            "period {period}, ring {ring}: {} frames of latency",
             run.lag
         );
         let told = format!("Matchbox adds {ring} frames");
         assert!(run.stdout.contains(&told), "{}", run.stdout);
     }
+}
+
+/// How `got` follows `want` over 0.1 s of it: the best lag, the largest difference there, and
+/// `want`'s peak (a silent window fits any lag).
+#[derive(Debug)]
+struct Window {
+    start_s: f64,
+    lag: usize,
+    diff: f32,
+    peak: f32,
+}
+
+/// [`Window`]s over the whole of `want`, lags searched over 0…`max_lag`.
+fn alignment(want: &[f32], got: &[f32], max_lag: usize) -> Vec<Window> {
+    const WINDOW: usize = 4_800;
+    (0..want.len())
+        .step_by(WINDOW)
+        .map(|start| {
+            let part = &want[start..(start + WINDOW).min(want.len())];
+            let (lag, diff) = best_lag(part, &got[start.min(got.len())..], max_lag);
+            Window {
+                start_s: start as f64 / 48_000.0,
+                lag,
+                diff,
+                peak: part.iter().fold(0.0f32, |m, x| m.max(x.abs())),
+            }
+        })
+        .collect()
+}
+
+/// Whether the output broke as the ring running dry once does: the sounding windows follow
+/// the render at one lag, then at a lag longer by whole periods, with at most 0.3 s between
+/// them where they follow neither (the compressor recovering from the silence it was fed) and
+/// nothing else.
+fn one_ring_dropout(windows: &[Window], period: u32) -> bool {
+    let sounding: Vec<&Window> = windows.iter().filter(|w| w.peak >= 0.01).collect();
+    let aligned = |w: &Window| w.diff <= 1e-5;
+    let Some(first) = sounding.iter().find(|w| aligned(w)) else {
+        return false;
+    };
+    // Where the lag changes, and the windows in between that follow no lag.
+    let Some(shift) = sounding
+        .iter()
+        .position(|w| !aligned(w) || w.lag != first.lag)
+    else {
+        return false;
+    };
+    let Some(recovered) = sounding[shift..].iter().position(|w| aligned(w)) else {
+        return false;
+    };
+    let after = &sounding[shift + recovered..];
+    let later = after[0].lag;
+    recovered <= 3
+        && after.iter().all(|w| aligned(w) && w.lag == later)
+        && later > first.lag
+        && (later - first.lag).is_multiple_of(period as usize)
+}
+
+/// "at 0.8 s, lag 384 → 512 frames", for a run [`one_ring_dropout`] accepts.
+fn describe_dropout(windows: &[Window]) -> String {
+    let sounding: Vec<&Window> = windows
+        .iter()
+        .filter(|w| w.peak >= 0.01 && w.diff <= 1e-5)
+        .collect();
+    let shift = sounding
+        .iter()
+        .position(|w| w.lag != sounding[0].lag)
+        .unwrap_or(0);
+    format!(
+        "at {:.1} s, lag {} → {} frames",
+        sounding[shift].start_s, sounding[0].lag, sounding[shift].lag
+    )
+}
+
+/// The shape [`one_ring_dropout`] accepts, and the breaks it must not: 128 frames of silence
+/// inserted (a lag 384 → 512), a shift that is not whole periods, a burst of noise.
+#[test]
+fn a_ring_dropout_is_told_from_other_breaks() {
+    let want = test_signal(48_000, 3.0);
+    let delayed = |shifts: &[(usize, usize)]| {
+        // (from this frame of `want` on, this lag)
+        let mut got = vec![0.0f32; want.len() + 2048];
+        for (i, &x) in want.iter().enumerate() {
+            let lag = shifts.iter().rev().find(|(from, _)| i >= *from).unwrap().1;
+            got[i + lag] = x;
+        }
+        got
+    };
+    let at_1s = 48_000;
+    let dropout = delayed(&[(0, 384), (at_1s, 512)]);
+    let windows = alignment(&want, &dropout, 3072);
+    assert!(one_ring_dropout(&windows, 128), "{windows:?}");
+    assert!(describe_dropout(&windows).contains("384 → 512"));
+    assert!(!one_ring_dropout(
+        &alignment(&want, &delayed(&[(0, 384), (at_1s, 484)]), 3072),
+        128
+    ));
+    let mut noisy = delayed(&[(0, 384)]);
+    for (i, x) in noisy[at_1s..at_1s + 64].iter_mut().enumerate() {
+        *x += if i % 2 == 0 { 0.3 } else { -0.3 };
+    }
+    assert!(!one_ring_dropout(&alignment(&want, &noisy, 3072), 128));
+    // Unbroken is not a dropout either.
+    assert!(!one_ring_dropout(
+        &alignment(&want, &delayed(&[(0, 384)]), 3072),
+        128
+    ));
 }
 
 #[derive(Debug)]
@@ -557,31 +685,36 @@ struct AlsaRun {
     diff: f32,
     xruns: u64,
     stdout: String,
+    /// The render of the input, the recorded output, and the lags searched.
+    want: Vec<f32>,
+    got: Vec<f32>,
+    max_lag: usize,
 }
 
 /// One `matchbox live --backend alsa` run on the JACK-clocked devices: the player's signal
 /// in, the output recorded, compared with the render of the input at the best lag.
-fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32) -> AlsaRun {
+fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32, ring: Option<u32>) -> AlsaRun {
     let seconds = 3.0;
     let recorder = Recorder::new("recorder", 3, server.sample_rate, seconds as f64 + 6.0);
     let player = Player::new("player", test_signal(server.sample_rate, seconds));
     recorder.connect(&player.port, 0);
-    let period_arg = period.to_string();
-    let live = Live::start(
-        &[
-            "--backend",
-            "alsa",
-            "--input-device",
-            "mbtest-in",
-            "--output-device",
-            "mbtest-out",
-            "--period",
-            &period_arg,
-            "--preset",
-            "Beatbox Punch",
-        ],
-        &[("HOME", home.to_str().unwrap())],
-    );
+    let (period_arg, ring_arg) = (period.to_string(), ring.map(|r| r.to_string()));
+    let mut args = vec![
+        "--backend",
+        "alsa",
+        "--input-device",
+        "mbtest-in",
+        "--output-device",
+        "mbtest-out",
+        "--period",
+        &period_arg,
+        "--preset",
+        "Beatbox Punch",
+    ];
+    if let Some(ring) = &ring_arg {
+        args.extend(["--ring", ring.as_str()]);
+    }
+    let live = Live::start(&args, &[("HOME", home.to_str().unwrap())]);
     let (probe, _) = jack::Client::new("probe", jack::ClientOptions::NO_START_SERVER).unwrap();
     let input_2 = probe.port_by_name("recorder:in_2").unwrap();
     let live = live.wait_until("Matchbox's ALSA output", || {
@@ -598,7 +731,8 @@ fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32) -> AlsaRun {
     write_wav(&input, 48_000, &[&recorded[0]]);
     let preset = preset_file(dir.path(), "live", &preset("Beatbox Punch"));
     let want = &render(&preset, &input, &dir.path().join("out.wav"))[0];
-    let (lag, diff) = best_lag(want, &recorded[1], 8 * period as usize + 2048);
+    let max_lag = 8 * period as usize + 2048;
+    let (lag, diff) = best_lag(want, &recorded[1], max_lag);
     let xruns = ended
         .stdout
         .split("xruns ")
@@ -610,5 +744,8 @@ fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32) -> AlsaRun {
         diff,
         xruns,
         stdout: ended.stdout,
+        want: want.clone(),
+        got: recorded[1].clone(),
+        max_lag,
     }
 }

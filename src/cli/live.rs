@@ -70,6 +70,10 @@ pub struct LiveArgs {
     /// Period (buffer) size, frames (32…2048; default 128). Under JACK the server's is used.
     #[arg(long, value_name = "FRAMES")]
     pub period: Option<u32>,
+    /// ALSA: the ring joining capture to playback, frames (one period…1 s; default 2
+    /// periods). Longer rides out a late capture thread, at the cost of its length in latency.
+    #[arg(long, value_name = "FRAMES")]
+    pub ring: Option<u32>,
     /// `mono`: one input channel, the processed sound on both outputs. `stereo`: 2 in, 2 out.
     #[arg(long, value_enum, default_value = "mono")]
     pub layout: Layout,
@@ -163,6 +167,7 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         output_device: args.output_device.clone(),
         sample_rate: args.sample_rate,
         period: args.period,
+        ring: args.ring,
         connect_input,
         settings: live_settings(&preset.settings, args.no_ceiling),
         preset_name: preset.name.clone(),

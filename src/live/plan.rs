@@ -83,6 +83,8 @@ pub struct LiveOptions {
     pub sample_rate: Option<u32>,
     /// Frames; ignored under JACK (the server's period rules).
     pub period: Option<u32>,
+    /// ALSA: the input ring, frames (default [`alsa_input_ring_frames`]).
+    pub ring: Option<u32>,
     pub connect_input: InputConnection,
     /// The sound to run (the preset, with the live ceiling rule applied).
     pub settings: ChainSettings,
@@ -108,13 +110,13 @@ pub const DEFAULT_SAMPLE_RATE: u32 = 48_000;
 /// Accepted `--sample-rate` values, Hz.
 pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
-/// The cpal input ring (the wrapper's `--input-latency`) for an ALSA period: the smallest
-/// that runs without dropouts, measured on JACK-clocked ALSA devices (README, "live").
+/// The cpal input ring (the wrapper's `--input-latency`) for an ALSA period, unless `--ring`
+/// says otherwise: two periods, measured on JACK-clocked ALSA devices (README, "live").
 ///
 /// The input stream pushes a period into the ring and the output stream takes one out, each on
 /// its own thread, so the ring must hold a period plus the jitter between the two callbacks;
-/// the ring also inserts silence whenever it falls to a quarter of this level. Two periods
-/// keep it above that mark.
+/// the ring also inserts silence whenever it falls to a quarter of this level. At one and one
+/// and a half periods it ran dry in some runs; at two, rarely (a late capture thread).
 pub fn alsa_input_ring_frames(period: u32) -> u32 {
     2 * period
 }
@@ -150,6 +152,7 @@ const OWN_OPTIONS: &[(&str, &str)] = &[
     ("--input-device", "--input-device"),
     ("--output-device", "--output-device"),
     ("--connect-jack-inputs", "--connect-input"),
+    ("--input-latency", "--ring"),
 ];
 
 impl Plan {
@@ -271,6 +274,12 @@ impl Plan {
 
     fn alsa(options: &LiveOptions) -> Result<Plan, LiveError> {
         let period = check_period(options.period.unwrap_or(ALSA_DEFAULT_PERIOD))?;
+        let sample_rate = options.sample_rate.unwrap_or(DEFAULT_SAMPLE_RATE);
+        let ring_frames = check_ring(
+            options.ring.unwrap_or(alsa_input_ring_frames(period)),
+            period,
+            sample_rate,
+        )?;
         let list: DeviceList = devices::alsa_devices()
             .map_err(|e| LiveError::Server(format!("ALSA is not available: {e}")))?;
         let alsa_input = match options.connect_input {
@@ -283,14 +292,14 @@ impl Plan {
         );
         Ok(Plan {
             backend: Backend::Alsa,
-            sample_rate: options.sample_rate.unwrap_or(DEFAULT_SAMPLE_RATE),
+            sample_rate,
             period,
             jack_info: None,
             jack_client: None,
             connect: Vec::new(),
             alsa_input,
             alsa_output,
-            ring_frames: alsa_input_ring_frames(period),
+            ring_frames,
         })
     }
 
@@ -323,13 +332,7 @@ impl Plan {
         if let Some(d) = &self.alsa_output {
             set("--output-device", d.name.clone());
         }
-        let user_sets = |option: &str| {
-            options
-                .wrapper_args
-                .iter()
-                .any(|a| a == option || a.starts_with(&format!("{option}=")))
-        };
-        if self.backend == Backend::Alsa && !user_sets("--input-latency") {
+        if self.backend == Backend::Alsa {
             set(
                 "--input-latency",
                 format!("{}", self.ring_frames as f64 / self.sample_rate as f64),
@@ -443,6 +446,17 @@ fn check_period(period: u32) -> Result<u32, LiveError> {
     }
 }
 
+/// `--ring`: at least one period (the output takes a period at a time), at most 1 s.
+fn check_ring(ring: u32, period: u32, sample_rate: u32) -> Result<u32, LiveError> {
+    if (period..=sample_rate).contains(&ring) {
+        Ok(ring)
+    } else {
+        Err(LiveError::Usage(format!(
+            "--ring {ring} is outside {period}…{sample_rate} frames (one period to 1 s)"
+        )))
+    }
+}
+
 /// Refuse wrapper options that Matchbox sets itself (two values for one thing).
 fn check_wrapper_args(args: &[String]) -> Result<(), LiveError> {
     for arg in args {
@@ -454,4 +468,39 @@ fn check_wrapper_args(args: &[String]) -> Result<(), LiveError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_is_one_period_to_one_second() {
+        assert_eq!(check_ring(128, 128, 48_000).unwrap(), 128);
+        assert_eq!(check_ring(48_000, 128, 48_000).unwrap(), 48_000);
+        for (ring, period) in [(127, 128), (48_001, 128), (256, 512)] {
+            let Err(LiveError::Usage(message)) = check_ring(ring, period, 48_000) else {
+                panic!("--ring {ring} at period {period} was accepted");
+            };
+            assert!(
+                message.contains(&format!("--ring {ring} is outside {period}…48000 frames")),
+                "{message}"
+            );
+        }
+        assert_eq!(alsa_input_ring_frames(128), 256);
+    }
+
+    #[test]
+    fn wrapper_options_matchbox_sets_are_refused_with_its_own() {
+        let refused = |args: &[&str]| match check_wrapper_args(
+            &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        ) {
+            Err(LiveError::Usage(message)) => message,
+            other => panic!("{args:?}: {:?}", other.is_ok()),
+        };
+        assert!(refused(&["--input-latency", "0.01"]).contains("use `matchbox live --ring`"));
+        assert!(refused(&["--input-latency=0.01"]).contains("use `matchbox live --ring`"));
+        assert!(refused(&["-p", "64"]).contains("use `matchbox live --period`"));
+        assert!(check_wrapper_args(&["--input-capacity".into(), "1".into()]).is_ok());
+    }
 }
