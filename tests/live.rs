@@ -548,16 +548,17 @@ fn alsa_through_cpal_adds_the_documented_latency() {
                 let unbroken = run.diff <= 1e-5;
                 if !unbroken && run.xruns == 0 {
                     let windows = alignment(&run.want, &run.got, run.max_lag);
-                    assert!(
-                        one_ring_dropout(&windows, period),
-                        "period {period}: the audio broke: {}\n{}",
-                        run.stdout,
-                        windows
-                            .iter()
-                            .map(|w| format!("{w:?}\n"))
-                            .collect::<String>()
-                    );
-                    eprintln!("  the ring ran dry once: {}", describe_dropout(&windows));
+                    let Some(dropout) = one_ring_dropout(&windows, period) else {
+                        panic!(
+                            "period {period}: the audio broke: {}\n{}",
+                            run.stdout,
+                            windows
+                                .iter()
+                                .map(|w| format!("{w:?}\n"))
+                                .collect::<String>()
+                        );
+                    };
+                    eprintln!("  the ring ran dry once: {dropout}");
                 }
                 unbroken && run.xruns == 0
             })
@@ -600,48 +601,46 @@ fn alignment(want: &[f32], got: &[f32], max_lag: usize) -> Vec<Window> {
         .collect()
 }
 
-/// Whether the output broke as the ring running dry once does: the sounding windows follow
-/// the render at one lag, then at a lag longer by whole periods, with at most 0.3 s between
-/// them where they follow neither (the compressor recovering from the silence it was fed) and
-/// nothing else.
-fn one_ring_dropout(windows: &[Window], period: u32) -> bool {
+/// Where the output broke as the ring running dry once does, if it did: the sounding windows
+/// follow the render at one lag, then at a lag longer by whole periods, with at most 0.3 s
+/// between them where they follow neither (the compressor recovering from the silence it was
+/// fed) and nothing else.
+fn one_ring_dropout(windows: &[Window], period: u32) -> Option<Dropout> {
     let sounding: Vec<&Window> = windows.iter().filter(|w| w.peak >= 0.01).collect();
     let aligned = |w: &Window| w.diff <= 1e-5;
-    let Some(first) = sounding.iter().find(|w| aligned(w)) else {
-        return false;
-    };
+    let first = sounding.iter().find(|w| aligned(w))?;
     // Where the lag changes, and the windows in between that follow no lag.
-    let Some(shift) = sounding
-        .iter()
-        .position(|w| !aligned(w) || w.lag != first.lag)
-    else {
-        return false;
-    };
-    let Some(recovered) = sounding[shift..].iter().position(|w| aligned(w)) else {
-        return false;
-    };
-    let after = &sounding[shift + recovered..];
-    let later = after[0].lag;
-    recovered <= 3
-        && after.iter().all(|w| aligned(w) && w.lag == later)
-        && later > first.lag
-        && (later - first.lag).is_multiple_of(period as usize)
-}
-
-/// "at 0.8 s, lag 384 → 512 frames", for a run [`one_ring_dropout`] accepts.
-fn describe_dropout(windows: &[Window]) -> String {
-    let sounding: Vec<&Window> = windows
-        .iter()
-        .filter(|w| w.peak >= 0.01 && w.diff <= 1e-5)
-        .collect();
     let shift = sounding
         .iter()
-        .position(|w| w.lag != sounding[0].lag)
-        .unwrap_or(0);
-    format!(
-        "at {:.1} s, lag {} → {} frames",
-        sounding[shift].start_s, sounding[0].lag, sounding[shift].lag
-    )
+        .position(|w| !aligned(w) || w.lag != first.lag)?;
+    let recovered = sounding[shift..].iter().position(|w| aligned(w))?;
+    let after = &sounding[shift + recovered..];
+    let later = after[0].lag;
+    let dropout = recovered <= 3
+        && after.iter().all(|w| aligned(w) && w.lag == later)
+        && later > first.lag
+        && (later - first.lag).is_multiple_of(period as usize);
+    dropout.then(|| Dropout {
+        at_s: after[0].start_s,
+        from: first.lag,
+        to: later,
+    })
+}
+
+/// A dropout [`one_ring_dropout`] found: the lag before and after, and where the later one
+/// begins.
+struct Dropout {
+    at_s: f64,
+    from: usize,
+    to: usize,
+}
+
+impl std::fmt::Display for Dropout {
+    /// "at 0.8 s, lag 384 → 512 frames".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Dropout { at_s, from, to } = self;
+        write!(f, "at {at_s:.1} s, lag {from} → {to} frames")
+    }
 }
 
 /// The shape [`one_ring_dropout`] accepts, and the breaks it must not: 128 frames of silence
@@ -661,22 +660,25 @@ fn a_ring_dropout_is_told_from_other_breaks() {
     let at_1s = 48_000;
     let dropout = delayed(&[(0, 384), (at_1s, 512)]);
     let windows = alignment(&want, &dropout, 3072);
-    assert!(one_ring_dropout(&windows, 128), "{windows:?}");
-    assert!(describe_dropout(&windows).contains("384 → 512"));
-    assert!(!one_ring_dropout(
-        &alignment(&want, &delayed(&[(0, 384), (at_1s, 484)]), 3072),
-        128
-    ));
+    let found = one_ring_dropout(&windows, 128).map(|d| d.to_string());
+    assert!(
+        found.as_deref().is_some_and(|d| d.contains("384 → 512")),
+        "{found:?} {windows:?}"
+    );
+    assert!(
+        one_ring_dropout(
+            &alignment(&want, &delayed(&[(0, 384), (at_1s, 484)]), 3072),
+            128
+        )
+        .is_none()
+    );
     let mut noisy = delayed(&[(0, 384)]);
     for (i, x) in noisy[at_1s..at_1s + 64].iter_mut().enumerate() {
         *x += if i % 2 == 0 { 0.3 } else { -0.3 };
     }
-    assert!(!one_ring_dropout(&alignment(&want, &noisy, 3072), 128));
+    assert!(one_ring_dropout(&alignment(&want, &noisy, 3072), 128).is_none());
     // Unbroken is not a dropout either.
-    assert!(!one_ring_dropout(
-        &alignment(&want, &delayed(&[(0, 384)]), 3072),
-        128
-    ));
+    assert!(one_ring_dropout(&alignment(&want, &delayed(&[(0, 384)]), 3072), 128).is_none());
 }
 
 #[derive(Debug)]
@@ -723,16 +725,16 @@ fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32, ring: Option<u3
     std::thread::sleep(Duration::from_millis(500));
     player.play_to_end();
     std::thread::sleep(Duration::from_millis(500));
-    let recorded = recorder.stop();
+    let mut recorded = recorder.stop();
     let ended = live.stop(libc::SIGINT);
     assert!(ended.status.success(), "{ended:?}");
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.wav");
     write_wav(&input, 48_000, &[&recorded[0]]);
     let preset = preset_file(dir.path(), "live", &preset("Beatbox Punch"));
-    let want = &render(&preset, &input, &dir.path().join("out.wav"))[0];
+    let want = render(&preset, &input, &dir.path().join("out.wav")).remove(0);
     let max_lag = 8 * period as usize + 2048;
-    let (lag, diff) = best_lag(want, &recorded[1], max_lag);
+    let (lag, diff) = best_lag(&want, &recorded[1], max_lag);
     let xruns = ended
         .stdout
         .split("xruns ")
@@ -744,8 +746,8 @@ fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32, ring: Option<u3
         diff,
         xruns,
         stdout: ended.stdout,
-        want: want.clone(),
-        got: recorded[1].clone(),
+        want,
+        got: recorded.swap_remove(1),
         max_lag,
     }
 }

@@ -165,6 +165,12 @@ impl FilterKind {
         matches!(self, FilterKind::LowCut | FilterKind::HighCut)
     }
 
+    /// Whether `q` shapes a band of this kind at `slope_db_per_oct`: every kind but a
+    /// first-order (6 dB/oct) cut.
+    pub fn uses_q(self, slope_db_per_oct: u32) -> bool {
+        !(self.uses_slope() && slope_db_per_oct < 12)
+    }
+
     /// Name as written in presets.
     pub fn name(self) -> &'static str {
         match self {
@@ -198,9 +204,9 @@ pub struct EqBandSettings {
 }
 
 impl EqBandSettings {
-    /// Whether `q` shapes this band: every kind but a first-order (6 dB/oct) cut.
+    /// Whether `q` shapes this band ([`FilterKind::uses_q`]).
     pub fn uses_q(&self) -> bool {
-        !(self.kind.uses_slope() && self.slope_db_per_oct < 12)
+        self.kind.uses_q(self.slope_db_per_oct)
     }
 
     /// An enabled band (cuts at 12 dB/oct; change `slope_db_per_oct` for steeper ones).

@@ -67,15 +67,9 @@ impl Param {
 
     /// Whether coordinate `d` shapes the band (a cut has no gain; a first-order one no Q).
     fn is_free(&self, d: usize) -> bool {
-        // Only the kind and slope matter here: no need to work out the band's frequency.
-        let band = EqBandSettings {
-            kind: self.kind,
-            slope_db_per_oct: self.slope_db_per_oct,
-            ..EqBandSettings::default()
-        };
         match d {
-            1 => band.kind.uses_gain(),
-            2 => band.uses_q(),
+            1 => self.kind.uses_gain(),
+            2 => self.kind.uses_q(self.slope_db_per_oct),
             _ => true,
         }
     }
