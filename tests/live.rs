@@ -412,8 +412,8 @@ fn the_binary_checks_the_audio_thread_for_allocations() {
 ///
 /// On a virtual machine the dummy driver's timer itself can wake late, an xrun with no client
 /// at all. So the server first runs alone for as long, counting its xruns, for comparison; what
-/// is asserted is 0 xruns or, with some, that Matchbox never came near the deadline (its worst
-/// block under half the period: `assert_no_xrun_is_matchboxs`).
+/// is asserted is 0 xruns or, with some, that none is Matchbox's doing (its worst second under
+/// 10 % of the time, and few blocks over half the period: `assert_no_xrun_is_matchboxs`).
 #[test]
 #[ignore = "a soak: .ci/live-soak runs it"]
 fn soak() {
@@ -750,4 +750,39 @@ fn alsa_run(server: &Jackd, home: &std::path::Path, period: u32, ring: Option<u3
         got: recorded.swap_remove(1),
         max_lag,
     }
+}
+
+/// The xrun judgement on summaries made by `matchbox live`'s own summary: no xrun holds;
+/// xruns beside a few isolated late blocks hold (stalls of the machine: 3 beside 25 xruns
+/// measured); more late blocks than one per four xruns plus one, or a worst second of 12 %,
+/// are Matchbox's.
+#[test]
+fn the_xrun_judgement_tells_a_stalled_machine_from_a_slow_matchbox() {
+    use matchbox::live::figures::{Totals, summary};
+    let run = |dropouts, late_blocks, worst_window_load| Totals {
+        audio_s: 60.0,
+        mean_load: 0.012,
+        worst_window_load,
+        max_block_load: if late_blocks > 0 { 1.68 } else { 0.26 },
+        blocks: 45_000,
+        late_blocks,
+        dropouts,
+        recorder_dropped: 0,
+        server_load: Some(0.1),
+    };
+    let holds = |totals: Totals| {
+        let text = summary(&totals);
+        std::panic::catch_unwind(|| assert_no_xrun_is_matchboxs(&text, "16 xruns in 60 s")).is_ok()
+    };
+    assert!(holds(run(0, 5, 0.5)), "no xrun: nothing to judge");
+    assert!(holds(run(13, 0, 0.02)));
+    assert!(holds(run(13, 1, 0.02)), "one late block is a stall's");
+    assert!(holds(run(25, 3, 0.02)), "as measured on a noisy machine");
+    assert!(holds(run(13, 4, 0.02)), "one per four xruns, plus one");
+    assert!(!holds(run(13, 5, 0.02)), "five late blocks beside 13 xruns");
+    assert!(!holds(run(2, 2, 0.02)), "two late blocks beside two xruns");
+    assert!(
+        !holds(run(13, 0, 0.12)),
+        "a worst second of 12 % is Matchbox's"
+    );
 }

@@ -42,6 +42,9 @@ pub struct Totals {
     pub worst_window_load: f64,
     /// Worst single block's load.
     pub max_block_load: f64,
+    /// Blocks processed, and how many of them took more than half their duration.
+    pub blocks: u64,
+    pub late_blocks: u64,
     /// Dropouts (xruns) over the session.
     pub dropouts: u64,
     /// Frames the recorder dropped.
@@ -109,6 +112,8 @@ fn report(figures: &Figures, stop: &AtomicBool, terminal: bool) -> Totals {
         }
         totals.worst_window_load = totals.worst_window_load.max(window.mean);
         totals.max_block_load = totals.max_block_load.max(window.max);
+        totals.blocks = figures.load.blocks();
+        totals.late_blocks = figures.load.late_blocks();
         totals.dropouts = figures.dropouts.total();
         totals.recorder_dropped = figures
             .recorder
@@ -168,11 +173,13 @@ pub fn summary(totals: &Totals) -> String {
     });
     format!(
         "ran {:.1} s of audio: DSP load mean {:.2} %, worst second {:.2} %, worst block \
-         {:.2} %{server}; xruns {}",
+         {:.2} %, blocks over half their length: {} of {}{server}; xruns {}",
         totals.audio_s,
         100.0 * totals.mean_load,
         100.0 * totals.worst_window_load,
         100.0 * totals.max_block_load,
+        totals.late_blocks,
+        totals.blocks,
         totals.dropouts
     )
 }
@@ -201,6 +208,10 @@ mod tests {
         // The window resets; the block count does not.
         assert_eq!(load.take(), LoadWindow::default());
         assert_eq!(load.blocks(), 750);
+        // Half the block is not late; a nanosecond more is.
+        assert_eq!(load.late_blocks(), 0);
+        load.record(block / 2 + Duration::from_nanos(1), 64, 48_000.0);
+        assert_eq!((load.blocks(), load.late_blocks()), (751, 1));
     }
 
     #[test]
@@ -228,6 +239,7 @@ mod tests {
         assert_eq!(totals.server_load, Some(0.05));
         let text = summary(&totals);
         assert!(text.contains("mean 2.00 %"), "{text}");
+        assert!(text.contains("over half their length: 0 of 1 ("), "{text}");
         assert!(
             text.contains("(the whole JACK server: 5.00 %); xruns 3"),
             "{text}"

@@ -40,6 +40,9 @@ pub struct ProcessLoad {
     last_max_ppm: AtomicU64,
     /// Blocks processed since the start (never reset).
     blocks: AtomicU64,
+    /// Blocks whose processing took more than half their duration, since the start (never
+    /// reset): the only blocks of Matchbox's that could have made a cycle late.
+    late_blocks: AtomicU64,
 }
 
 /// The load over one reporting window.
@@ -64,6 +67,9 @@ impl ProcessLoad {
             self.peak_ppm.fetch_max(ppm, Ordering::Relaxed);
         }
         self.blocks.fetch_add(1, Ordering::Relaxed);
+        if 2 * busy_ns > audio_ns {
+            self.late_blocks.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Reporter: the load since the previous call, and start a new window.
@@ -94,6 +100,11 @@ impl ProcessLoad {
     /// Blocks processed since the start.
     pub fn blocks(&self) -> u64 {
         self.blocks.load(Ordering::Relaxed)
+    }
+
+    /// Blocks since the start whose processing took more than half their duration.
+    pub fn late_blocks(&self) -> u64 {
+        self.late_blocks.load(Ordering::Relaxed)
     }
 }
 

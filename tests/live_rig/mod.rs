@@ -485,13 +485,20 @@ impl XrunCounter {
 }
 
 /// The soak's and the load test's judgement of a run's xruns, from `matchbox live`'s summary
-/// line ("ran … worst block W % … ; xruns N"). With no xrun, it holds. With some, the question
-/// is whose they are: on this project's VMs the dummy driver's timer wakes late on its own,
-/// with no client at all (10 xruns in 10 minutes measured at 64 frames on an otherwise idle
-/// machine), and a short count of the bare server beforehand (often 0 in 15–30 s) cannot
-/// tell such a machine from a quiet one. So every block of Matchbox's must have finished
-/// within half the period: then none of the xruns was its doing (a block late enough to cause
-/// one takes a whole period). `alone` is what the bare server did before, for the message.
+/// line ("… worst second L %, … blocks over half their length: K of N …; xruns X"). With no
+/// xrun, it holds. With some, the question is whose they are. On this project's VMs the
+/// dummy driver's timer wakes late on its own, with no client at all (5 to 66 xruns a minute
+/// measured at 64 frames on an otherwise idle 2-core machine), and the same stalls of the
+/// virtual CPU now and then catch one of Matchbox's blocks in the middle: its wall-clock time
+/// then passes half the period, or the whole, while its second's mean load stays near 1 %
+/// (60 s soaks: 0, 0, 0, 1 and 3 such blocks of 45,000, beside 4, 13, 7, 13 and 25 xruns; the
+/// thread's CPU clock cannot tell them from work, it counts the stall as the thread's). What
+/// Matchbox itself would do wrong — sustained load, or a slow path (a lock, a page fault, a
+/// denormal storm) — shows as load, or as late blocks beyond what the machine's stalls
+/// explain. So with xruns the run holds when Matchbox's worst second stays under
+/// [`LOAD_BOUND`] of the time and its blocks over half their length number at most one per
+/// [`XRUNS_PER_LATE_BLOCK`] xruns, plus one. Not covered: a defect that makes a block late
+/// more rarely than that. `alone` is what the bare server did before, for the message.
 pub fn assert_no_xrun_is_matchboxs(summary: &str, alone: &str) {
     let figure = |after: &str| -> f64 {
         summary
@@ -501,15 +508,34 @@ pub fn assert_no_xrun_is_matchboxs(summary: &str, alone: &str) {
             .unwrap_or_else(|| panic!("no '{after}' in {summary}"))
     };
     let xruns = figure("; xruns ");
-    if xruns > 0.0 {
-        let worst = figure("worst block ");
-        assert!(
-            worst < 50.0,
-            "{xruns} xruns, and a block of Matchbox's took {worst} % of the period: {summary} \
-             (the server alone before: {alone})"
-        );
+    if xruns == 0.0 {
+        return;
     }
+    let worst_second = figure("worst second ") / 100.0;
+    assert!(
+        worst_second < LOAD_BOUND,
+        "{xruns} xruns, and Matchbox's worst second took {:.1} % of the time (bound {:.0} %): \
+         {summary} (the server alone before: {alone})",
+        100.0 * worst_second,
+        100.0 * LOAD_BOUND
+    );
+    let late = figure("half their length: ");
+    let allowed = 1.0 + (xruns / XRUNS_PER_LATE_BLOCK).floor();
+    assert!(
+        late <= allowed,
+        "{xruns} xruns, and {late} of Matchbox's blocks took over half their length (at most \
+         {allowed} allowed: one per {XRUNS_PER_LATE_BLOCK} xruns, plus one): {summary} (the \
+         server alone before: {alone})"
+    );
 }
+
+/// Matchbox's worst second must stay under this share of the time when there are xruns:
+/// debug builds under the soak took 1.35–2.11 % (five 60 s runs, see above).
+pub const LOAD_BOUND: f64 = 0.1;
+/// Where there are xruns, at most one block of Matchbox's over half its length per this many
+/// of them (plus one): the stalls behind the machine's xruns catch a block now and then (at
+/// most one per 8 xruns measured, see [`assert_no_xrun_is_matchboxs`]).
+pub const XRUNS_PER_LATE_BLOCK: f64 = 4.0;
 
 /// Write planar f32 `channels` as a 32-bit float WAV.
 pub fn write_wav(path: &Path, sample_rate: u32, channels: &[&[f32]]) {
