@@ -959,10 +959,9 @@ fn rss_kib(pid: u32) -> u64 {
 /// `MATCHBOX_REMOTE_LOAD_SECONDS` (15 by default; `.ci/test` runs 60), each moving a control
 /// now and then, plus a client that never reads and one that never finishes its request.
 /// Holds: no xrun of Matchbox's doing (as the soak judges it: 0 xruns, or Matchbox's worst
-/// second under 10 % and few late blocks, see `assert_no_xrun_is_matchboxs`), every
-/// page gets the meters at
-/// 20 frames a second or more, memory flat (the second half grows less than 2 MiB), changes
-/// acknowledged; prints the figures.
+/// second under 10 % and few late blocks, see `assert_no_xrun_is_matchboxs`), every page gets
+/// the meters at 20 frames a second or more, memory flat (the second half grows less than
+/// 2 MiB), changes acknowledged; prints the figures.
 #[test]
 fn many_pages_at_once_keep_the_audio_and_the_meter_rate() {
     let _lock = lock();
