@@ -81,6 +81,14 @@ pub mod ranges {
     /// is one second-order section).
     pub const CUT_SLOPES_DB_PER_OCT: [u32; 5] = [6, 12, 24, 36, 48];
 
+    /// The allowed cut slope `steps` places steeper than `slope` (gentler when negative), if
+    /// there is one.
+    pub fn cut_slope_beside(slope: u32, steps: i64) -> Option<u32> {
+        let k = CUT_SLOPES_DB_PER_OCT.iter().position(|s| *s == slope)?;
+        let other = usize::try_from(k as i64 + steps).ok()?;
+        CUT_SLOPES_DB_PER_OCT.get(other).copied()
+    }
+
     pub const THRESHOLD_DB: Range = Range::new(-60.0, 0.0, -18.0, "dB");
     /// Finite ratios; the ratio may also be infinite (a limiter), written `"inf"` in presets.
     pub const RATIO: Range = Range::new(1.0, 20.0, 4.0, ":1");
@@ -540,6 +548,17 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         let back: ChainSettings = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn a_cut_slope_steps_to_its_neighbours_and_no_further() {
+        use ranges::cut_slope_beside;
+        assert_eq!(cut_slope_beside(12, 1), Some(24));
+        assert_eq!(cut_slope_beside(12, -1), Some(6));
+        assert_eq!(cut_slope_beside(6, 2), Some(24));
+        assert_eq!(cut_slope_beside(6, -1), None);
+        assert_eq!(cut_slope_beside(48, 1), None);
+        assert_eq!(cut_slope_beside(18, 1), None, "not an allowed slope");
     }
 
     #[test]

@@ -330,11 +330,7 @@ fn walk_slopes(
                     .filter(|b| b.kind.uses_slope())
                     .map(Param::from_band)
                     .collect();
-                let slopes = ranges::CUT_SLOPES_DB_PER_OCT;
-                let Some(k) = slopes.iter().position(|s| *s == cuts[i].slope_db_per_oct) else {
-                    break;
-                };
-                let Some(&slope) = slopes.get((k as i64 + step) as usize) else {
+                let Some(slope) = ranges::cut_slope_beside(cuts[i].slope_db_per_oct, step) else {
                     break;
                 };
                 cuts[i].slope_db_per_oct = slope;
