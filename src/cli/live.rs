@@ -188,7 +188,7 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
                 live_exit_code(&error)
             }
         };
-        std::process::exit(code);
+        live::quit(code);
     });
     match live::run(options, finish) {
         Ok(never) => match never {},

@@ -70,7 +70,7 @@ pub type Finish = Box<dyn Fn(Result<Summary, LiveError>) + Send + Sync>;
 /// Run a live session until Ctrl-C, SIGTERM, a lost device or server, or a wrapper that fails
 /// to start. Prints the plan first (stdout) and figures while running. Never returns: every
 /// ending goes through [`Ending::end`], which finishes the recording, prints the summary and
-/// hands the outcome to `finish`, which must report it and end the process.
+/// hands the outcome to `finish`, which must report it and end the process ([`quit`]).
 ///
 /// Why end the process rather than return: nice-plug 0.4.2's JACK backend stops by returning
 /// `Quit` from its process callback, after which jackd 1.9.21 flags a process error every
@@ -209,7 +209,7 @@ impl Ending {
                 std::io::stderr(),
                 "matchbox live: interrupted again; quitting"
             );
-            std::process::exit(1);
+            quit(1);
         }
         let totals = take(&self.reporter)
             .map(Reporter::finish)
@@ -224,6 +224,25 @@ impl Ending {
         });
         (self.finish)(outcome);
     }
+}
+
+/// End the process with `code` once stdout and stderr are flushed, without the libraries'
+/// exit handlers: a session ends from the Ctrl-C or supervisor thread while the window's
+/// thread may still be drawing with OpenGL and the backend's thread still calling the plugin,
+/// and `exit(3)` would run Mesa's and LLVM's destructors under them (a CI run aborted that way
+/// once, `malloc_consolidate(): unaligned fastbin chunk detected`, after the summary). By then
+/// the recording is finished and every line printed; the kernel closes the JACK client's
+/// sockets, which the server takes as the client leaving.
+pub fn quit(code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: _exit(2) ends the process; nothing after it runs.
+    unsafe {
+        libc::_exit(code)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code)
 }
 
 /// One line on stdout, control characters escaped (device names and paths come from outside).
