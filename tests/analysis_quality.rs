@@ -840,17 +840,17 @@ fn the_ceiling_is_learned_from_how_the_reference_peaks() {
     limiter.input_gain_db = 6.0;
     limiter.ceiling.ceiling_db = -3.0;
     let limited = analysis::render(&limiter, std::slice::from_ref(&dry), FS).remove(0);
-    let c = analysis::fit_ceiling(&mono(limited));
+    let c = analysis::fit_ceiling(&mono(limited)).settings;
     assert!(c.enabled && (c.ceiling_db + 3.0).abs() < 0.01, "{c:?}");
 
     let natural: Vec<f32> = dry.iter().map(|v| v * 0.25).collect();
     assert!(peak_db(&natural) < -3.0, "{}", peak_db(&natural));
-    let c = analysis::fit_ceiling(&mono(natural));
+    let c = analysis::fit_ceiling(&mono(natural)).settings;
     assert!(c.enabled && c.ceiling_db == 0.0, "{c:?}");
 
     let hot: Vec<f32> = dry.iter().map(|v| v * 2.0).collect();
     assert!(peak_db(&hot) > 0.5, "{}", peak_db(&hot));
-    assert!(!analysis::fit_ceiling(&mono(hot)).enabled);
+    assert!(!analysis::fit_ceiling(&mono(hot)).settings.enabled);
 }
 
 /// Writes the material of these tests as WAV pairs (`NAME.ref.wav`, `NAME.src.wav`) into the

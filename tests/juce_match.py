@@ -30,7 +30,7 @@ A case that fails only on a listed exception counts as a known failure: reported
 count ("K known failures" on the "test result:" line), never as passed. Where Matchbox misses
 the issue's paired bounds the tables say so ("REPORT-ONLY"); a summary gives the means over
 the cases, the form of the issue's Matchering figures, and checks the issue's targets
-(TARGETS; a target not met yet is a known failure too). Everything is seeded: the same code
+(TARGETS; each is a test, a miss fails). Everything is seeded: the same code
 gives the same figures (`--measured` prints the MEASURED table for this code).
 """
 
@@ -71,32 +71,41 @@ ISSUE_PAIRED = {"ltas": 0.5, "loudness": 0.3, "spread": 1.0, "crest": 0.5, "snr"
 # under 30 dB): one case changed, drums/heavy/paired (SNR 14.3 → 29.8 dB, spectrum 0.30 →
 # 0.20 dB, loudness 0.02 → 0.01 LU; spread +0.09 → -0.30 dB and crest 1.28 → 1.35 dB worse);
 # the paired means 0.18 → 0.17 dB spectrum, 0.06 LU, 0.28 → 0.30 dB spread, 0.92 dB crest,
-# 17.6 → 18.9 dB SNR.
+# 17.6 → 18.9 dB SNR. Last changed by the ceiling brought down to the reference's peak level
+# where the prediction reads a crest factor over 0.25 dB above the reference's
+# (src/analysis/level.rs, OutputLevel::peaks_capped): paired crest mean 0.92 → 0.22 dB
+# (voice/heavy 3.23 → 0.13, voice/corners 1.57 → 0.06, beatbox/heavy 1.48 → 0.01,
+# drums/heavy 1.35 → -0.03 dB), unpaired 1.82 → 0.15 dB (beatbox/heavy 6.96 → -0.07 dB), and
+# five of the six unpaired crest factors that lost to Matchering no longer do. Worse: the
+# spectrum of voice/heavy/paired 0.21 → 0.48 dB (its reference peaks at -15.5 dBFS, 3 dB under
+# what the chain let through) and of beatbox/heavy/unpaired 0.81 → 0.96 dB; the level spread
+# of three unpaired voice and drum cases by 0.04-0.27 dB; SNR of drums/heavy/paired 29.80 →
+# 29.61 dB, beatbox/heavy/paired 27.48 → 27.40 dB.
 MEASURED = {
     'beatbox/corners/paired': {'ltas': 0.178, 'loudness': -0.116, 'spread': -0.413, 'crest': -0.788, 'snr': 15.126},
-    'beatbox/corners/unpaired': {'ltas': 1.282, 'loudness': -0.0, 'spread': -0.777, 'crest': 1.315},
-    'beatbox/gentle/paired': {'ltas': 0.114, 'loudness': -0.096, 'spread': 0.257, 'crest': 0.252, 'snr': 32.538},
-    'beatbox/gentle/unpaired': {'ltas': 0.593, 'loudness': 0.0, 'spread': 0.907, 'crest': 0.449},
-    'beatbox/heavy/paired': {'ltas': 0.135, 'loudness': 0.001, 'spread': -0.226, 'crest': 1.481, 'snr': 27.481},
-    'beatbox/heavy/unpaired': {'ltas': 0.809, 'loudness': -0.0, 'spread': 1.385, 'crest': 6.955},
+    'beatbox/corners/unpaired': {'ltas': 1.302, 'loudness': -0.011, 'spread': -0.796, 'crest': -0.147},
+    'beatbox/gentle/paired': {'ltas': 0.119, 'loudness': -0.097, 'spread': 0.257, 'crest': 0.093, 'snr': 32.537},
+    'beatbox/gentle/unpaired': {'ltas': 0.591, 'loudness': -0.003, 'spread': 0.907, 'crest': 0.041},
+    'beatbox/heavy/paired': {'ltas': 0.144, 'loudness': -0.013, 'spread': -0.226, 'crest': 0.009, 'snr': 27.404},
+    'beatbox/heavy/unpaired': {'ltas': 0.958, 'loudness': -0.014, 'spread': 1.419, 'crest': -0.071},
     'beatbox/peer/paired': {'ltas': 0.236, 'loudness': -0.021, 'spread': -0.327, 'crest': 0.037, 'snr': 9.939},
     'beatbox/peer/unpaired': {'ltas': 0.693, 'loudness': 0.0, 'spread': 0.57, 'crest': -0.681},
     'drums/corners/paired': {'ltas': 0.171, 'loudness': -0.02, 'spread': 0.02, 'crest': -0.761, 'snr': 18.14},
-    'drums/corners/unpaired': {'ltas': 0.463, 'loudness': -0.0, 'spread': -0.261, 'crest': 1.246},
+    'drums/corners/unpaired': {'ltas': 0.462, 'loudness': -0.01, 'spread': -0.302, 'crest': -0.208},
     'drums/gentle/paired': {'ltas': 0.095, 'loudness': 0.087, 'spread': -0.109, 'crest': -0.554, 'snr': 21.459},
-    'drums/gentle/unpaired': {'ltas': 0.249, 'loudness': 0.0, 'spread': -0.196, 'crest': 0.686},
-    'drums/heavy/paired': {'ltas': 0.195, 'loudness': 0.013, 'spread': -0.296, 'crest': 1.352, 'snr': 29.799},
-    'drums/heavy/unpaired': {'ltas': 0.571, 'loudness': 0.0, 'spread': 0.311, 'crest': 2.683},
+    'drums/gentle/unpaired': {'ltas': 0.25, 'loudness': -0.009, 'spread': -0.196, 'crest': 0.028},
+    'drums/heavy/paired': {'ltas': 0.197, 'loudness': 0.006, 'spread': -0.307, 'crest': -0.028, 'snr': 29.614},
+    'drums/heavy/unpaired': {'ltas': 0.584, 'loudness': -0.019, 'spread': 0.301, 'crest': -0.27},
     'drums/peer/paired': {'ltas': 0.176, 'loudness': 0.001, 'spread': -0.197, 'crest': -0.027, 'snr': 15.291},
-    'drums/peer/unpaired': {'ltas': 0.456, 'loudness': -0.0, 'spread': -0.176, 'crest': 0.894},
-    'voice/corners/paired': {'ltas': 0.305, 'loudness': -0.031, 'spread': 0.326, 'crest': 1.567, 'snr': 7.933},
-    'voice/corners/unpaired': {'ltas': 1.478, 'loudness': -0.0, 'spread': -0.318, 'crest': 2.734},
-    'voice/gentle/paired': {'ltas': 0.075, 'loudness': -0.087, 'spread': -0.206, 'crest': 0.502, 'snr': 27.664},
-    'voice/gentle/unpaired': {'ltas': 1.43, 'loudness': 0.0, 'spread': -0.148, 'crest': 2.227},
-    'voice/heavy/paired': {'ltas': 0.208, 'loudness': -0.079, 'spread': 0.854, 'crest': 3.226, 'snr': 9.024},
-    'voice/heavy/unpaired': {'ltas': 1.707, 'loudness': 0.0, 'spread': 0.277, 'crest': 0.704},
-    'voice/peer/paired': {'ltas': 0.123, 'loudness': -0.103, 'spread': 0.332, 'crest': 0.52, 'snr': 12.613},
-    'voice/peer/unpaired': {'ltas': 1.638, 'loudness': -0.0, 'spread': -0.054, 'crest': 1.241},
+    'drums/peer/unpaired': {'ltas': 0.456, 'loudness': -0.018, 'spread': -0.201, 'crest': 0.204},
+    'voice/corners/paired': {'ltas': 0.308, 'loudness': -0.025, 'spread': 0.277, 'crest': 0.056, 'snr': 7.935},
+    'voice/corners/unpaired': {'ltas': 1.532, 'loudness': -0.017, 'spread': -0.589, 'crest': -0.04},
+    'voice/gentle/paired': {'ltas': 0.075, 'loudness': -0.09, 'spread': -0.206, 'crest': 0.091, 'snr': 27.658},
+    'voice/gentle/unpaired': {'ltas': 1.416, 'loudness': -0.003, 'spread': -0.249, 'crest': -0.055},
+    'voice/heavy/paired': {'ltas': 0.482, 'loudness': -0.078, 'spread': 0.431, 'crest': 0.127, 'snr': 9.038},
+    'voice/heavy/unpaired': {'ltas': 1.709, 'loudness': -0.013, 'spread': 0.272, 'crest': -0.069},
+    'voice/peer/paired': {'ltas': 0.124, 'loudness': -0.107, 'spread': 0.318, 'crest': 0.095, 'snr': 12.614},
+    'voice/peer/unpaired': {'ltas': 1.638, 'loudness': -0.006, 'spread': -0.058, 'crest': -0.044},
 }
 
 # The regression bounds sit this far outside MEASURED: an error (|ltas|, |loudness|, |spread|,
@@ -113,18 +122,12 @@ MATCHERING_EXCEPTIONS = {
     ("drums/gentle/paired", "loudness"): "0.09 vs 0.05 LU: the output gain is set on excerpts",
     ("drums/gentle/unpaired", "spread"): "0.20 vs 0.04 dB: a 2:1 compressor with 20 ms attack "
         "barely moves the statistics the unpaired fit sees",
-    ("drums/peer/unpaired", "crest"): "0.89 vs 0.34 dB: the unpaired fit matches 400 ms crest "
-        "factors, not the single highest peak",
-    ("drums/corners/unpaired", "crest"): "1.25 vs 1.21 dB (as above)",
-    ("voice/gentle/unpaired", "crest"): "2.23 vs 1.46 dB (as above)",
-    ("beatbox/peer/unpaired", "crest"): "0.68 vs 0.51 dB (as above)",
-    ("beatbox/heavy/unpaired", "crest"): "7.1 vs 4.9 dB: the statistics fit does not reach the "
-        "transient shaving of JUCE's 0.5 ms attack at 8:1",
-    ("beatbox/corners/unpaired", "crest"): "1.32 vs 0.45 dB (as above)",
+    ("beatbox/peer/unpaired", "crest"): "0.68 vs 0.51 dB: the output's peaks sit lower than "
+        "the reference's, which the ceiling cannot raise",
 }
 
 # The issue's targets over the whole harness (issue 12, point 5): (kind, figure, statistic,
-# bound) -> note. One not met is reported as a known failure until it is.
+# bound) -> note. Each is a test: met, it passes; missed, it fails.
 TARGETS = {
     ("paired", "crest", "mean", 0.5): "paired crest-factor error ≤ 0.5 dB on average",
 }
@@ -607,7 +610,7 @@ def check_targets(results):
         if not values:
             continue
         value = float(np.mean(values)) if statistic == "mean" else max(values)
-        status = "met" if value <= bound else "NOT MET (known failure)"
+        status = "met" if value <= bound else "NOT MET"
         print(f"   target: {note}: {statistic} {value:.2f} → {status}")
         if value > bound:
             missed.append(note)
@@ -695,11 +698,13 @@ def main():
 
     if results:
         print(summary(results))
-        for note in check_targets(results):
-            known_seen.append(f"target: {note}")
-            known += 1
+        missed = check_targets(results)
+        for note in missed:
+            print(f"   FAILED: target {note}")
+        failed += len(missed)
+        passed += len(TARGETS) - len(missed)
     if known_seen:
-        print(f"juce_match: {len(known_seen)} known failure(s) (MATCHERING_EXCEPTIONS, TARGETS): "
+        print(f"juce_match: {len(known_seen)} known failure(s) (MATCHERING_EXCEPTIONS): "
               + ", ".join(known_seen))
     if args.measured and results:
         print(measured_table(results))

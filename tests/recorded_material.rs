@@ -49,7 +49,14 @@ const PREDICTION_TOLERANCE: [f64; 5] = [0.01, 0.01, 0.01, 0.01, 0.05];
 /// the four drum takes (22.4–23.9 → 33.5–35.7 dB; worse: level spread on the mono 20 s 0.07 →
 /// 0.22 dB, crest error on the two mono ones 0.08–0.09 → 0.14–0.17 dB) and on the voice
 /// stereo 20 s (19.2 → 52.4 dB), Broadcast on the drums mono 20 s (9.3 → 35.5 dB), Vocal Warm
-/// on the voice stereo 3 min (16.2 → 35.0 dB).
+/// on the voice stereo 3 min (16.2 → 35.0 dB). Last changed by the ceiling brought down to
+/// the reference's peak level where the prediction reads a crest factor over 0.25 dB above
+/// the reference's (and, paired, it costs the waveform at most 0.5 dB): eight cases changed,
+/// mean crest error 0.17 → 0.09 dB, mean SNR 42.5 → 42.8 dB; Live Safety Limiter on five
+/// takes (crest 0.28–1.22 → 0.02–0.17 dB; SNR 26.0–36.3 → 28.5–40.2 dB, the 3-minute mono
+/// voice unchanged at 31.8), Beatbox Punch on the drums mono 20 s (crest 0.46 → 0.00 dB, SNR
+/// 39.0 → 39.5 dB), Telephone on the mono voice (crest 0.97 → 0.03 and 1.86 → 0.16 dB; worse:
+/// the 3-minute take's spectrum 0.87 → 1.13 dB).
 const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
@@ -59,7 +66,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
         "Beatbox Punch",
-        [0.031, 0.006, 0.060, 0.463, 39.0],
+        [0.031, 0.004, 0.060, 0.003, 39.5],
     ),
     (
         "drums mono 20 s",
@@ -94,7 +101,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
         "Live Safety Limiter",
-        [0.012, 0.028, 0.010, 0.284, 36.3],
+        [0.008, 0.019, 0.010, 0.021, 40.2],
     ),
     (
         "drums stereo 20 s",
@@ -259,7 +266,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 20 s",
         "Telephone",
-        [3.874, 0.094, 0.145, 0.974, 18.0],
+        [3.451, 0.075, 0.145, 0.030, 18.0],
     ),
     (
         "voice mono 20 s",
@@ -274,7 +281,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 20 s",
         "Live Safety Limiter",
-        [0.154, 0.244, 0.462, 0.739, 26.0],
+        [0.108, 0.180, 0.371, 0.173, 29.3],
     ),
     (
         "voice stereo 20 s",
@@ -319,7 +326,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 20 s",
         "Live Safety Limiter",
-        [0.067, 0.062, 0.128, 1.220, 29.9],
+        [0.032, 0.017, 0.106, 0.016, 36.6],
     ),
     (
         "voice mono 3 min",
@@ -349,7 +356,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 3 min",
         "Telephone",
-        [0.869, 0.135, 0.185, 1.860, 3.2],
+        [1.132, 0.154, 0.182, 0.156, 3.2],
     ),
     (
         "voice mono 3 min",
@@ -364,7 +371,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 3 min",
         "Live Safety Limiter",
-        [0.050, 0.085, 0.004, 0.328, 31.8],
+        [0.049, 0.087, 0.002, 0.094, 31.8],
     ),
     (
         "voice stereo 3 min",
@@ -409,7 +416,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 3 min",
         "Live Safety Limiter",
-        [0.089, 0.171, 0.073, 0.779, 26.9],
+        [0.077, 0.148, 0.061, 0.147, 28.5],
     ),
 ];
 

@@ -55,7 +55,7 @@ pub mod target;
 pub use align::{Alignment, Takes};
 pub use excerpts::render;
 pub use inputs::{AnalysisError, AnalysisWarning, MIN_DURATION_S, clipped_runs};
-pub use level::fit_ceiling;
+pub use level::{CeilingFit, fit_ceiling};
 pub use predict::Prediction;
 pub use target::{MAX_BOOST_DB, MAX_BOOST_LOW_CONFIDENCE_DB, MAX_CUT_DB, neutral_source_db};
 
@@ -183,14 +183,31 @@ pub fn analyze(
     } else {
         (fitted.settings, None)
     };
-    let leveled = level::set_output_level(
+    let output_level = level::OutputLevel::new(
         &takes,
-        polished,
         fitted.excerpt,
         whole.reference.loudness_lufs,
         whole.source.loudness_lufs,
     );
-    let (predicted, prediction) = predict::predict(&takes, &leveled.settings, whole.reference);
+    let mut leveled = output_level.set(polished);
+    let (mut predicted, mut prediction) =
+        predict::predict(&takes, &leveled.settings, whole.reference);
+    // The crest factor is read on the whole take (an excerpt's segments start the chain cold,
+    // and a compressor's first attack overshoots there): the ceiling comes down after the
+    // prediction, and the prediction is made again.
+    if let Some(capped) = output_level.peaks_capped(
+        &leveled.settings,
+        predicted.crest_factor_db,
+        whole.reference.crest_factor_db,
+        fitted.reference_peak_db,
+    ) {
+        let (capped_predicted, capped_prediction) =
+            predict::predict(&takes, &capped, whole.reference);
+        if level::keeps_cap(prediction.snr_db, capped_prediction.snr_db) {
+            leveled.settings = capped;
+            (predicted, prediction) = (capped_predicted, capped_prediction);
+        }
+    }
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
         settings: leveled.settings,
@@ -251,6 +268,8 @@ struct Fitted {
     /// The excerpts of the source the compressor was fitted on, and (paired) the same of the
     /// reference.
     excerpt: Excerpt,
+    /// The reference's highest sample, dBFS.
+    reference_peak_db: f32,
 }
 
 /// Stages 3 to 5: the target, the EQ, then (unless `options` say not) the compressor, and
@@ -266,7 +285,8 @@ fn fit_chain(
     let mut eq_fit = eq_stage::fit(&spectra.target, takes, options.bands, &limits);
     let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);
     settings.compressor.enabled = false;
-    settings.ceiling = level::fit_ceiling(reference);
+    let ceiling = level::fit_ceiling(reference);
+    settings.ceiling = ceiling.settings;
     // Paired, the compressor and the waveform comparisons need the takes lined up as the EQ
     // leaves them (a band-pass's group delay is the EQ's, not the takes' offset).
     let realigned = eq_stage::realign(takes, &settings);
@@ -296,6 +316,7 @@ fn fit_chain(
         comp_fit,
         settings,
         excerpt: compressor.excerpt,
+        reference_peak_db: ceiling.peak_db,
     }
 }
 
@@ -319,7 +340,7 @@ fn analyze_without_source(
     let eq_fit = eq_stage::fit_bands(&spectra.target, options.bands, &limits, cuts, fs);
     let mut settings = eq_stage::with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
-    settings.ceiling = fit_ceiling(reference);
+    settings.ceiling = fit_ceiling(reference).settings;
     let refs = inputs::refs(reference);
     Analysis {
         settings: settings.clamped(),

@@ -100,7 +100,7 @@ pub mod ranges {
     pub const STEREO_LINK_PCT: Range = Range::new(0.0, 100.0, 100.0, "%");
     pub const MIX_PCT: Range = Range::new(0.0, 100.0, 100.0, "%");
 
-    pub const CEILING_DB: Range = Range::new(-12.0, 0.0, -0.3, "dBFS");
+    pub const CEILING_DB: Range = Range::new(-24.0, 0.0, -0.3, "dBFS");
 }
 
 /// The whole chain: in gain → EQ → compressor → out gain → safety ceiling.
