@@ -5,7 +5,9 @@
 use super::align::Takes;
 use super::comp_fit::CompFit;
 use super::excerpts::{self, Excerpt, LOUDNESS_EXCERPT, concat_channels, concat_mid};
-use super::{loudness, metrics};
+use super::loudness;
+use super::metrics::{self, SignalMetrics};
+use super::predict::Output;
 use crate::audio_io::Audio;
 use crate::dsp::ranges::{CEILING_DB, OUT_GAIN_DB};
 use crate::dsp::{CeilingSettings, ChainSettings};
@@ -148,7 +150,7 @@ impl OutputLevel {
     /// whose shape Matchbox's cannot take) reads dBs high otherwise: on the JUCE harness the
     /// paired crest-factor error averaged 0.92 dB without this, and beatbox/heavy/unpaired
     /// read 7.0 dB.
-    pub fn peaks_capped(
+    fn peaks_capped(
         &self,
         settings: &ChainSettings,
         output_crest_db: f64,
@@ -165,12 +167,37 @@ impl OutputLevel {
             self.apply(capped).0.clamped()
         })
     }
+
+    /// The ceiling brought down to the reference's peak level ([`Self::peaks_capped`]) where
+    /// `output`, the whole source through `settings`, reads a crest factor too far above the
+    /// `reference`'s, with the whole source through the capped chain; `None` where it does not,
+    /// or where the cap is not kept ([`keeps_cap`]). The crest factor is read on the whole take:
+    /// an excerpt's segments start the chain cold, and a compressor's first attack overshoots
+    /// there.
+    pub fn cap_peaks(
+        &self,
+        takes: &Takes<'_>,
+        settings: &ChainSettings,
+        output: &Output,
+        reference: &SignalMetrics,
+        reference_peak_db: f32,
+    ) -> Option<(ChainSettings, Output)> {
+        let capped = self.peaks_capped(
+            settings,
+            output.crest_factor_db(takes),
+            reference.crest_factor_db,
+            reference_peak_db,
+        )?;
+        let capped_output = Output::render(takes, &capped);
+        keeps_cap(output.snr_db(takes), capped_output.snr_db(takes))
+            .then_some((capped, capped_output))
+    }
 }
 
 /// Whether the ceiling at the reference's peak level ([`OutputLevel::peaks_capped`]) stays,
 /// from the predicted waveform SNR without and with it (paired; unpaired there is none, and
 /// it stays).
-pub fn keeps_cap(snr_db: Option<f64>, capped_snr_db: Option<f64>) -> bool {
+fn keeps_cap(snr_db: Option<f64>, capped_snr_db: Option<f64>) -> bool {
     match (snr_db, capped_snr_db) {
         (Some(before), Some(after)) => after >= before - CAP_MAX_SNR_LOSS_DB,
         _ => true,
@@ -205,8 +232,8 @@ pub struct CeilingFit {
 /// level when its peaks pile up against one level (a limiter or a ceiling made it), otherwise
 /// at 0 dBFS, out of the way of anything the fit reproduces but still a guard on stage (the
 /// level stage brings it down to the peak level once the output gain is known:
-/// [`OutputLevel::peaks_capped`]). A reference that goes above 0 dBFS (a float file) was not limited
-/// within the ceiling's range: the ceiling is off.
+/// [`OutputLevel::cap_peaks`]). A reference that goes above 0 dBFS (a float file) was not
+/// limited within the ceiling's range: the ceiling is off.
 pub fn fit_ceiling(reference: &Audio) -> CeilingFit {
     // Chunk maxima first (a loop that vectorises); only chunks of this many samples that reach
     // the level are looked at sample by sample.
@@ -298,7 +325,7 @@ mod tests {
         let (src_mid, ref_mid) = (source.channels[0].clone(), reference.channels[0].clone());
         let takes = Takes::pair(&reference, &source, &ref_mid, &src_mid, &mut Vec::new());
         assert!(takes.paired);
-        let measure = |a: &Audio| metrics::SignalMetrics::measure(&inputs::refs(a), FS);
+        let measure = |a: &Audio| SignalMetrics::measure(&inputs::refs(a), FS);
         let (ref_metrics, src_metrics) = (measure(&reference), measure(&source));
         let level = OutputLevel::new(
             &takes,

@@ -270,8 +270,13 @@ pub struct SignalMetrics {
 impl SignalMetrics {
     /// Measure `channels` (loudness over all channels, the rest on the mid).
     pub fn measure(channels: &[&[f32]], sample_rate: f64) -> Self {
+        Self::with_mid(channels, &mid(channels), sample_rate)
+    }
+
+    /// The same, with the mid of `channels` already made.
+    pub fn with_mid(channels: &[&[f32]], mid: &[f32], sample_rate: f64) -> Self {
         let loudness = super::loudness::integrated_loudness(channels, sample_rate);
-        Self::from_mid(loudness.unwrap_or(SILENCE_DB), &mid(channels), sample_rate)
+        Self::from_mid(loudness.unwrap_or(SILENCE_DB), mid, sample_rate)
     }
 
     /// The metrics from an already measured loudness and the signal's mid.

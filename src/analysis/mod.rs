@@ -60,7 +60,7 @@ pub use predict::Prediction;
 pub use target::{MAX_BOOST_DB, MAX_BOOST_LOW_CONFIDENCE_DB, MAX_CUT_DB, neutral_source_db};
 
 use crate::audio_io::Audio;
-use crate::dsp::{ChainSettings, NUM_BANDS};
+use crate::dsp::{CeilingSettings, ChainSettings, NUM_BANDS};
 use comp_fit::CompFit;
 use comp_stage::CompressorStage;
 use eq_fit::{EqFit, FitTarget};
@@ -162,9 +162,10 @@ pub fn analyze(
     let grid_hz = spectrum::log_grid_hz(takes.src_fs.min(takes.ref_fs));
     // The whole files' loudness and level metrics are needed only at the end: measured on a
     // core of their own while the fits run (they mostly use one).
+    let ceiling = level::fit_ceiling(reference);
     let (whole, fitted) = std::thread::scope(|scope| {
         let whole = scope.spawn(|| WholeFiles::measure(&takes));
-        let fitted = fit_chain(reference, &takes, &grid_hz, options);
+        let fitted = fit_chain(ceiling.settings, &takes, &grid_hz, options);
         (whole.join().expect("metrics do not panic"), fitted)
     });
     // Lined up again after the EQ: the whole files' figures are measured again on the new
@@ -190,24 +191,21 @@ pub fn analyze(
         whole.source.loudness_lufs,
     );
     let mut leveled = output_level.set(polished);
-    let (mut predicted, mut prediction) =
-        predict::predict(&takes, &leveled.settings, whole.reference);
-    // The crest factor is read on the whole take (an excerpt's segments start the chain cold,
-    // and a compressor's first attack overshoots there): the ceiling comes down after the
-    // prediction, and the prediction is made again.
-    if let Some(capped) = output_level.peaks_capped(
+    let output = predict::Output::render(&takes, &leveled.settings);
+    let output = match output_level.cap_peaks(
+        &takes,
         &leveled.settings,
-        predicted.crest_factor_db,
-        whole.reference.crest_factor_db,
-        fitted.reference_peak_db,
+        &output,
+        &whole.reference,
+        ceiling.peak_db,
     ) {
-        let (capped_predicted, capped_prediction) =
-            predict::predict(&takes, &capped, whole.reference);
-        if level::keeps_cap(prediction.snr_db, capped_prediction.snr_db) {
+        Some((capped, capped_output)) => {
             leveled.settings = capped;
-            (predicted, prediction) = (capped_predicted, capped_prediction);
+            capped_output
         }
-    }
+        None => output,
+    };
+    let (predicted, prediction) = output.measure(&takes, whole.reference);
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
         settings: leveled.settings,
@@ -241,13 +239,9 @@ struct WholeFiles {
 
 impl WholeFiles {
     fn measure(takes: &Takes<'_>) -> Self {
-        let metrics = |refs: &[&[f32]], mid: &[f32], fs: f64| {
-            let lufs = loudness::integrated_loudness(refs, fs).unwrap_or(metrics::SILENCE_DB);
-            SignalMetrics::from_mid(lufs, mid, fs)
-        };
         Self {
-            reference: metrics(&takes.ref_channels, takes.ref_mid, takes.ref_fs),
-            source: metrics(&takes.src_channels, takes.src_mid, takes.src_fs),
+            reference: SignalMetrics::with_mid(&takes.ref_channels, takes.ref_mid, takes.ref_fs),
+            source: SignalMetrics::with_mid(&takes.src_channels, takes.src_mid, takes.src_fs),
             reference_levels_db: metrics::active_levels_db(takes.ref_mid, takes.ref_fs),
             source_levels_db: metrics::active_levels_db(takes.src_mid, takes.src_fs),
         }
@@ -268,14 +262,12 @@ struct Fitted {
     /// The excerpts of the source the compressor was fitted on, and (paired) the same of the
     /// reference.
     excerpt: Excerpt,
-    /// The reference's highest sample, dBFS.
-    reference_peak_db: f32,
 }
 
 /// Stages 3 to 5: the target, the EQ, then (unless `options` say not) the compressor, and
-/// when paired further rounds that correct each for the other.
+/// when paired further rounds that correct each for the other; the chain runs with `ceiling`.
 fn fit_chain(
-    reference: &Audio,
+    ceiling: CeilingSettings,
     takes: &Takes<'_>,
     grid_hz: &[f64],
     options: &AnalyzeOptions,
@@ -285,8 +277,7 @@ fn fit_chain(
     let mut eq_fit = eq_stage::fit(&spectra.target, takes, options.bands, &limits);
     let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);
     settings.compressor.enabled = false;
-    let ceiling = level::fit_ceiling(reference);
-    settings.ceiling = ceiling.settings;
+    settings.ceiling = ceiling;
     // Paired, the compressor and the waveform comparisons need the takes lined up as the EQ
     // leaves them (a band-pass's group delay is the EQ's, not the takes' offset).
     let realigned = eq_stage::realign(takes, &settings);
@@ -316,7 +307,6 @@ fn fit_chain(
         comp_fit,
         settings,
         excerpt: compressor.excerpt,
-        reference_peak_db: ceiling.peak_db,
     }
 }
 
