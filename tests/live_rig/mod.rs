@@ -28,12 +28,19 @@ pub fn live_binary() -> String {
 type Process = Box<dyn FnMut(&Client, &jack::ProcessScope) -> Control + Send>;
 type TestClient = AsyncClient<(), ClosureProcessHandler<(), Process>>;
 
-/// Serialises the tests of this process and names their server.
+/// Serialises the tests of this process and names their server: `matchbox-test-live` for
+/// tests/live.rs. The name is the same on every run: JACK keeps a registry of at most eight
+/// servers in `/dev/shm`, and a server that dies without leaving it (killed when it does not
+/// stop in time) keeps its entry until a server of the same name starts. Names that changed
+/// each run filled the registry on a machine that runs the tests again and again.
 pub fn lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
-        let name = format!("matchbox-test-{}", std::process::id());
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // Cargo names the binary `live-<hash>`.
+        let stem = exe.file_stem().and_then(|s| s.to_str()).unwrap_or("rig");
+        let name = format!("matchbox-test-{}", stem.split('-').next().unwrap_or(stem));
         // SAFETY: set once, before any thread of this process opens a JACK client.
         unsafe { std::env::set_var("JACK_DEFAULT_SERVER", &name) };
         jack::set_logger(jack::LoggerType::None);
@@ -83,32 +90,92 @@ impl Jackd {
 
     /// The same, with real-time scheduling for the server and its clients when `realtime`
     /// (needs the privilege: root, or the `audio` group's limits).
+    ///
+    /// A server that does not start fails the test with what jackd printed. One exception:
+    /// when JACK's registry is full ("Too many servers already active") and no jackd runs on
+    /// the machine, every entry in it is stale, so the registry is removed (jackd makes a new
+    /// one) and the server started again.
     pub fn start_with(sample_rate: u32, period: u32, realtime: bool) -> Jackd {
+        if Client::new("matchbox-test-probe", ClientOptions::NO_START_SERVER).is_ok() {
+            panic!(
+                "a JACK server named {} is already running (another run of these tests?)",
+                server_name()
+            );
+        }
+        match Self::try_start(sample_rate, period, realtime) {
+            Ok(server) => server,
+            Err(log) if log.contains("Too many servers already active") && !jackd_running() => {
+                eprintln!(
+                    "JACK's server registry is full of servers that died without leaving it, \
+                     and no jackd runs: removing {JACK_REGISTRY}"
+                );
+                std::fs::remove_file(JACK_REGISTRY).expect("the stale registry can be removed");
+                Self::try_start(sample_rate, period, realtime)
+                    .unwrap_or_else(|log| panic!("the JACK server did not start:\n{log}"))
+            }
+            Err(log) => panic!("the JACK server did not start:\n{log}"),
+        }
+    }
+
+    /// Start jackd and wait (at most 10 s) until it takes clients; else stop it and return
+    /// what it printed.
+    fn try_start(sample_rate: u32, period: u32, realtime: bool) -> Result<Jackd, String> {
         let mode = if realtime {
             "--realtime"
         } else {
             "--no-realtime"
         };
+        // One open file for both streams, so they share its offset.
+        let log = tempfile::NamedTempFile::new().expect("a file for jackd's output");
+        let out = log.reopen().expect("jackd's log");
         let child = Command::new("jackd")
             .args(["-n", &server_name(), "-S", mode, "-d", "dummy"])
             .args(["-r", &sample_rate.to_string(), "-p", &period.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(out.try_clone().expect("jackd's log"))
+            .stdout(out)
             .spawn()
             .expect("jackd starts");
-        let server = Jackd {
+        let mut server = Jackd {
             child,
             sample_rate,
             period,
         };
-        wait_for("the JACK server", Duration::from_secs(10), || {
-            Client::new("matchbox-test-probe", ClientOptions::NO_START_SERVER).is_ok()
-        });
-        server
+        let start = Instant::now();
+        loop {
+            if Client::new("matchbox-test-probe", ClientOptions::NO_START_SERVER).is_ok() {
+                return Ok(server);
+            }
+            let why = if let Ok(Some(status)) = server.child.try_wait() {
+                format!("jackd ended ({status})")
+            } else if start.elapsed() > Duration::from_secs(10) {
+                "not ready after 10 s".to_owned()
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            drop(server);
+            let printed = std::fs::read_to_string(log.path()).unwrap_or_default();
+            return Err(format!("{why}; jackd printed:\n{printed}"));
+        }
     }
 }
 
+/// JACK's registry of running servers (jackd 1.9's POSIX shared memory).
+const JACK_REGISTRY: &str = "/dev/shm/jack-shm-registry";
+
+/// Whether any jackd process runs on this machine (its name, from `/proc/PID/comm`).
+fn jackd_running() -> bool {
+    std::fs::read_dir("/proc").is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "jackd")
+        })
+    })
+}
+
 impl Drop for Jackd {
+    /// SIGTERM, then SIGKILL after 5 s. A synchronous server whose client Matchbox ended
+    /// without closing (as it does) stalls for twenty client timeouts, 10 s, and is killed:
+    /// its registry entry stays until the next server of the same name (see [`lock`]).
     fn drop(&mut self) {
         signal(&self.child, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -211,6 +278,18 @@ impl Live {
             .expect("server runs")
             .0;
         self.wait_until(port, || probe.port_by_name(port).is_some())
+    }
+
+    /// Wait until a line of stdout starts with `prefix` (at most 30 s).
+    pub fn wait_for_stdout(self, prefix: &str) -> Live {
+        let so_far = self.stdout_so_far.clone();
+        self.wait_until(prefix, move || {
+            so_far
+                .lock()
+                .unwrap()
+                .lines()
+                .any(|l| l.starts_with(prefix))
+        })
     }
 
     /// Wait until `ready` holds (at most 30 s), or fail with Matchbox's output if it ended
