@@ -356,6 +356,40 @@ fn bad_situations_give_one_line_and_a_documented_code() {
     assert!(ended.status.success(), "{ended:?}");
 }
 
+/// A display that does not answer, or none: the session runs without its window and says why
+/// on stderr; with `--headless` it says nothing. On the dummy backend (no server needed).
+#[test]
+fn a_missing_display_is_warned_of() {
+    let _lock = lock();
+    if !cfg!(feature = "gui") {
+        return;
+    }
+    let stderr = |display: &str, headless: bool| {
+        let mut args = vec!["--backend", "dummy", "--demo"];
+        if headless {
+            args.push("--headless");
+        }
+        let ended = Live::start(&args, &[("DISPLAY", display)])
+            .wait_for_stdout("running;")
+            .stop(libc::SIGINT);
+        assert!(ended.status.success(), "{ended:?}");
+        ended.stderr
+    };
+    // Nothing listens on display 93 (its socket would be /tmp/.X11-unix/X93).
+    let dead = stderr(":93", false);
+    assert!(
+        dead.contains("warning: no window: the X11 display :93 does not answer"),
+        "{dead}"
+    );
+    let unset = stderr("", false);
+    assert!(
+        unset.contains("warning: no window: DISPLAY is not set"),
+        "{unset}"
+    );
+    let headless = stderr(":93", true);
+    assert!(!headless.contains("no window"), "{headless}");
+}
+
 #[test]
 fn a_server_that_goes_away_ends_the_session_with_code_7() {
     let _lock = lock();

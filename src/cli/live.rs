@@ -160,6 +160,11 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         }),
         None => None,
     };
+    let no_window = if args.headless {
+        None
+    } else {
+        window_problem()
+    };
     let options = LiveOptions {
         backend: args.backend,
         layout: args.layout,
@@ -173,7 +178,8 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
         preset_name: preset.name.clone(),
         record: args.record.clone(),
         verbose: args.verbose,
-        headless: args.headless || !has_display(),
+        headless: args.headless || no_window.is_some(),
+        no_window,
         wrapper_args: args.wrapper_args.clone(),
         demo: args.demo.then_some(demo_loop as fn(f32) -> Vec<f32>),
         remote,
@@ -200,15 +206,28 @@ fn run_live(args: &LiveArgs, preset: preset::Preset) -> Result<(), CliError> {
     }
 }
 
-/// Whether a window can open: an X11 or Wayland display is set (Linux), always elsewhere.
+/// Why the editor's window cannot open, if it cannot: on Linux the window (baseview's) speaks
+/// X11 only, so it needs a `DISPLAY` whose server answers (under Wayland, XWayland's). Asked
+/// once, by connecting; without it the session would run with no window and no word of why.
 #[cfg(feature = "standalone")]
-fn has_display() -> bool {
-    if cfg!(any(target_os = "windows", target_os = "macos")) {
-        return true;
+fn window_problem() -> Option<String> {
+    #[cfg(all(feature = "gui", target_os = "linux"))]
+    {
+        let display = std::env::var("DISPLAY").unwrap_or_default();
+        if display.is_empty() {
+            return Some(
+                "no window: DISPLAY is not set (the editor needs an X11 display; under Wayland, \
+                 XWayland's); running without it"
+                    .into(),
+            );
+        }
+        if let Err(e) = x11rb::connect(Some(&display)) {
+            return Some(format!(
+                "no window: the X11 display {display} does not answer ({e}); running without it"
+            ));
+        }
     }
-    ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+    None
 }
 
 /// The `--demo` input: the fallback's beatbox loop at `sample_rate`, peaking at −12 dBFS.

@@ -136,6 +136,9 @@ pub fn run(options: LiveOptions, finish: Finish) -> Result<std::convert::Infalli
             .map_err(|e| LiveError::Failed(format!("cannot catch Ctrl-C and SIGTERM: {e}")))?;
     }
     print(&plan.describe(&options));
+    if let Some(why) = &options.no_window {
+        plan::warn(why);
+    }
     if let Some(Some(r)) = ending.recorder.lock().ok().as_deref() {
         print(&format!(
             "recording the dry input to {} and the output to {}",

@@ -94,6 +94,9 @@ pub struct LiveOptions {
     pub verbose: bool,
     /// Open no window (`--headless`, or no display to open one on).
     pub headless: bool,
+    /// Why no window opens though `--headless` was not given (no display, or one that does
+    /// not answer): a warning once the plan is printed.
+    pub no_window: Option<String>,
     /// Options handed to the wrapper as they are (after `--`).
     pub wrapper_args: Vec<String>,
     /// `--demo`: a loop played instead of the input, made at the session's rate (Hz).
