@@ -554,6 +554,15 @@ fn odd_but_valid_inputs_give_valid_presets() {
 /// crest 1.06 → 1.14 dB, for SNR 28.8 → 29.4 dB), the level spread of Vocal Presence's loop
 /// (0.12 → 0.77 dB), Vocal Warm's take (0.24 → 0.35 dB) and Beatbox Sub's take (0.11 →
 /// 0.20 dB), and spectrum errors by at most 0.05 dB (Beatbox Sub's loop, 0.08 → 0.13 dB).
+/// The ceiling brought down to the reference's peak level where the output's crest factor
+/// reads high (level stage) changed four cases, the table not updated then: crest errors on
+/// the take through Vocal Warm 0.92 → 0.08 dB, Telephone 0.81 → 0.03 dB, Gentle Leveler
+/// 1.14 → 0.16 dB, and on Vocal Warm's loop 1.06 → 0.49 dB (SNR up by 0.1–0.4 dB). Last
+/// changed by the polish's trial of the ceiling at the reference's peak level: the take
+/// through Broadcast 13.3 → 23.3 dB (spread 0.40 → 0.05 dB; worse: spectrum 0.19 → 0.25 dB,
+/// crest 0.19 → 0.27 dB), Vocal Warm's loop 20.5 → 40.4 dB (every figure better: loudness
+/// 0.32 → 0.08 LU, spread 0.27 → 0.01 dB, crest 0.49 → 0.01 dB), Beatbox Sub's take crest
+/// 0.014 → 0.021 dB.
 const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     ("varied take", "Flat", [0.000, 0.000, 0.000, 0.000, 99.0]),
     (
@@ -564,12 +573,12 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "varied take",
         "Beatbox Sub",
-        [0.085, 0.001, 0.203, 0.014, 27.2],
+        [0.085, 0.002, 0.203, 0.021, 27.2],
     ),
     (
         "varied take",
         "Vocal Warm",
-        [0.081, 0.066, 0.348, 0.915, 29.2],
+        [0.085, 0.058, 0.348, 0.077, 29.4],
     ),
     (
         "varied take",
@@ -579,17 +588,17 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "varied take",
         "Telephone",
-        [0.946, 0.047, 0.137, 0.805, 31.4],
+        [0.958, 0.040, 0.137, 0.032, 31.5],
     ),
     (
         "varied take",
         "Broadcast",
-        [0.187, 0.264, 0.399, 0.191, 13.3],
+        [0.250, 0.236, 0.054, 0.265, 23.3],
     ),
     (
         "varied take",
         "Gentle Leveler",
-        [0.090, 0.149, 0.379, 1.143, 29.4],
+        [0.083, 0.163, 0.339, 0.159, 29.6],
     ),
     (
         "varied take",
@@ -610,7 +619,7 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "periodic loop",
         "Vocal Warm",
-        [0.047, 0.379, 0.271, 1.059, 20.1],
+        [0.012, 0.084, 0.014, 0.009, 40.4],
     ),
     (
         "periodic loop",

@@ -24,7 +24,7 @@ const TARGET_SNR_DB: f64 = 25.0;
 
 /// Cases that meet [`TARGET_SNR_DB`] today (of 72): the target is every case; this
 /// count may only grow (the README quotes it).
-const TARGET_MET: usize = 66;
+const TARGET_MET: usize = 68;
 
 /// How far outside [`MEASURED`] the bounds sit: an error may grow by 5 % plus 0.02 (dB or
 /// LU), the SNR may fall by 0.5 dB (the analysis is deterministic; the margin absorbs another
@@ -56,7 +56,14 @@ const PREDICTION_TOLERANCE: [f64; 5] = [0.01, 0.01, 0.01, 0.01, 0.05];
 /// takes (crest 0.28–1.22 → 0.02–0.17 dB; SNR 26.0–36.3 → 28.5–40.2 dB, the 3-minute mono
 /// voice unchanged at 31.8), Beatbox Punch on the drums mono 20 s (crest 0.46 → 0.00 dB, SNR
 /// 39.0 → 39.5 dB), Telephone on the mono voice (crest 0.97 → 0.03 and 1.86 → 0.16 dB; worse:
-/// the 3-minute take's spectrum 0.87 → 1.13 dB).
+/// the 3-minute take's spectrum 0.87 → 1.13 dB). Last changed by the polish's trial of the
+/// ceiling at the reference's peak level: 66 → 68 cases, mean SNR 42.8 → 43.1 dB, mean crest
+/// error 0.09 → 0.07 dB; on the stereo drums, Broadcast 20 s (SNR 19.1 → 33.6 dB; worse:
+/// loudness 0.035 → 0.115 LU), Live Safety Limiter 20 s (23.5 → 29.6 dB, crest 0.15 → 0.01 dB;
+/// worse: spread 0.006 → 0.067 dB), Telephone 20 s (25.3 → 27.3 dB, spectrum 1.54 → 0.75 dB,
+/// crest 1.07 → 0.03 dB; worse: spread 0.25 → 0.33 dB); worse: Live Safety Limiter 3 min (SNR
+/// 31.5 → 30.3 dB, spread 0.012 → 0.090 dB: the check's 20 s of the 3 minutes favoured it),
+/// and the voice mono 20 s through it by a thousandth.
 const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
@@ -131,12 +138,12 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums stereo 20 s",
         "Telephone",
-        [1.537, 0.043, 0.247, 1.067, 25.3],
+        [0.747, 0.046, 0.332, 0.034, 27.3],
     ),
     (
         "drums stereo 20 s",
         "Broadcast",
-        [0.162, 0.035, 0.105, 0.156, 19.1],
+        [0.120, 0.115, 0.036, 0.125, 33.6],
     ),
     (
         "drums stereo 20 s",
@@ -146,7 +153,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums stereo 20 s",
         "Live Safety Limiter",
-        [0.091, 0.016, 0.006, 0.145, 23.5],
+        [0.075, 0.023, 0.067, 0.005, 29.6],
     ),
     (
         "drums mono 3 min",
@@ -236,7 +243,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums stereo 3 min",
         "Live Safety Limiter",
-        [0.065, 0.084, 0.012, 0.084, 31.5],
+        [0.076, 0.035, 0.090, 0.080, 30.3],
     ),
     (
         "voice mono 20 s",
@@ -281,7 +288,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 20 s",
         "Live Safety Limiter",
-        [0.108, 0.180, 0.371, 0.173, 29.3],
+        [0.111, 0.181, 0.371, 0.174, 29.3],
     ),
     (
         "voice stereo 20 s",

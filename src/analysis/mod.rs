@@ -180,7 +180,7 @@ pub fn analyze(
         None => (takes, whole),
     };
     let (polished, polish) = if polish::applies(options.amount) {
-        polish::polish(&takes, fitted.settings)
+        polish::polish(&takes, fitted.settings, ceiling.peak_db)
     } else {
         (fitted.settings, None)
     };

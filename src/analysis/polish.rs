@@ -13,7 +13,8 @@
 //! gain (input gain and make-up are fixed: with the threshold and the output gain they would
 //! only say the same thing twice). What it keeps: the band kinds, the detector, the stereo
 //! link, the ceiling: choices the earlier stages made. The cuts' slopes, also theirs, it
-//! tries one step either way where its first result falls short ([`SLOPES_TRIED_BELOW_DB`]).
+//! tries one step either way where its first result falls short ([`SLOPES_TRIED_BELOW_DB`]),
+//! and the ceiling at the reference's peak level ([`ceiling_at_peak`]).
 
 use super::align::Takes;
 use super::excerpts::{self, excerpt_segments, gather};
@@ -175,6 +176,9 @@ pub struct Polish {
     pub iterations: usize,
     /// How many other cut slopes were polished too ([`slope_neighbours`]).
     pub slopes_tried: usize,
+    /// Whether the chain was polished with the ceiling at the reference's peak level too
+    /// ([`ceiling_at_peak`]).
+    pub ceiling_tried: bool,
     pub kept: bool,
 }
 
@@ -303,9 +307,14 @@ impl Residual {
 /// stretches of the takes ([`CHECK_EXCERPT`]) agree; unchanged (and `None`) when the takes
 /// are not paired. Where that polish is not kept, or still misses the waveform by more than
 /// [`SLOPES_TRIED_BELOW_DB`], the settings are also polished with each cut one slope steeper
-/// and one gentler ([`slope_neighbours`]); of the polishes the check would keep, the closest
-/// waveform wins.
-pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Option<Polish>) {
+/// and one gentler ([`slope_neighbours`]), and with the ceiling at the reference's peak level
+/// `reference_peak_db` ([`ceiling_at_peak`]); of the polishes the check would keep, the
+/// closest waveform wins.
+pub fn polish(
+    takes: &Takes<'_>,
+    settings: ChainSettings,
+    reference_peak_db: f32,
+) -> (ChainSettings, Option<Polish>) {
     if !takes.paired {
         return (settings, None);
     }
@@ -320,13 +329,19 @@ pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Opt
     let first = descend(&problem, &settings);
     let mut tried = vec![(check.judge(&first.settings), first)];
     let judged = &tried[0].0;
+    let mut slopes_tried = 0;
+    let mut ceiling_tried = false;
     if !judged.better_than(&before) || judged.snr_db < SLOPES_TRIED_BELOW_DB {
-        for start in slope_neighbours(&settings) {
+        let slopes = slope_neighbours(&settings);
+        slopes_tried = slopes.len();
+        let ceiling = ceiling_at_peak(&settings, reference_peak_db);
+        ceiling_tried = ceiling.is_some();
+        for start in slopes.into_iter().chain(ceiling) {
             let other = descend(&problem, &start);
             tried.push((check.judge(&other.settings), other));
         }
     }
-    let (slopes_tried, snr_before_db) = (tried.len() - 1, tried[0].1.snr_before_db);
+    let snr_before_db = tried[0].1.snr_before_db;
     // The closest waveform of those the check keeps; the first polish reports when none is.
     let kept = (0..tried.len())
         .filter(|&i| tried[i].0.better_than(&before))
@@ -339,6 +354,7 @@ pub fn polish(takes: &Takes<'_>, settings: ChainSettings) -> (ChainSettings, Opt
         check_after_db: after.snr_db,
         iterations: chosen.iterations,
         slopes_tried,
+        ceiling_tried,
         kept: kept.is_some(),
     };
     let result = if kept.is_some() {
@@ -457,6 +473,28 @@ fn slope_neighbours(settings: &ChainSettings) -> Vec<ChainSettings> {
     }
     starts
 }
+
+/// `settings` with the ceiling at the reference's peak level, where that is lower than theirs
+/// (by more than [`CEILING_TRIED_BELOW_DB`]). The ceiling stage puts it there only when the
+/// reference's peaks pile up against one level, and a limiter that caught only a few peaks
+/// (a factory preset's ceiling on drums whose hits vary) leaves too few to tell; the level
+/// stage lowers it again where the output's crest factor reads high, but after the polish has
+/// fitted the compressor to peaks the reference never had. Polished from there, the waveform
+/// decides (recorded drums through Broadcast and Live Safety Limiter: 19–24 dB with the
+/// ceiling at 0 dBFS, 30–34 dB at the peak).
+fn ceiling_at_peak(settings: &ChainSettings, reference_peak_db: f32) -> Option<ChainSettings> {
+    let ceiling = &settings.ceiling;
+    let peak_db = ranges::CEILING_DB.clamp(reference_peak_db);
+    (ceiling.enabled && peak_db < ceiling.ceiling_db - CEILING_TRIED_BELOW_DB).then(|| {
+        let mut start = settings.clone();
+        start.ceiling.ceiling_db = peak_db;
+        start
+    })
+}
+
+/// How far below the chain's ceiling the reference's peak must be for [`ceiling_at_peak`] to
+/// try it, dB: a tenth of a dB changes a few samples.
+const CEILING_TRIED_BELOW_DB: f32 = 0.1;
 
 /// The residual's derivative along each knob, by forward differences, one column per knob;
 /// the columns are rendered on two cores.
@@ -607,7 +645,8 @@ mod tests {
         let c = &mut start.compressor;
         (c.threshold_db, c.ratio, c.attack_ms, c.release_ms) = (-16.0, 2.0, 10.0, 150.0);
         start.output_gain_db = 1.5;
-        let (polished, report) = polish(&takes, start);
+        // A reference peak at 0 dBFS: no ceiling to try below the chain's.
+        let (polished, report) = polish(&takes, start, 0.0);
         let report = report.expect("paired takes are polished");
         assert!(report.kept, "{report:?}");
         // Close enough that no other slope is tried, and the cut keeps its own.
@@ -635,7 +674,7 @@ mod tests {
         let other_mid = mid(&other);
         let unpaired = Takes::pair(reference, &other, ref_mid, &other_mid, &mut Vec::new());
         assert!(!unpaired.paired);
-        assert_eq!(polish(&unpaired, truth.clone()), (truth, None));
+        assert_eq!(polish(&unpaired, truth.clone(), 0.0), (truth, None));
     }
 
     #[test]
@@ -657,7 +696,7 @@ mod tests {
         let alone_db = Residual::new(&takes, CHECK_EXCERPT)
             .judge(&alone.settings)
             .snr_db;
-        let (polished, report) = polish(&takes, start);
+        let (polished, report) = polish(&takes, start, 0.0);
         let report = report.expect("paired takes are polished");
         // Measured: 17.8 dB before, 23.9 dB polished at 12 dB/oct, 81.3 dB at 24 dB/oct.
         assert!(alone_db < 25.0, "{alone_db}");
@@ -668,5 +707,53 @@ mod tests {
         assert_eq!(cut.slope_db_per_oct, 24, "{cut:?}");
         assert!((cut.freq_hz / 300.0).log2().abs() < 1e-3, "{cut:?}");
         assert!((shelf.gain_db - 5.0).abs() < 0.01, "{shelf:?}");
+    }
+
+    #[test]
+    fn a_ceiling_the_reference_met_is_tried_at_its_peak_level() {
+        // The truth's ceiling 4 dB under the peaks its compressor leaves; the chain to polish
+        // has it at the top of its range, as the ceiling stage leaves a reference whose
+        // peaks do not pile up against one level.
+        let mut truth = compressed();
+        truth.ceiling.enabled = false;
+        let open_peak_db = peak_db(&Pair::through(&truth).reference);
+        truth.ceiling = crate::dsp::CeilingSettings {
+            enabled: true,
+            ceiling_db: open_peak_db - 4.0,
+        };
+        let pair = Pair::through(&truth);
+        let reference_peak_db = peak_db(&pair.reference);
+        let takes = pair.takes();
+        let mut start = truth.clone();
+        start.ceiling.ceiling_db = ranges::CEILING_DB.max;
+        start.compressor.threshold_db -= 2.0;
+        // Without the trial (a reference peak at 0 dBFS) the ceiling stays where it was.
+        let (alone, alone_report) = polish(&takes, start.clone(), 0.0);
+        let alone_report = alone_report.expect("paired takes are polished");
+        assert!(!alone_report.ceiling_tried);
+        assert_eq!(alone.ceiling.ceiling_db, ranges::CEILING_DB.max);
+        let (polished, report) = polish(&takes, start, reference_peak_db);
+        let report = report.expect("paired takes are polished");
+        // Measured on the check excerpt: 17.8 dB before; 24.4 dB polished with the ceiling
+        // at 0 dBFS; 120 dB (the readout's top) with it at the reference's peak.
+        assert!(report.ceiling_tried, "{report:?}");
+        assert!(report.kept, "{report:?}");
+        assert!(alone_report.check_after_db < 26.0, "{alone_report:?}");
+        assert!(report.check_after_db > 100.0, "{report:?}");
+        assert!(
+            (polished.ceiling.ceiling_db - truth.ceiling.ceiling_db).abs() < 0.01,
+            "{:?} against {:?}",
+            polished.ceiling,
+            truth.ceiling
+        );
+    }
+
+    fn peak_db(a: &Audio) -> f32 {
+        let peak = a
+            .channels
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, v| m.max(v.abs()));
+        20.0 * peak.log10()
     }
 }

@@ -71,7 +71,7 @@ impl Ceiling {
         self.gain = 1.0;
     }
 
-    /// New settings (ceiling clamped into −12…0 dBFS). They apply at once: a lower ceiling is
+    /// New settings (ceiling clamped into −24…0 dBFS). They apply at once: a lower ceiling is
     /// enforced from the next sample.
     pub fn set_settings(&mut self, s: &CeilingSettings) {
         self.enabled = s.enabled;

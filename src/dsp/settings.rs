@@ -309,7 +309,7 @@ impl Default for CompressorSettings {
 #[serde(deny_unknown_fields)]
 pub struct CeilingSettings {
     pub enabled: bool,
-    /// No output sample exceeds this level, dBFS (−12…0).
+    /// No output sample exceeds this level, dBFS (−24…0).
     pub ceiling_db: f32,
 }
 
