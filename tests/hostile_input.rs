@@ -599,7 +599,8 @@ fn interrupted_render(signal: i32, ignored: bool) {
     } else {
         String::new()
     };
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(format!(
             "{trap}exec \"$0\" render -p 'Beatbox Punch' in.wav out.wav"
@@ -607,9 +608,19 @@ fn interrupted_render(signal: i32, ignored: bool) {
         .arg(env!("CARGO_BIN_EXE_matchbox"))
         .current_dir(d)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    // The signal's default action in the child, whatever the test inherited: a test run
+    // started in the background by a shell without job control ignores SIGINT, and an
+    // ignored signal stays ignored (which is what `ignored` tests).
+    // SAFETY: signal(2) is async-signal-safe, as code between fork and exec must be.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        command.pre_exec(move || {
+            libc::signal(signal, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
     let started = std::time::Instant::now();
     while !entries(d).iter().any(|n| n.ends_with(".matchbox-tmp")) {
         assert!(
