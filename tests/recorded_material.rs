@@ -24,7 +24,7 @@ const TARGET_SNR_DB: f64 = 25.0;
 
 /// Cases that meet [`TARGET_SNR_DB`] today (of 72): the target is every case; this
 /// count may only grow (the README quotes it).
-const TARGET_MET: usize = 68;
+const TARGET_MET: usize = 69;
 
 /// How far outside [`MEASURED`] the bounds sit: an error may grow by 5 % plus 0.02 (dB or
 /// LU), the SNR may fall by 0.5 dB (the analysis is deterministic; the margin absorbs another
@@ -63,7 +63,14 @@ const PREDICTION_TOLERANCE: [f64; 5] = [0.01, 0.01, 0.01, 0.01, 0.05];
 /// worse: spread 0.006 → 0.067 dB), Telephone 20 s (25.3 → 27.3 dB, spectrum 1.54 → 0.75 dB,
 /// crest 1.07 → 0.03 dB; worse: spread 0.25 → 0.33 dB); worse: Live Safety Limiter 3 min (SNR
 /// 31.5 → 30.3 dB, spread 0.012 → 0.090 dB: the check's 20 s of the 3 minutes favoured it),
-/// and the voice mono 20 s through it by a thousandth.
+/// and the voice mono 20 s through it by a thousandth. Last changed by the polish's trial of
+/// the chain fitted to the linear response (`analysis::target::linear_target`): 68 → 69
+/// cases, mean SNR 43.1 → 44.1 dB; five cases changed, each to a higher SNR: Telephone on
+/// the voice mono 20 s (18.0 → 52.0 dB, spectrum 3.45 → 0.06 dB), stereo 20 s (17.8 → 22.1
+/// dB, spectrum 2.76 → 0.79 dB; worse: crest 0.17 → 0.35 dB) and stereo 3 min (4.2 → 20.1
+/// dB, spectrum 5.57 → 2.58 dB, spread 2.59 → 0.26 dB), Vocal Warm on the voice stereo 3 min
+/// (35.0 → 49.4 dB; worse: crest 0.033 → 0.060 dB), Broadcast on the drums mono 20 s (35.5 →
+/// 39.2 dB; worse: crest 0.001 → 0.010 dB).
 const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
@@ -98,7 +105,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
         "Broadcast",
-        [0.079, 0.075, 0.008, 0.001, 35.5],
+        [0.046, 0.075, 0.008, 0.010, 39.2],
     ),
     (
         "drums mono 20 s",
@@ -273,7 +280,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 20 s",
         "Telephone",
-        [3.451, 0.075, 0.145, 0.030, 18.0],
+        [0.056, 0.001, 0.004, 0.007, 52.0],
     ),
     (
         "voice mono 20 s",
@@ -318,7 +325,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 20 s",
         "Telephone",
-        [2.757, 0.089, 0.164, 0.170, 17.8],
+        [0.785, 0.012, 0.038, 0.347, 22.1],
     ),
     (
         "voice stereo 20 s",
@@ -398,7 +405,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 3 min",
         "Vocal Warm",
-        [0.041, 0.070, 0.038, 0.033, 35.0],
+        [0.047, 0.002, 0.012, 0.060, 49.4],
     ),
     (
         "voice stereo 3 min",
@@ -408,7 +415,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 3 min",
         "Telephone",
-        [5.570, 0.409, 2.591, 0.711, 4.2],
+        [2.577, 0.015, 0.260, 0.040, 20.1],
     ),
     (
         "voice stereo 3 min",

@@ -345,6 +345,7 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
 /// The two recordings as the fits see them: channels and mid at their rates, the alignment and
 /// the pairing decision. When paired, both cover exactly their overlap, lined up (views into
 /// the inputs, no copies).
+#[derive(Clone)]
 pub struct Takes<'a> {
     pub ref_channels: Vec<&'a [f32]>,
     pub src_channels: Vec<&'a [f32]>,

@@ -105,7 +105,7 @@ pub fn fit_bands(
 }
 
 /// The cross spectrum of the paired takes on [`PAIRED_EXCERPT`] of both.
-fn paired_cross_spectrum(
+pub(super) fn paired_cross_spectrum(
     source: &[f32],
     reference: &[f32],
     sample_rate: f64,

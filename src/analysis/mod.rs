@@ -165,9 +165,16 @@ pub fn analyze(
     let ceiling = level::fit_ceiling(reference);
     let (whole, fitted) = std::thread::scope(|scope| {
         let whole = scope.spawn(|| WholeFiles::measure(&takes));
-        let fitted = fit_chain(ceiling.settings, &takes, &grid_hz, options);
+        let fitted = fit_chain(
+            ceiling.settings,
+            &takes,
+            &grid_hz,
+            options,
+            EqTarget::Spectra,
+        );
         (whole.join().expect("metrics do not panic"), fitted)
     });
+    let as_paired = takes.clone();
     // Lined up again after the EQ: the whole files' figures are measured again on the new
     // overlap (a frame grid moved by a few samples moves the level statistics by hundredths
     // of a dB, and the prediction must read what `compare` reads on the same files).
@@ -180,7 +187,23 @@ pub fn analyze(
         None => (takes, whole),
     };
     let (polished, polish) = if polish::applies(options.amount) {
-        polish::polish(&takes, fitted.settings, ceiling.peak_db)
+        // Made only where the polish's first result falls short: the chain fitted afresh, on
+        // the takes as the pairing lined them up, to the reference chain's linear response.
+        let linear = || {
+            let fitted = fit_chain(
+                ceiling.settings,
+                &as_paired,
+                &grid_hz,
+                options,
+                EqTarget::Linear,
+            );
+            Some(fitted.settings)
+        };
+        let trial = polish::Trial {
+            reference_peak_db: ceiling.peak_db,
+            linear_start: &linear,
+        };
+        polish::polish(&takes, fitted.settings, &trial)
     } else {
         (fitted.settings, None)
     };
@@ -264,6 +287,15 @@ struct Fitted {
     excerpt: Excerpt,
 }
 
+/// What the EQ stage's first fit aims at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EqTarget {
+    /// The difference of the two takes' spectra ([`target::spectra`]).
+    Spectra,
+    /// Paired: the reference chain's linear response ([`target::linear_target`]).
+    Linear,
+}
+
 /// Stages 3 to 5: the target, the EQ, then (unless `options` say not) the compressor, and
 /// when paired further rounds that correct each for the other; the chain runs with `ceiling`.
 fn fit_chain(
@@ -271,8 +303,12 @@ fn fit_chain(
     takes: &Takes<'_>,
     grid_hz: &[f64],
     options: &AnalyzeOptions,
+    eq_target: EqTarget,
 ) -> Fitted {
-    let spectra = target::spectra(takes, grid_hz, options.amount);
+    let mut spectra = target::spectra(takes, grid_hz, options.amount);
+    if eq_target == EqTarget::Linear && takes.paired {
+        spectra.target = target::linear_target(takes, grid_hz, options.amount);
+    }
     let limits = eq_stage::limits(takes);
     let mut eq_fit = eq_stage::fit(&spectra.target, takes, options.bands, &limits);
     let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);

@@ -13,8 +13,9 @@
 //! gain (input gain and make-up are fixed: with the threshold and the output gain they would
 //! only say the same thing twice). What it keeps: the band kinds, the detector, the stereo
 //! link, the ceiling: choices the earlier stages made. The cuts' slopes, also theirs, it
-//! tries one step either way where its first result falls short ([`SLOPES_TRIED_BELOW_DB`]),
-//! and the ceiling at the reference's peak level ([`ceiling_at_peak`]).
+//! tries one step either way where its first result falls short ([`SLOPES_TRIED_BELOW_DB`]);
+//! there it also tries the ceiling at the reference's peak level ([`ceiling_at_peak`]) and
+//! the chain the stages fit to the reference chain's linear response ([`Trial`]).
 
 use super::align::Takes;
 use super::excerpts::{self, excerpt_segments, gather};
@@ -179,6 +180,8 @@ pub struct Polish {
     /// Whether the chain was polished with the ceiling at the reference's peak level too
     /// ([`ceiling_at_peak`]).
     pub ceiling_tried: bool,
+    /// Whether the chain fitted to the linear response was polished too ([`Trial`]).
+    pub linear_tried: bool,
     pub kept: bool,
 }
 
@@ -307,13 +310,13 @@ impl Residual {
 /// stretches of the takes ([`CHECK_EXCERPT`]) agree; unchanged (and `None`) when the takes
 /// are not paired. Where that polish is not kept, or still misses the waveform by more than
 /// [`SLOPES_TRIED_BELOW_DB`], the settings are also polished with each cut one slope steeper
-/// and one gentler ([`slope_neighbours`]), and with the ceiling at the reference's peak level
-/// `reference_peak_db` ([`ceiling_at_peak`]); of the polishes the check would keep, the
-/// closest waveform wins.
+/// and one gentler ([`slope_neighbours`]), with the ceiling at the reference's peak level
+/// ([`ceiling_at_peak`]), and from the chain fitted to the linear response
+/// ([`Trial::linear_start`]); of the polishes the check would keep, the closest waveform wins.
 pub fn polish(
     takes: &Takes<'_>,
     settings: ChainSettings,
-    reference_peak_db: f32,
+    trial: &Trial<'_>,
 ) -> (ChainSettings, Option<Polish>) {
     if !takes.paired {
         return (settings, None);
@@ -331,12 +334,15 @@ pub fn polish(
     let judged = &tried[0].0;
     let mut slopes_tried = 0;
     let mut ceiling_tried = false;
+    let mut linear_tried = false;
     if !judged.better_than(&before) || judged.snr_db < SLOPES_TRIED_BELOW_DB {
         let slopes = slope_neighbours(&settings);
         slopes_tried = slopes.len();
-        let ceiling = ceiling_at_peak(&settings, reference_peak_db);
+        let ceiling = ceiling_at_peak(&settings, trial.reference_peak_db);
         ceiling_tried = ceiling.is_some();
-        for start in slopes.into_iter().chain(ceiling) {
+        let linear = (trial.linear_start)();
+        linear_tried = linear.is_some();
+        for start in slopes.into_iter().chain(ceiling).chain(linear) {
             let other = descend(&problem, &start);
             tried.push((check.judge(&other.settings), other));
         }
@@ -355,6 +361,7 @@ pub fn polish(
         iterations: chosen.iterations,
         slopes_tried,
         ceiling_tried,
+        linear_tried,
         kept: kept.is_some(),
     };
     let result = if kept.is_some() {
@@ -363,6 +370,15 @@ pub fn polish(
         settings
     };
     (result, Some(polish))
+}
+
+/// What the polish may try beside its first start where that falls short.
+pub struct Trial<'a> {
+    /// The reference's peak level, dBFS ([`ceiling_at_peak`]).
+    pub reference_peak_db: f32,
+    /// The chain fitted to the reference chain's linear response, made only when needed
+    /// (`None`: none to try).
+    pub linear_start: &'a dyn Fn() -> Option<ChainSettings>,
 }
 
 /// Where one run of Levenberg–Marquardt on the waveform residual ended.
@@ -546,6 +562,12 @@ mod tests {
     use crate::audio_io::Audio;
     use crate::dsp::{Detector, EqBandSettings, FilterKind};
 
+    /// A trial with no ceiling to try (a reference peaking at 0 dBFS) and no linear start.
+    const NOTHING_ELSE: Trial<'static> = Trial {
+        reference_peak_db: 0.0,
+        linear_start: &|| None,
+    };
+
     #[test]
     fn knobs_read_back_what_they_write() {
         let mut s = ChainSettings::default();
@@ -645,8 +667,7 @@ mod tests {
         let c = &mut start.compressor;
         (c.threshold_db, c.ratio, c.attack_ms, c.release_ms) = (-16.0, 2.0, 10.0, 150.0);
         start.output_gain_db = 1.5;
-        // A reference peak at 0 dBFS: no ceiling to try below the chain's.
-        let (polished, report) = polish(&takes, start, 0.0);
+        let (polished, report) = polish(&takes, start, &NOTHING_ELSE);
         let report = report.expect("paired takes are polished");
         assert!(report.kept, "{report:?}");
         // Close enough that no other slope is tried, and the cut keeps its own.
@@ -674,7 +695,10 @@ mod tests {
         let other_mid = mid(&other);
         let unpaired = Takes::pair(reference, &other, ref_mid, &other_mid, &mut Vec::new());
         assert!(!unpaired.paired);
-        assert_eq!(polish(&unpaired, truth.clone(), 0.0), (truth, None));
+        assert_eq!(
+            polish(&unpaired, truth.clone(), &NOTHING_ELSE),
+            (truth, None)
+        );
     }
 
     #[test]
@@ -696,7 +720,7 @@ mod tests {
         let alone_db = Residual::new(&takes, CHECK_EXCERPT)
             .judge(&alone.settings)
             .snr_db;
-        let (polished, report) = polish(&takes, start, 0.0);
+        let (polished, report) = polish(&takes, start, &NOTHING_ELSE);
         let report = report.expect("paired takes are polished");
         // Measured: 17.8 dB before, 23.9 dB polished at 12 dB/oct, 81.3 dB at 24 dB/oct.
         assert!(alone_db < 25.0, "{alone_db}");
@@ -727,12 +751,16 @@ mod tests {
         let mut start = truth.clone();
         start.ceiling.ceiling_db = ranges::CEILING_DB.max;
         start.compressor.threshold_db -= 2.0;
-        // Without the trial (a reference peak at 0 dBFS) the ceiling stays where it was.
-        let (alone, alone_report) = polish(&takes, start.clone(), 0.0);
+        // Without the trial the ceiling stays where it was.
+        let (alone, alone_report) = polish(&takes, start.clone(), &NOTHING_ELSE);
         let alone_report = alone_report.expect("paired takes are polished");
         assert!(!alone_report.ceiling_tried);
         assert_eq!(alone.ceiling.ceiling_db, ranges::CEILING_DB.max);
-        let (polished, report) = polish(&takes, start, reference_peak_db);
+        let trial = Trial {
+            reference_peak_db,
+            ..NOTHING_ELSE
+        };
+        let (polished, report) = polish(&takes, start, &trial);
         let report = report.expect("paired takes are polished");
         // Measured on the check excerpt: 17.8 dB before; 24.4 dB polished with the ceiling
         // at 0 dBFS; 120 dB (the readout's top) with it at the reference's peak.

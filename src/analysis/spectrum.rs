@@ -244,23 +244,35 @@ pub fn smoothed_db(
     grid_hz: &[f64],
     width_octaves: fn(f64) -> f64,
 ) -> Vec<f64> {
-    let min_width_hz = spectrum.bin_hz();
-    let nyquist_hz = spectrum.sample_rate / 2.0;
     grid_hz
         .iter()
         .map(|&f| {
-            let half = 2f64.powf(width_octaves(f) / 2.0);
-            // A window reaching past Nyquist averages only what is there.
-            let (mut lo, mut hi) = (f / half, (f * half).min(nyquist_hz));
-            // Below a bin's width the window would read one bin's noise; widen it.
-            if hi - lo < min_width_hz {
-                lo = f - min_width_hz / 2.0;
-                hi = f + min_width_hz / 2.0;
-            }
+            let (lo, hi) =
+                smoothing_window_hz(f, width_octaves, spectrum.bin_hz(), spectrum.sample_rate);
             let density = spectrum.band_power(lo, hi) / (hi - lo);
             10.0 * density.max(1e-20).log10()
         })
         .collect()
+}
+
+/// The window a smoothed spectrum averages at `freq_hz`, Hz: `width_octaves(f)` wide, centred
+/// on f (in octaves), cut at Nyquist, and at least a bin (`bin_hz`) wide.
+pub fn smoothing_window_hz(
+    freq_hz: f64,
+    width_octaves: fn(f64) -> f64,
+    bin_hz: f64,
+    sample_rate: f64,
+) -> (f64, f64) {
+    let f = freq_hz;
+    let half = 2f64.powf(width_octaves(f) / 2.0);
+    // A window reaching past Nyquist averages only what is there.
+    let (lo, hi) = (f / half, (f * half).min(sample_rate / 2.0));
+    // Below a bin's width the window would read one bin's noise; widen it.
+    if hi - lo < bin_hz {
+        (f - bin_hz / 2.0, f + bin_hz / 2.0)
+    } else {
+        (lo, hi)
+    }
 }
 
 #[cfg(test)]
