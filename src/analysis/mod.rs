@@ -163,16 +163,11 @@ pub fn analyze(
     // The whole files' loudness and level metrics are needed only at the end: measured on a
     // core of their own while the fits run (they mostly use one).
     let ceiling = level::fit_ceiling(reference);
-    let (whole, fitted) = std::thread::scope(|scope| {
+    let (whole, spectra, fitted) = std::thread::scope(|scope| {
         let whole = scope.spawn(|| WholeFiles::measure(&takes));
-        let fitted = fit_chain(
-            ceiling.settings,
-            &takes,
-            &grid_hz,
-            options,
-            EqTarget::Spectra,
-        );
-        (whole.join().expect("metrics do not panic"), fitted)
+        let spectra = target::spectra(&takes, &grid_hz, options.amount);
+        let fitted = fit_chain(ceiling.settings, &takes, &spectra.target, options);
+        (whole.join().expect("metrics do not panic"), spectra, fitted)
     });
     let as_paired = takes.clone();
     // Lined up again after the EQ: the whole files' figures are measured again on the new
@@ -190,14 +185,8 @@ pub fn analyze(
         // Made only where the polish's first result falls short: the chain fitted afresh, on
         // the takes as the pairing lined them up, to the reference chain's linear response.
         let linear = || {
-            let fitted = fit_chain(
-                ceiling.settings,
-                &as_paired,
-                &grid_hz,
-                options,
-                EqTarget::Linear,
-            );
-            Some(fitted.settings)
+            let target = target::linear_target(&as_paired, &grid_hz, options.amount);
+            Some(fit_chain(ceiling.settings, &as_paired, &target, options).settings)
         };
         let trial = polish::Trial {
             reference_peak_db: ceiling.peak_db,
@@ -237,9 +226,9 @@ pub fn analyze(
         paired: takes.paired,
         low_confidence: false,
         grid_hz,
-        reference_db: fitted.reference_db,
-        source_db: fitted.source_db,
-        target: fitted.target,
+        reference_db: spectra.reference_db,
+        source_db: spectra.source_db,
+        target: spectra.target,
         eq_fit: fitted.eq_fit,
         reference_metrics: whole.reference,
         source_metrics: Some(whole.source),
@@ -275,9 +264,6 @@ impl WholeFiles {
 struct Fitted {
     /// The lag the takes were lined up at again after the EQ, when it moved.
     lag_samples: Option<i64>,
-    reference_db: Vec<f64>,
-    source_db: Vec<f64>,
-    target: FitTarget,
     eq_fit: EqFit,
     comp_fit: Option<CompFit>,
     /// The chain so far: EQ, input gain, compressor and ceiling; output gain still 0.
@@ -287,30 +273,18 @@ struct Fitted {
     excerpt: Excerpt,
 }
 
-/// What the EQ stage's first fit aims at.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum EqTarget {
-    /// The difference of the two takes' spectra ([`target::spectra`]).
-    Spectra,
-    /// Paired: the reference chain's linear response ([`target::linear_target`]).
-    Linear,
-}
-
-/// Stages 3 to 5: the target, the EQ, then (unless `options` say not) the compressor, and
-/// when paired further rounds that correct each for the other; the chain runs with `ceiling`.
+/// Stages 4 and 5: the EQ fitted to `target` (the spectra's, [`target::spectra`], or paired
+/// the linear response's, [`target::linear_target`]), then (unless `options` say not) the
+/// compressor, and when paired further rounds that correct each for the other; the chain runs
+/// with `ceiling`.
 fn fit_chain(
     ceiling: CeilingSettings,
     takes: &Takes<'_>,
-    grid_hz: &[f64],
+    target: &FitTarget,
     options: &AnalyzeOptions,
-    eq_target: EqTarget,
 ) -> Fitted {
-    let mut spectra = target::spectra(takes, grid_hz, options.amount);
-    if eq_target == EqTarget::Linear && takes.paired {
-        spectra.target = target::linear_target(takes, grid_hz, options.amount);
-    }
     let limits = eq_stage::limits(takes);
-    let mut eq_fit = eq_stage::fit(&spectra.target, takes, options.bands, &limits);
+    let mut eq_fit = eq_stage::fit(target, takes, options.bands, &limits);
     let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);
     settings.compressor.enabled = false;
     settings.ceiling = ceiling;
@@ -331,14 +305,11 @@ fn fit_chain(
         if !settings.compressor.enabled && (round + 1 == rounds || !takes.paired) {
             break;
         }
-        eq_fit = refit.refit(&eq_fit, &spectra.target, &settings, round + 1 == rounds);
+        eq_fit = refit.refit(&eq_fit, target, &settings, round + 1 == rounds);
         settings = eq_stage::with_eq_fit(&settings, &eq_fit);
     }
     Fitted {
         lag_samples: realigned.map(|t| t.alignment.map_or(0, |a| a.lag_samples)),
-        reference_db: spectra.reference_db,
-        source_db: spectra.source_db,
-        target: spectra.target,
         eq_fit,
         comp_fit,
         settings,
