@@ -291,26 +291,30 @@ pub fn align(reference: &[f32], source: &[f32], sample_rate: f64) -> Alignment {
     let coarse_fs = sample_rate / factor as f64;
     let lags = -(source.len() as i64 / factor as i64) + 1..(ref_len / factor) as i64;
     let overlap_of = |lag: i64| overlap(reference.len(), source.len(), lag * factor as i64);
+    // The block means (the content below the coarse rate's Nyquist) and the envelopes, one on
+    // each core.
+    let coarse = |block: fn(&[f32], usize) -> Vec<f32>,
+                  band: (f64, f64),
+                  planner: &mut RealFftPlanner<f32>| {
+        let (r, s) = (block(&reference[..ref_len], factor), block(source, factor));
+        let c = whitened_xcorr(planner, &r, &s, coarse_fs, band);
+        with_most_overlap(
+            best_peaks(&c, lags.clone(), TIED_CANDIDATES),
+            CANDIDATES,
+            overlap_of,
+        )
+    };
+    let envelope_band = (ENVELOPE_BAND_HZ.0, ENVELOPE_BAND_HZ.1.min(coarse_fs / 2.0));
+    let (means, envelopes) = std::thread::scope(|scope| {
+        let envelopes =
+            scope.spawn(|| coarse(block_envelope, envelope_band, &mut RealFftPlanner::new()));
+        let means = coarse(block_average, (LOW_HZ, coarse_fs / 2.0), &mut planner);
+        (means, envelopes.join().expect("the search does not panic"))
+    });
     let mut candidates = Vec::new();
-    // The block means (the content below the coarse rate's Nyquist) and the envelopes.
-    for (r, s, band) in [
-        (
-            block_average(&reference[..ref_len], factor),
-            block_average(source, factor),
-            (LOW_HZ, coarse_fs / 2.0),
-        ),
-        (
-            block_envelope(&reference[..ref_len], factor),
-            block_envelope(source, factor),
-            (ENVELOPE_BAND_HZ.0, ENVELOPE_BAND_HZ.1.min(coarse_fs / 2.0)),
-        ),
-    ] {
-        let c = whitened_xcorr(&mut planner, &r, &s, coarse_fs, band);
-        let peaks = best_peaks(&c, lags.clone(), TIED_CANDIDATES);
-        for (lag, _) in with_most_overlap(peaks, CANDIDATES, overlap_of) {
-            if !candidates.contains(&lag) {
-                candidates.push(lag);
-            }
+    for (lag, _) in means.into_iter().chain(envelopes) {
+        if !candidates.contains(&lag) {
+            candidates.push(lag);
         }
     }
     let margin = (factor + FINE_MARGIN) as i64;

@@ -17,23 +17,29 @@ pub const ACTIVITY_RANGE_DB: f64 = 30.0;
 
 /// Mid channel: the mean of all channels.
 pub fn mid(channels: &[&[f32]]) -> Vec<f32> {
+    let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+    let mut out = vec![0.0; len];
+    mid_into(channels, &mut out);
+    out
+}
+
+/// [`mid`] into `out`, as long as the shortest channel.
+pub fn mid_into(channels: &[&[f32]], out: &mut [f32]) {
     match channels {
-        [only] => only.to_vec(),
+        [only] => out.iter_mut().zip(*only).for_each(|(m, v)| *m = *v),
         // The common case, in a loop that vectorises.
-        [left, right] => left
-            .iter()
-            .zip(*right)
-            .map(|(l, r)| (l + r) * 0.5)
-            .collect(),
+        [left, right] => {
+            for ((m, l), r) in out.iter_mut().zip(*left).zip(*right) {
+                *m = (l + r) * 0.5;
+            }
+        }
         _ => {
-            let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
-            let mut sum = vec![0.0f32; len];
+            out.fill(0.0);
             for c in channels {
-                sum.iter_mut().zip(*c).for_each(|(s, v)| *s += v);
+                out.iter_mut().zip(*c).for_each(|(s, v)| *s += v);
             }
             let scale = 1.0 / channels.len().max(1) as f32;
-            sum.iter_mut().for_each(|s| *s *= scale);
-            sum
+            out.iter_mut().for_each(|s| *s *= scale);
         }
     }
 }
@@ -133,7 +139,12 @@ pub fn active_levels_db(x: &[f32], sample_rate: f64) -> Vec<f64> {
 
 /// Spread of short-term levels: 95th minus 10th percentile of the gated 50 ms levels, dB.
 pub fn level_spread_db(x: &[f32], sample_rate: f64) -> f64 {
-    let levels = sorted(&active_levels_db(x, sample_rate));
+    spread_of_levels_db(&active_levels_db(x, sample_rate))
+}
+
+/// [`level_spread_db`] from the gated levels ([`active_levels_db`]).
+fn spread_of_levels_db(levels: &[f64]) -> f64 {
+    let levels = sorted(levels);
     if levels.is_empty() {
         return 0.0;
     }
@@ -142,8 +153,12 @@ pub fn level_spread_db(x: &[f32], sample_rate: f64) -> f64 {
 
 /// Crest factor (M4): sample peak over the RMS of the active 50 ms frames, dB.
 pub fn crest_factor_db(x: &[f32], sample_rate: f64) -> f64 {
+    crest_of_levels_db(x, &active_levels_db(x, sample_rate))
+}
+
+/// [`crest_factor_db`] from `x`'s gated levels ([`active_levels_db`]).
+fn crest_of_levels_db(x: &[f32], levels: &[f64]) -> f64 {
     let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
-    let levels = active_levels_db(x, sample_rate);
     if levels.is_empty() || peak == 0.0 {
         return 0.0;
     }
@@ -281,10 +296,15 @@ impl SignalMetrics {
 
     /// The metrics from an already measured loudness and the signal's mid.
     pub fn from_mid(loudness_lufs: f64, mid: &[f32], sample_rate: f64) -> Self {
+        Self::from_levels(loudness_lufs, mid, &active_levels_db(mid, sample_rate))
+    }
+
+    /// The same, with the mid's gated levels ([`active_levels_db`]) already made.
+    pub fn from_levels(loudness_lufs: f64, mid: &[f32], levels_db: &[f64]) -> Self {
         Self {
             loudness_lufs,
-            level_spread_db: level_spread_db(mid, sample_rate),
-            crest_factor_db: crest_factor_db(mid, sample_rate),
+            level_spread_db: spread_of_levels_db(levels_db),
+            crest_factor_db: crest_of_levels_db(mid, levels_db),
         }
     }
 }

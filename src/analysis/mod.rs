@@ -25,11 +25,15 @@
 //! The fits use the plugin's own model (`dsp`'s gain computer, attack/release and band
 //! responses; `tests/one_model.rs`).
 //!
-//! Threads: at most two, for independent work only (the two inputs' checks, the two spectra,
-//! the whole files' loudness while the fits run, EQ seeds, the two detectors' searches, the
-//! compressor check's second chain, the polish's Jacobian columns and normal equations).
-//! Nothing depends on which finishes first: the same inputs give the same preset, byte for
-//! byte.
+//! Threads: the work is split in two where it has two independent parts (the two inputs'
+//! checks, the alignment's two coarse searches, the two spectra, EQ seeds, the two detectors'
+//! searches, the compressor check's second chain, the polish's Jacobian columns, normal
+//! equations and its check beside its first descent, the prediction's spectrum beside its
+//! other metrics), and the whole-file render runs the chain's two halves a block apart
+//! ([`predict::Output::render`]). The whole files' loudness and levels are measured on a third
+//! thread of the lowest priority while the fits run ([`spawn_behind`]), in the core time they
+//! leave. Nothing depends on which finishes first: the same inputs give the same preset, byte
+//! for byte.
 
 // The fitters index parameter vectors, Jacobian columns and simplex points by dimension;
 // iterator chains over zipped slices would hide which dimension is meant.
@@ -161,10 +165,11 @@ pub fn analyze(
     );
     let grid_hz = spectrum::log_grid_hz(takes.src_fs.min(takes.ref_fs));
     // The whole files' loudness and level metrics are needed only at the end: measured on a
-    // core of their own while the fits run (they mostly use one).
+    // thread of the lowest priority while the fits run, in the core time they leave (at
+    // times they use both cores, at times one).
     let ceiling = level::fit_ceiling(reference);
     let (whole, spectra, fitted) = std::thread::scope(|scope| {
-        let whole = scope.spawn(|| WholeFiles::measure(&takes));
+        let whole = spawn_behind(scope, || WholeFiles::measure(&takes));
         let spectra = target::spectra(&takes, &grid_hz, options.amount);
         let fitted = fit_chain(ceiling.settings, &takes, &spectra.target, options);
         (whole.join().expect("metrics do not panic"), spectra, fitted)
@@ -217,7 +222,7 @@ pub fn analyze(
         }
         None => output,
     };
-    let (predicted, prediction) = output.measure(&takes, whole.reference);
+    let (predicted, prediction) = output.measure(&takes, whole.reference, &whole.reference_ltas_db);
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
         settings: leveled.settings,
@@ -241,21 +246,68 @@ pub fn analyze(
     })
 }
 
-/// The whole (aligned) files' metrics, and the level histograms of the report.
+/// `work` on a thread of `scope` at the lowest priority the system gives a thread of a
+/// process (nice 19 on Linux; elsewhere the usual one): it runs where the other threads leave
+/// a core idle, and does not slow them down where they would use it.
+fn spawn_behind<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    scope.spawn(|| {
+        lowest_priority_for_this_thread();
+        work()
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn lowest_priority_for_this_thread() {
+    // Linux gives a thread its own nice value when asked by its thread id (POSIX would set the
+    // process's). Lowering one's own priority needs no privilege; a refusal changes nothing.
+    // SAFETY: neither call takes a pointer.
+    unsafe {
+        let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, thread, LOWEST_NICE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lowest_priority_for_this_thread() {}
+
+/// The nice value of [`spawn_behind`]'s threads: the lowest priority.
+#[cfg(target_os = "linux")]
+const LOWEST_NICE: libc::c_int = 19;
+
+/// The whole (aligned) files' metrics, the level histograms of the report, and the
+/// reference's long-term spectrum that the prediction compares with.
 struct WholeFiles {
     reference: SignalMetrics,
     source: SignalMetrics,
     reference_levels_db: Vec<f64>,
     source_levels_db: Vec<f64>,
+    reference_ltas_db: Vec<f64>,
 }
 
 impl WholeFiles {
     fn measure(takes: &Takes<'_>) -> Self {
+        let measure = |channels: &[&[f32]], mid: &[f32], fs: f64| {
+            let levels_db = metrics::active_levels_db(mid, fs);
+            let loudness = loudness::integrated_loudness(channels, fs);
+            let metrics = SignalMetrics::from_levels(
+                loudness.unwrap_or(metrics::SILENCE_DB),
+                mid,
+                &levels_db,
+            );
+            (metrics, levels_db)
+        };
+        let (reference, reference_levels_db) =
+            measure(&takes.ref_channels, takes.ref_mid, takes.ref_fs);
+        let (source, source_levels_db) = measure(&takes.src_channels, takes.src_mid, takes.src_fs);
         Self {
-            reference: SignalMetrics::with_mid(&takes.ref_channels, takes.ref_mid, takes.ref_fs),
-            source: SignalMetrics::with_mid(&takes.src_channels, takes.src_mid, takes.src_fs),
-            reference_levels_db: metrics::active_levels_db(takes.ref_mid, takes.ref_fs),
-            source_levels_db: metrics::active_levels_db(takes.src_mid, takes.src_fs),
+            reference,
+            source,
+            reference_levels_db,
+            source_levels_db,
+            reference_ltas_db: metrics::ltas_levels_db(takes.ref_mid, predict::ltas_rate(takes)),
         }
     }
 }
@@ -374,4 +426,22 @@ pub(crate) fn test_noise(len: usize, seed: u64) -> Vec<f32> {
             ((state >> 32) as f64 / (1u64 << 31) as f64 - 1.0) as f32
         })
         .collect()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// A thread of [`super::spawn_behind`] runs at nice 19; the thread that started it keeps
+    /// its own priority.
+    #[test]
+    fn work_behind_runs_at_the_lowest_priority() {
+        // SAFETY: neither call takes a pointer.
+        let nice = || unsafe {
+            let thread = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::getpriority(libc::PRIO_PROCESS, thread)
+        };
+        let own = nice();
+        let behind = std::thread::scope(|scope| super::spawn_behind(scope, nice).join());
+        assert_eq!(behind.expect("no panic"), super::LOWEST_NICE);
+        assert_eq!(nice(), own);
+    }
 }

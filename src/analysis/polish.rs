@@ -21,6 +21,7 @@ use super::align::Takes;
 use super::excerpts::{self, excerpt_segments, gather};
 use super::{lsq, metrics};
 use crate::dsp::{ChainSettings, ranges};
+use std::sync::OnceLock;
 
 /// Audio the residual covers, seconds, in this many segments spread over the takes.
 pub const POLISH_EXCERPT: (f64, usize) = (4.0, 4);
@@ -227,6 +228,9 @@ struct Residual {
     reference: Vec<f32>,
     energy: f64,
     sample_rate: f64,
+    /// The reference's third-octave levels and crest factor, which [`Residual::judge`] compares
+    /// with: made on its first call.
+    judged_against: OnceLock<(Vec<f64>, f64)>,
 }
 
 impl Residual {
@@ -257,6 +261,7 @@ impl Residual {
             energy: lsq::dot(&reference, &reference),
             reference,
             sample_rate: fs,
+            judged_against: OnceLock::new(),
         }
     }
 
@@ -297,11 +302,17 @@ impl Residual {
         let mut output = Vec::new();
         self.render(settings, &mut output);
         let fs = self.sample_rate;
-        let crest = |x: &[f32]| metrics::crest_factor_db(x, fs);
+        let (reference_ltas_db, reference_crest_db) = self.judged_against.get_or_init(|| {
+            (
+                metrics::ltas_levels_db(&self.reference, fs),
+                metrics::crest_factor_db(&self.reference, fs),
+            )
+        });
+        let output_ltas_db = metrics::ltas_levels_db(&output, fs);
         Judgement {
             snr_db: self.best_gain(&output).1,
-            spectrum_db: metrics::ltas_error_db(&output, &self.reference, fs).0,
-            crest_db: (crest(&output) - crest(&self.reference)).abs(),
+            spectrum_db: metrics::ltas_error_from_levels(&output_ltas_db, reference_ltas_db, fs).0,
+            crest_db: (metrics::crest_factor_db(&output, fs) - reference_crest_db).abs(),
         }
     }
 }
@@ -328,8 +339,13 @@ pub fn polish(
     // The excerpt is a few seconds: what it does not hold (a louder passage, a quieter one)
     // may disagree. Other stretches of the takes decide.
     let check = Residual::new(takes, CHECK_EXCERPT);
-    let before = check.judge(&settings);
-    let first = descend(&problem, &settings);
+    // The check's reading of the start beside the first polish (which leaves a core idle
+    // between its Jacobians).
+    let (before, first) = std::thread::scope(|scope| {
+        let before = scope.spawn(|| check.judge(&settings));
+        let first = descend(&problem, &settings);
+        (before.join().expect("judging does not panic"), first)
+    });
     let mut tried = vec![(check.judge(&first.settings), first)];
     let judged = &tried[0].0;
     let mut slopes_tried = 0;

@@ -3,9 +3,12 @@
 //! "expected" and writes as `predicted_*`.
 
 use super::align::Takes;
-use super::excerpts::render;
 use super::metrics::{self, SignalMetrics};
-use crate::dsp::ChainSettings;
+use crate::dsp::{Chain, ChainSettings};
+use std::sync::mpsc;
+
+/// Frames per block that a whole-file render hands from the chain's first half to its second.
+const RENDER_BLOCK: usize = 1 << 14;
 
 /// Expected differences between the source through the preset and the reference.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,12 +32,48 @@ pub struct Output {
 }
 
 impl Output {
-    /// The whole source of `takes` through `settings`.
+    /// The whole source of `takes` through `settings`: the chain's two halves on two cores, a
+    /// block apart ([`Chain::halves`]; the same samples as one [`Chain::process`]), the mid
+    /// made block by block behind them.
     pub fn render(takes: &Takes<'_>, settings: &ChainSettings) -> Self {
-        let source: Vec<Vec<f32>> = takes.src_channels.iter().map(|c| c.to_vec()).collect();
-        let channels = render(settings, &source, takes.src_fs);
-        let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-        let mid = metrics::mid(&refs);
+        let source = &takes.src_channels;
+        let frames = source.iter().map(|c| c.len()).min().unwrap_or(0);
+        let mut channels: Vec<Vec<f32>> = source.iter().map(|_| vec![0.0; frames]).collect();
+        let mut mid = vec![0.0; frames];
+        // Block i of every channel, with the same stretch of the mid.
+        let mut blocks: Vec<(Vec<&mut [f32]>, &mut [f32])> = mid
+            .chunks_mut(RENDER_BLOCK)
+            .map(|m| (Vec::new(), m))
+            .collect();
+        for channel in &mut channels {
+            for ((block, _), piece) in blocks.iter_mut().zip(channel.chunks_mut(RENDER_BLOCK)) {
+                block.push(piece);
+            }
+        }
+        let mut chain = Chain::new(settings, takes.src_fs as f32);
+        let (mut front, mut back) = chain
+            .halves()
+            .expect("a new chain is neither metered nor bypassed");
+        std::thread::scope(|scope| {
+            let (done, ready) = mpsc::channel();
+            scope.spawn(move || {
+                for (i, (mut block, mid)) in blocks.into_iter().enumerate() {
+                    for (piece, channel) in block.iter_mut().zip(source) {
+                        let start = i * RENDER_BLOCK;
+                        piece.copy_from_slice(&channel[start..start + piece.len()]);
+                    }
+                    front.process(&mut block);
+                    if done.send((block, mid)).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (mut block, mid) in ready {
+                back.process(&mut block);
+                let pieces: Vec<&[f32]> = block.iter().map(|p| &**p).collect();
+                metrics::mid_into(&pieces, mid);
+            }
+        });
         Self { channels, mid }
     }
 
@@ -50,26 +89,25 @@ impl Output {
             .then(|| metrics::snr_db(&self.mid, takes.ref_mid))
     }
 
-    /// Its metrics, and how far they are from the whole reference's (`reference_metrics`):
-    /// what `render` and `compare` read on the same files, so the preset's `predicted_*`
-    /// figures are the ones a user will measure.
+    /// Its metrics, and how far they are from the whole reference's (`reference_metrics`, and
+    /// `reference_ltas_db`, its mid's [`metrics::ltas_levels_db`] at [`ltas_rate`]): what
+    /// `render` and `compare` read on the same files, so the preset's `predicted_*` figures
+    /// are the ones a user will measure.
     pub fn measure(
         &self,
         takes: &Takes<'_>,
         reference_metrics: SignalMetrics,
+        reference_ltas_db: &[f64],
     ) -> (SignalMetrics, Prediction) {
-        let &Takes {
-            ref_mid,
-            ref_fs,
-            src_fs,
-            ..
-        } = takes;
         let refs: Vec<&[f32]> = self.channels.iter().map(Vec::as_slice).collect();
-        // The output's metrics and its spectrum's distance from the reference's, side by side.
+        let fs = ltas_rate(takes);
+        // The output's metrics and its long-term spectrum, side by side.
         let (predicted, (ltas_error, _)) = std::thread::scope(|scope| {
-            let ltas =
-                scope.spawn(|| metrics::ltas_error_db(&self.mid, ref_mid, src_fs.min(ref_fs)));
-            let predicted = SignalMetrics::with_mid(&refs, &self.mid, src_fs);
+            let ltas = scope.spawn(|| {
+                let levels_db = metrics::ltas_levels_db(&self.mid, fs);
+                metrics::ltas_error_from_levels(&levels_db, reference_ltas_db, fs)
+            });
+            let predicted = SignalMetrics::with_mid(&refs, &self.mid, takes.src_fs);
             (predicted, ltas.join().expect("spectra do not panic"))
         });
         let prediction = Prediction {
@@ -83,12 +121,76 @@ impl Output {
     }
 }
 
+/// The rate the long-term spectra of the prediction are read at: the lower of the takes'.
+pub fn ltas_rate(takes: &Takes<'_>) -> f64 {
+    takes.src_fs.min(takes.ref_fs)
+}
+
 /// The metrics of the whole (aligned) source through `settings`, and how far they are from
 /// the whole reference's ([`Output::measure`]).
+#[cfg(test)]
 pub fn predict(
     takes: &Takes<'_>,
     settings: &ChainSettings,
     reference_metrics: SignalMetrics,
 ) -> (SignalMetrics, Prediction) {
-    Output::render(takes, settings).measure(takes, reference_metrics)
+    let reference_ltas_db = metrics::ltas_levels_db(takes.ref_mid, ltas_rate(takes));
+    Output::render(takes, settings).measure(takes, reference_metrics, &reference_ltas_db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{excerpts, test_noise};
+    use crate::audio_io::Audio;
+    use crate::dsp::{EqBandSettings, FilterKind};
+
+    /// The whole-file render (the chain's halves on two threads, in blocks) gives what one call
+    /// of the chain gives, within the chain's block-size invariance, and the mid of its own
+    /// channels bit for bit.
+    #[test]
+    fn the_render_on_two_cores_is_the_chain_s() {
+        let frames = RENDER_BLOCK * 5 / 2;
+        let left: Vec<f32> = test_noise(frames, 1).iter().map(|v| 0.5 * v).collect();
+        let right: Vec<f32> = test_noise(frames, 2).iter().map(|v| 0.3 * v).collect();
+        let audio = Audio {
+            sample_rate: 48_000,
+            channels: vec![left, right],
+        };
+        let mid = metrics::mid(&[&audio.channels[0], &audio.channels[1]]);
+        let takes = Takes::pair(&audio, &audio, &mid, &mid, &mut Vec::new());
+        let mut settings = ChainSettings::default();
+        settings.eq.bands[0] = EqBandSettings::on(FilterKind::Bell, 1000.0, 6.0, 1.0);
+        settings.eq.bands[1] = EqBandSettings::on(FilterKind::LowCut, 100.0, 0.0, 0.7);
+        settings.compressor.enabled = true;
+        settings.compressor.threshold_db = -20.0;
+        settings.compressor.ratio = 4.0;
+        settings.ceiling.enabled = true;
+        settings.ceiling.ceiling_db = -3.0;
+        let output = Output::render(&takes, &settings);
+        let one_call = excerpts::render(&settings, &audio.channels, 48_000.0);
+        let worst = output
+            .channels
+            .iter()
+            .flatten()
+            .zip(one_call.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "largest difference {worst}");
+        let peak = output
+            .channels
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.1, "the chain's output is not silence: peak {peak}");
+        let own_mid = metrics::mid(&[&output.channels[0], &output.channels[1]]);
+        assert_eq!(output.mid.len(), frames);
+        assert!(
+            output
+                .mid
+                .iter()
+                .zip(&own_mid)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
 }

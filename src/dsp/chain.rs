@@ -325,12 +325,11 @@ impl Chain {
     /// I/O. Non-finite and subnormal input samples are treated as silence, so they cannot
     /// poison the state, and no output sample is ever subnormal.
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
-        let n = channels.len().min(MAX_CHANNELS);
-        let channels = &mut channels[..n];
-        let frames = channels.first().map_or(0, |c| c.len());
-        if frames == 0 || channels.iter().any(|c| c.len() != frames) {
+        let Some(channels) = processed(channels) else {
             return;
-        }
+        };
+        let n = channels.len();
+        let frames = channels[0].len();
         // With the meters on, the input is measured in the same pass that sanitises it.
         let input = if self.metering {
             Some(level_pass::<SANITIZE>(channels, self.avx2))
@@ -369,13 +368,12 @@ impl Chain {
         let input = self
             .metering
             .then(|| input.unwrap_or_else(|| level_pass::<MEASURE>(channels, self.avx2)));
-        self.input_gain.process(channels);
-        self.eq.process(channels);
+        let avx2 = self.avx2;
+        let (mut front, mut back) = self.split();
+        front.run(channels);
         let before_compressor =
-            input.map(|levels| (levels, level_pass::<MEASURE>(channels, self.avx2).0));
-        let gain_reduction_db = self.compressor.process(channels);
-        self.output_gain.process(channels);
-        self.ceiling.process(channels);
+            input.map(|levels| (levels, level_pass::<MEASURE>(channels, avx2).0));
+        let gain_reduction_db = back.run(channels);
         // Gains below 1 can turn the tiniest normal numbers subnormal; hosts (and
         // clap-validator's fuzzer) must never receive one. With the meters on, the output is
         // measured in the same pass.
@@ -394,6 +392,29 @@ impl Chain {
         };
         let frames = channels.first().map_or(0, |c| c.len());
         self.publish(&levels, frames, gain_reduction_db);
+    }
+
+    /// The chain's two halves, for an offline render that runs them on two threads a block
+    /// apart: block by block, [`Front::process`] then [`Back::process`] is exactly
+    /// [`Chain::process`]. `None` while the meters or the bypass are on, or the bypass moves
+    /// (those need the whole chain at once).
+    pub fn halves(&mut self) -> Option<(Front<'_>, Back<'_>)> {
+        let plain = !self.metering && self.bypass.value() == 0.0 && !self.bypass.is_moving();
+        plain.then(|| self.split())
+    }
+
+    fn split(&mut self) -> (Front<'_>, Back<'_>) {
+        (
+            Front {
+                input_gain: &mut self.input_gain,
+                eq: &mut self.eq,
+            },
+            Back {
+                compressor: &mut self.compressor,
+                output_gain: &mut self.output_gain,
+                ceiling: &mut self.ceiling,
+            },
+        )
     }
 
     /// Hand this block's levels to the meters (atomics only).
@@ -545,6 +566,62 @@ fn finish_lanes(peaks: &[f32; 8], sums: &[f32; 8], count: usize) -> (f32, f32) {
     let peak = max(max(p[0], p[2]), max(p[1], p[3]));
     let sum = (q[0] + q[2]) + (q[1] + q[3]);
     (peak, sum / count.max(1) as f32)
+}
+
+/// The first half of a [`Chain`] ([`Chain::halves`]): input gain and EQ.
+pub struct Front<'a> {
+    input_gain: &'a mut Gain,
+    eq: &'a mut Eq,
+}
+
+impl Front<'_> {
+    /// Sanitise one block in place (as [`Chain::process`] does), then run this half over it.
+    pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        if let Some(channels) = processed(channels) {
+            sanitize(channels);
+            self.run(channels);
+        }
+    }
+
+    fn run(&mut self, channels: &mut [&mut [f32]]) {
+        self.input_gain.process(channels);
+        self.eq.process(channels);
+    }
+}
+
+/// The second half of a [`Chain`] ([`Chain::halves`]): compressor, output gain and ceiling.
+pub struct Back<'a> {
+    compressor: &'a mut Compressor,
+    output_gain: &'a mut Gain,
+    ceiling: &'a mut Ceiling,
+}
+
+impl Back<'_> {
+    /// Run this half over one block in place (the [`Front`]'s output), then flush subnormals
+    /// as [`Chain::process`] does.
+    pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        if let Some(channels) = processed(channels) {
+            self.run(channels);
+            flush_subnormal(channels);
+        }
+    }
+
+    /// The gain reduction, dB.
+    fn run(&mut self, channels: &mut [&mut [f32]]) -> f32 {
+        let gain_reduction_db = self.compressor.process(channels);
+        self.output_gain.process(channels);
+        self.ceiling.process(channels);
+        gain_reduction_db
+    }
+}
+
+/// The channels [`Chain::process`] works on: the first [`MAX_CHANNELS`], when they have one
+/// length and it is not 0.
+fn processed<'c, 'd>(channels: &'c mut [&'d mut [f32]]) -> Option<&'c mut [&'d mut [f32]]> {
+    let n = channels.len().min(MAX_CHANNELS);
+    let channels = &mut channels[..n];
+    let frames = channels.first().map_or(0, |c| c.len());
+    (frames > 0 && channels.iter().all(|c| c.len() == frames)).then_some(channels)
 }
 
 /// Clean `samples` as `CLEAN` says, branch-free so it vectorises.

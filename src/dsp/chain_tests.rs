@@ -94,6 +94,51 @@ fn block_size_does_not_change_the_output() {
     }
 }
 
+/// The chain's halves, the first a block ahead of the second (as an offline render runs them on
+/// two threads), give the chain's samples bit for bit.
+#[test]
+fn the_halves_a_block_apart_are_the_chain() {
+    let fs = 48_000.0;
+    let input = vec![beat(48_000, fs, 4), beat(48_000, fs, 5)];
+    let block = 1000;
+    let whole = render(&busy_settings(), fs, &input, block);
+    let mut chain = Chain::new(&busy_settings(), fs);
+    let (mut front, mut back) = chain.halves().expect("a new chain is plain");
+    let mut out = input.clone();
+    let [left, right] = &mut out[..] else {
+        unreachable!()
+    };
+    let mut blocks = left.chunks_mut(block).zip(right.chunks_mut(block));
+    let mut ahead: Option<[&mut [f32]; 2]> = None;
+    loop {
+        let next = blocks.next().map(|(l, r)| {
+            let mut pair = [l, r];
+            front.process(&mut pair);
+            pair
+        });
+        if let Some(mut pair) = ahead.take() {
+            back.process(&mut pair);
+        }
+        match next {
+            Some(pair) => ahead = Some(pair),
+            None => break,
+        }
+    }
+    let differing = out
+        .iter()
+        .flatten()
+        .zip(whole.iter().flatten())
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
+    assert_eq!(differing, 0, "of {} samples", 2 * input[0].len());
+    // The halves are for a plain chain only.
+    chain.set_metering(true);
+    assert!(chain.halves().is_none());
+    chain.set_metering(false);
+    chain.set_bypass(true);
+    assert!(chain.halves().is_none());
+}
+
 #[test]
 fn all_off_chain_is_bit_identical() {
     let mut s = ChainSettings::default();

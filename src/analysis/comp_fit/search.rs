@@ -100,12 +100,18 @@ pub(super) fn grid_thresholds_db(levels_db: &[f32]) -> [f64; GRID_THRESHOLD_PERC
         .filter(|l| *l > GRID_SILENCE_DB)
         .collect();
     let last = active.len().saturating_sub(1);
+    // The percentiles rise: each is selected among what lies above the last one.
+    let mut above = 0;
     GRID_THRESHOLD_PERCENTILES.map(|p| {
         if active.is_empty() {
             GRID_SILENT_THRESHOLD_DB
         } else {
             let k = (last as f64 * p) as usize;
-            *active.select_nth_unstable_by(k, f32::total_cmp).1 as f64
+            let level = *active[above..]
+                .select_nth_unstable_by(k - above, f32::total_cmp)
+                .1;
+            above = k;
+            level as f64
         }
     })
 }
@@ -220,4 +226,46 @@ pub(super) fn nelder_mead_model(
     }
     simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
     from_point(&simplex[0].0, &start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each threshold selected among the levels above the last one is the percentile a full
+    /// sort reads, silence left out.
+    #[test]
+    fn the_grid_thresholds_are_the_sorted_levels_percentiles() {
+        assert!(GRID_THRESHOLD_PERCENTILES.is_sorted());
+        let mut state = 7u32;
+        let levels: Vec<f32> = (0..50_001)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                // One level in ten is silence.
+                if i % 10 == 0 {
+                    GRID_SILENCE_DB - 20.0
+                } else {
+                    -60.0 + 60.0 * (state as f32 / u32::MAX as f32)
+                }
+            })
+            .collect();
+        let mut sorted: Vec<f32> = levels
+            .iter()
+            .copied()
+            .filter(|l| *l > GRID_SILENCE_DB)
+            .collect();
+        sorted.sort_by(f32::total_cmp);
+        let last = sorted.len() - 1;
+        let thresholds = grid_thresholds_db(&levels);
+        for (p, threshold) in GRID_THRESHOLD_PERCENTILES.iter().zip(thresholds) {
+            let expected = sorted[(last as f64 * p) as usize] as f64;
+            assert_eq!(threshold, expected, "percentile {p}");
+        }
+        assert!(
+            thresholds[0] > -50.0 && thresholds[6] > -1.0,
+            "{thresholds:?}"
+        );
+    }
 }
