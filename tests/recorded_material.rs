@@ -70,7 +70,11 @@ const PREDICTION_TOLERANCE: [f64; 5] = [0.01, 0.01, 0.01, 0.01, 0.05];
 /// dB, spectrum 2.76 → 0.79 dB; worse: crest 0.17 → 0.35 dB) and stereo 3 min (4.2 → 20.1
 /// dB, spectrum 5.57 → 2.58 dB, spread 2.59 → 0.26 dB), Vocal Warm on the voice stereo 3 min
 /// (35.0 → 49.4 dB; worse: crest 0.033 → 0.060 dB), Broadcast on the drums mono 20 s (35.5 →
-/// 39.2 dB; worse: crest 0.001 → 0.010 dB).
+/// 39.2 dB; worse: crest 0.001 → 0.010 dB). Last changed by the check's crest-factor slack
+/// taking a share of the error it starts from (`analysis::polish::CREST_SLACK`): mean SNR 44.1
+/// → 44.4 dB, still 69 cases; Telephone on the drums stereo 20 s (27.3 → 33.4 dB, every figure
+/// better: spread 0.33 → 0.02 dB, crest 0.034 → 0.003 dB) and on the voice mono 3 min (3.2 →
+/// 23.7 dB, spread 0.18 → 0.01 dB; worse: spectrum 1.13 → 2.59 dB).
 const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
@@ -145,7 +149,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums stereo 20 s",
         "Telephone",
-        [0.747, 0.046, 0.332, 0.034, 27.3],
+        [0.716, 0.029, 0.020, 0.003, 33.4],
     ),
     (
         "drums stereo 20 s",
@@ -370,7 +374,7 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 3 min",
         "Telephone",
-        [1.132, 0.154, 0.182, 0.156, 3.2],
+        [2.587, 0.150, 0.008, 0.159, 23.7],
     ),
     (
         "voice mono 3 min",
