@@ -290,19 +290,24 @@ impl SignalMetrics {
 
     /// The same, with the mid of `channels` already made.
     pub fn with_mid(channels: &[&[f32]], mid: &[f32], sample_rate: f64) -> Self {
-        let loudness = super::loudness::integrated_loudness(channels, sample_rate);
-        Self::from_mid(loudness.unwrap_or(SILENCE_DB), mid, sample_rate)
-    }
-
-    /// The metrics from an already measured loudness and the signal's mid.
-    pub fn from_mid(loudness_lufs: f64, mid: &[f32], sample_rate: f64) -> Self {
-        Self::from_levels(loudness_lufs, mid, &active_levels_db(mid, sample_rate))
+        Self::with_levels(
+            channels,
+            mid,
+            &active_levels_db(mid, sample_rate),
+            sample_rate,
+        )
     }
 
     /// The same, with the mid's gated levels ([`active_levels_db`]) already made.
-    pub fn from_levels(loudness_lufs: f64, mid: &[f32], levels_db: &[f64]) -> Self {
+    pub fn with_levels(
+        channels: &[&[f32]],
+        mid: &[f32],
+        levels_db: &[f64],
+        sample_rate: f64,
+    ) -> Self {
+        let loudness = super::loudness::integrated_loudness(channels, sample_rate);
         Self {
-            loudness_lufs,
+            loudness_lufs: loudness.unwrap_or(SILENCE_DB),
             level_spread_db: spread_of_levels_db(levels_db),
             crest_factor_db: crest_of_levels_db(mid, levels_db),
         }

@@ -291,13 +291,10 @@ impl WholeFiles {
     fn measure(takes: &Takes<'_>) -> Self {
         let measure = |channels: &[&[f32]], mid: &[f32], fs: f64| {
             let levels_db = metrics::active_levels_db(mid, fs);
-            let loudness = loudness::integrated_loudness(channels, fs);
-            let metrics = SignalMetrics::from_levels(
-                loudness.unwrap_or(metrics::SILENCE_DB),
-                mid,
-                &levels_db,
-            );
-            (metrics, levels_db)
+            (
+                SignalMetrics::with_levels(channels, mid, &levels_db, fs),
+                levels_db,
+            )
         };
         let (reference, reference_levels_db) =
             measure(&takes.ref_channels, takes.ref_mid, takes.ref_fs);

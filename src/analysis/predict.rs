@@ -58,8 +58,8 @@ impl Output {
             let (done, ready) = mpsc::channel();
             scope.spawn(move || {
                 for (i, (mut block, mid)) in blocks.into_iter().enumerate() {
+                    let start = i * RENDER_BLOCK;
                     for (piece, channel) in block.iter_mut().zip(source) {
-                        let start = i * RENDER_BLOCK;
                         piece.copy_from_slice(&channel[start..start + piece.len()]);
                     }
                     front.process(&mut block);
