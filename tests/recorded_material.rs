@@ -1,9 +1,9 @@
 //! Every factory preset learned back from paired takes of recorded material (issue 12, point
 //! 5): drums (freepats' recorded kit) and a voice (alsa-utils' spoken channel names), mono and
 //! stereo, 20 s and 3 minutes, each processed by the preset, analysed, and the learned preset
-//! rendered on the dry take. Where the exact answer is representable the figures can reach
-//! the issue's target (waveform SNR ≥ 25 dB); the test holds each case's figures to its
-//! regression bounds ([`MEASURED`], [`MARGIN`]) and prints which cases meet the target.
+//! rendered on the dry take. The answer is representable, and every case must reach the
+//! issue's target ([`TARGET_SNR_DB`]); the test also holds each case's figures to its
+//! regression bounds ([`MEASURED`], [`MARGIN`]).
 //!
 //! It also holds the analysis' prediction (`predicted_*` in the preset) to what `render` and
 //! `compare` measure on the same files ([`PREDICTION_TOLERANCE`]).
@@ -21,10 +21,6 @@ use std::time::Instant;
 
 /// The issue's target for a paired take through a factory preset, dB of waveform SNR.
 const TARGET_SNR_DB: f64 = 25.0;
-
-/// Cases that meet [`TARGET_SNR_DB`] today (of 72): the issue's target is every case; this
-/// count may only grow (the README quotes it).
-const TARGET_MET: usize = 69;
 
 /// How far outside [`MEASURED`] the bounds sit: an error may grow by 5 % plus 0.02 (dB or
 /// LU), the SNR may fall by 0.5 dB (the analysis is deterministic; the margin absorbs another
@@ -74,7 +70,18 @@ const PREDICTION_TOLERANCE: [f64; 5] = [0.01, 0.01, 0.01, 0.01, 0.05];
 /// taking a share of the error it starts from (`analysis::polish::CREST_SLACK`): mean SNR 44.1
 /// → 44.4 dB, still 69 cases; Telephone on the drums stereo 20 s (27.3 → 33.4 dB, every figure
 /// better: spread 0.33 → 0.02 dB, crest 0.034 → 0.003 dB) and on the voice mono 3 min (3.2 →
-/// 23.7 dB, spread 0.18 → 0.01 dB; worse: spectrum 1.13 → 2.59 dB).
+/// 23.7 dB, spread 0.18 → 0.01 dB; worse: spectrum 1.13 → 2.59 dB). Last changed by three
+/// things at once: the output gain moved to the whole take's loudness
+/// (`analysis::level::whole_take_loudness`) after the level stage set it on segments with
+/// their pre-roll (`analysis::excerpts::Warmed`), the linear-response trial's two chains (EQ
+/// corrected between rounds by the spectra and by the linear responses) and each with both
+/// detectors: 69 → 72 cases at the target, mean SNR 44.4 → 47.9 dB, mean loudness error
+/// 0.049 → 0.003 LU, mean spectrum error 0.20 → 0.16 dB, mean crest error 0.067 → 0.049 dB.
+/// Telephone on the voice: mono 3 min 23.7 → over 99 dB, stereo 3 min 20.1 → 39.9 dB, stereo 20 s
+/// 22.1 → 25.3 dB (worse: spectrum 0.79 → 2.12 dB). Worse: drums mono 20 s through Beatbox
+/// Sub, SNR 33.5 → 32.7 dB (the loudness-matched gain 0.08 dB from the waveform's), spread on
+/// the 3-minute mono voice through Vocal Warm 0.014 → 0.046 dB (its SNR 32.9 → 41.5 dB), the
+/// spectrum on the 20 s mono voice through Telephone 0.056 → 0.120 dB.
 const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
@@ -84,37 +91,37 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 20 s",
         "Beatbox Punch",
-        [0.031, 0.004, 0.060, 0.003, 39.5],
+        [0.031, 0.001, 0.060, 0.003, 39.5],
     ),
     (
         "drums mono 20 s",
         "Beatbox Sub",
-        [0.084, 0.078, 0.217, 0.141, 33.5],
+        [0.084, 0.000, 0.217, 0.141, 32.7],
     ),
     (
         "drums mono 20 s",
         "Vocal Warm",
-        [0.014, 0.042, 0.003, 0.006, 45.2],
+        [0.014, 0.000, 0.003, 0.006, 50.6],
     ),
     (
         "drums mono 20 s",
         "Vocal Presence",
-        [0.144, 0.037, 0.019, 0.035, 33.8],
+        [0.144, 0.000, 0.019, 0.035, 34.1],
     ),
     (
         "drums mono 20 s",
         "Telephone",
-        [1.266, 0.039, 0.002, 0.002, 44.4],
+        [1.266, 0.000, 0.002, 0.002, 47.4],
     ),
     (
         "drums mono 20 s",
         "Broadcast",
-        [0.046, 0.075, 0.008, 0.010, 39.2],
+        [0.046, 0.000, 0.008, 0.010, 43.5],
     ),
     (
         "drums mono 20 s",
         "Gentle Leveler",
-        [0.001, 0.081, 0.001, 0.002, 40.7],
+        [0.001, 0.000, 0.001, 0.002, 68.3],
     ),
     (
         "drums mono 20 s",
@@ -129,37 +136,37 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums stereo 20 s",
         "Beatbox Punch",
-        [0.032, 0.105, 0.113, 0.103, 36.5],
+        [0.028, 0.045, 0.100, 0.047, 41.2],
     ),
     (
         "drums stereo 20 s",
         "Beatbox Sub",
-        [0.066, 0.024, 0.088, 0.132, 34.1],
+        [0.066, 0.000, 0.088, 0.132, 34.1],
     ),
     (
         "drums stereo 20 s",
         "Vocal Warm",
-        [0.079, 0.074, 0.088, 0.088, 31.3],
+        [0.079, 0.000, 0.088, 0.088, 32.0],
     ),
     (
         "drums stereo 20 s",
         "Vocal Presence",
-        [0.060, 0.077, 0.030, 1.087, 32.3],
+        [0.059, 0.008, 0.030, 1.016, 33.4],
     ),
     (
         "drums stereo 20 s",
         "Telephone",
-        [0.716, 0.029, 0.020, 0.003, 33.4],
+        [0.341, 0.006, 0.001, 0.004, 37.1],
     ),
     (
         "drums stereo 20 s",
         "Broadcast",
-        [0.120, 0.115, 0.036, 0.125, 33.6],
+        [0.119, 0.009, 0.020, 0.021, 36.4],
     ),
     (
         "drums stereo 20 s",
         "Gentle Leveler",
-        [0.005, 0.045, 0.028, 0.007, 45.0],
+        [0.005, 0.000, 0.028, 0.007, 55.3],
     ),
     (
         "drums stereo 20 s",
@@ -179,17 +186,17 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 3 min",
         "Beatbox Sub",
-        [0.095, 0.008, 0.153, 0.167, 34.4],
+        [0.095, 0.000, 0.153, 0.167, 34.3],
     ),
     (
         "drums mono 3 min",
         "Vocal Warm",
-        [0.083, 0.002, 0.017, 0.023, 39.0],
+        [0.083, 0.000, 0.017, 0.023, 39.0],
     ),
     (
         "drums mono 3 min",
         "Vocal Presence",
-        [0.142, 0.003, 0.004, 0.052, 34.3],
+        [0.142, 0.000, 0.004, 0.052, 34.3],
     ),
     (
         "drums mono 3 min",
@@ -199,17 +206,17 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums mono 3 min",
         "Broadcast",
-        [0.053, 0.005, 0.000, 0.018, 41.6],
+        [0.053, 0.000, 0.000, 0.018, 41.6],
     ),
     (
         "drums mono 3 min",
         "Gentle Leveler",
-        [0.031, 0.026, 0.132, 0.068, 36.8],
+        [0.031, 0.000, 0.132, 0.068, 37.1],
     ),
     (
         "drums mono 3 min",
         "Live Safety Limiter",
-        [0.000, 0.000, 0.000, 0.000, 79.4],
+        [0.000, 0.000, 0.000, 0.000, 79.5],
     ),
     (
         "drums stereo 3 min",
@@ -219,37 +226,37 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "drums stereo 3 min",
         "Beatbox Punch",
-        [0.059, 0.076, 0.037, 0.050, 32.9],
+        [0.058, 0.017, 0.023, 0.008, 34.6],
     ),
     (
         "drums stereo 3 min",
         "Beatbox Sub",
-        [0.086, 0.013, 0.093, 0.034, 35.7],
+        [0.086, 0.000, 0.090, 0.033, 35.9],
     ),
     (
         "drums stereo 3 min",
         "Vocal Warm",
-        [0.083, 0.030, 0.002, 0.015, 40.6],
+        [0.083, 0.000, 0.002, 0.015, 41.3],
     ),
     (
         "drums stereo 3 min",
         "Vocal Presence",
-        [0.096, 0.041, 0.041, 0.083, 33.7],
+        [0.094, 0.016, 0.044, 0.058, 34.1],
     ),
     (
         "drums stereo 3 min",
         "Telephone",
-        [1.034, 0.049, 0.002, 0.040, 43.9],
+        [1.029, 0.003, 0.002, 0.006, 48.0],
     ),
     (
         "drums stereo 3 min",
         "Broadcast",
-        [0.135, 0.149, 0.180, 0.203, 25.8],
+        [0.023, 0.017, 0.007, 0.017, 44.3],
     ),
     (
         "drums stereo 3 min",
         "Gentle Leveler",
-        [0.008, 0.135, 0.014, 0.001, 36.0],
+        [0.008, 0.000, 0.014, 0.001, 48.8],
     ),
     (
         "drums stereo 3 min",
@@ -264,42 +271,42 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 20 s",
         "Beatbox Punch",
-        [0.084, 0.001, 0.137, 0.023, 46.8],
+        [0.084, 0.000, 0.137, 0.023, 46.8],
     ),
     (
         "voice mono 20 s",
         "Beatbox Sub",
-        [0.034, 0.002, 0.005, 0.002, 52.1],
+        [0.034, 0.000, 0.005, 0.002, 52.1],
     ),
     (
         "voice mono 20 s",
         "Vocal Warm",
-        [0.077, 0.004, 0.055, 0.022, 39.2],
+        [0.077, 0.000, 0.055, 0.022, 39.3],
     ),
     (
         "voice mono 20 s",
         "Vocal Presence",
-        [0.087, 0.117, 0.003, 0.029, 28.9],
+        [0.087, 0.000, 0.003, 0.029, 29.6],
     ),
     (
         "voice mono 20 s",
         "Telephone",
-        [0.056, 0.001, 0.004, 0.007, 52.0],
+        [0.120, 0.000, 0.001, 0.006, 52.6],
     ),
     (
         "voice mono 20 s",
         "Broadcast",
-        [0.138, 0.036, 0.054, 0.100, 32.1],
+        [0.138, 0.000, 0.054, 0.100, 32.0],
     ),
     (
         "voice mono 20 s",
         "Gentle Leveler",
-        [0.037, 0.011, 0.002, 0.026, 51.1],
+        [0.037, 0.000, 0.002, 0.026, 52.3],
     ),
     (
         "voice mono 20 s",
         "Live Safety Limiter",
-        [0.111, 0.181, 0.371, 0.174, 29.3],
+        [0.127, 0.021, 0.383, 0.015, 29.6],
     ),
     (
         "voice stereo 20 s",
@@ -309,37 +316,37 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 20 s",
         "Beatbox Punch",
-        [0.133, 0.002, 0.027, 0.055, 37.5],
+        [0.133, 0.000, 0.027, 0.055, 37.5],
     ),
     (
         "voice stereo 20 s",
         "Beatbox Sub",
-        [0.032, 0.001, 0.033, 0.002, 52.4],
+        [0.032, 0.000, 0.029, 0.002, 52.4],
     ),
     (
         "voice stereo 20 s",
         "Vocal Warm",
-        [0.075, 0.004, 0.033, 0.022, 49.0],
+        [0.075, 0.000, 0.033, 0.022, 49.0],
     ),
     (
         "voice stereo 20 s",
         "Vocal Presence",
-        [0.202, 0.004, 0.057, 0.100, 41.0],
+        [0.202, 0.000, 0.057, 0.100, 41.0],
     ),
     (
         "voice stereo 20 s",
         "Telephone",
-        [0.785, 0.012, 0.038, 0.347, 22.1],
+        [2.120, 0.000, 0.056, 0.144, 25.3],
     ),
     (
         "voice stereo 20 s",
         "Broadcast",
-        [0.169, 0.004, 0.161, 0.094, 32.4],
+        [0.169, 0.000, 0.161, 0.094, 32.4],
     ),
     (
         "voice stereo 20 s",
         "Gentle Leveler",
-        [0.017, 0.007, 0.040, 0.005, 48.6],
+        [0.017, 0.000, 0.040, 0.005, 49.0],
     ),
     (
         "voice stereo 20 s",
@@ -354,42 +361,42 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice mono 3 min",
         "Beatbox Punch",
-        [0.115, 0.221, 0.011, 0.051, 31.2],
+        [0.115, 0.000, 0.011, 0.051, 38.8],
     ),
     (
         "voice mono 3 min",
         "Beatbox Sub",
-        [0.035, 0.245, 0.130, 0.062, 30.6],
+        [0.035, 0.000, 0.047, 0.071, 40.6],
     ),
     (
         "voice mono 3 min",
         "Vocal Warm",
-        [0.167, 0.183, 0.014, 0.001, 32.9],
+        [0.167, 0.000, 0.046, 0.003, 41.5],
     ),
     (
         "voice mono 3 min",
         "Vocal Presence",
-        [0.180, 0.169, 0.012, 0.067, 30.8],
+        [0.180, 0.000, 0.012, 0.067, 33.5],
     ),
     (
         "voice mono 3 min",
         "Telephone",
-        [2.587, 0.150, 0.008, 0.159, 23.7],
+        [0.000, 0.000, 0.000, 0.000, 99.0],
     ),
     (
         "voice mono 3 min",
         "Broadcast",
-        [0.192, 0.238, 0.046, 0.109, 28.6],
+        [0.192, 0.000, 0.046, 0.109, 32.5],
     ),
     (
         "voice mono 3 min",
         "Gentle Leveler",
-        [0.042, 0.193, 0.000, 0.060, 33.1],
+        [0.042, 0.000, 0.020, 0.057, 43.7],
     ),
     (
         "voice mono 3 min",
         "Live Safety Limiter",
-        [0.049, 0.087, 0.002, 0.094, 31.8],
+        [0.049, 0.001, 0.002, 0.008, 32.5],
     ),
     (
         "voice stereo 3 min",
@@ -399,42 +406,42 @@ const MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "voice stereo 3 min",
         "Beatbox Punch",
-        [0.058, 0.018, 0.017, 0.126, 33.5],
+        [0.058, 0.000, 0.017, 0.126, 33.6],
     ),
     (
         "voice stereo 3 min",
         "Beatbox Sub",
-        [0.097, 0.005, 0.014, 0.018, 42.5],
+        [0.097, 0.000, 0.014, 0.018, 42.5],
     ),
     (
         "voice stereo 3 min",
         "Vocal Warm",
-        [0.047, 0.002, 0.012, 0.060, 49.4],
+        [0.047, 0.000, 0.012, 0.060, 49.4],
     ),
     (
         "voice stereo 3 min",
         "Vocal Presence",
-        [0.047, 0.006, 0.006, 0.040, 40.0],
+        [0.047, 0.000, 0.006, 0.040, 40.0],
     ),
     (
         "voice stereo 3 min",
         "Telephone",
-        [2.577, 0.015, 0.260, 0.040, 20.1],
+        [0.879, 0.000, 0.184, 0.005, 39.9],
     ),
     (
         "voice stereo 3 min",
         "Broadcast",
-        [0.200, 0.005, 0.108, 0.060, 31.7],
+        [0.200, 0.000, 0.108, 0.060, 31.7],
     ),
     (
         "voice stereo 3 min",
         "Gentle Leveler",
-        [0.035, 0.011, 0.050, 0.109, 43.5],
+        [0.035, 0.000, 0.050, 0.109, 43.6],
     ),
     (
         "voice stereo 3 min",
         "Live Safety Limiter",
-        [0.077, 0.148, 0.061, 0.147, 28.5],
+        [0.081, 0.006, 0.050, 0.007, 29.1],
     ),
 ];
 
@@ -608,6 +615,11 @@ fn every_factory_preset_is_learned_back_from_recorded_takes() {
         );
         if got[4] >= TARGET_SNR_DB {
             met += 1;
+        } else {
+            problems.push(format!(
+                "{take}, {preset}: waveform SNR {:.1} dB, under the target",
+                got[4]
+            ));
         }
         if *lag != 0 {
             problems.push(format!("{take}, {preset}: lined up at lag {lag}, not 0"));
@@ -652,10 +664,5 @@ fn every_factory_preset_is_learned_back_from_recorded_takes() {
         "target (waveform SNR ≥ {TARGET_SNR_DB} dB): met by {met} of {} cases",
         rows.len()
     );
-    if met < TARGET_MET {
-        problems.push(format!(
-            "the target is met by {met} cases, fewer than the {TARGET_MET} before"
-        ));
-    }
     assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -13,7 +13,7 @@ use crate::dsp::ChainSettings;
 /// The compressor's excerpts, and what stays the same from round to round.
 pub struct CompressorStage {
     /// The source's excerpt; paired, the same stretches of the reference.
-    pub excerpt: Excerpt,
+    excerpt: Excerpt,
     /// The reference's envelopes, prepared in the first paired round.
     paired_reference: Option<PairedReference>,
 }

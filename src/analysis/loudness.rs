@@ -111,7 +111,12 @@ fn lufs(power: f64) -> f64 {
 /// Integrated loudness of `channels` (each one a channel with weight 1), LUFS.
 /// `None` when the signal is shorter than one block or entirely below the absolute gate.
 pub fn integrated_loudness(channels: &[&[f32]], sample_rate: f64) -> Option<f64> {
-    let blocks = block_powers(channels, sample_rate);
+    gated_loudness(block_powers(channels, sample_rate))
+}
+
+/// The integrated loudness of [`block_powers`]' blocks, LUFS: the two gates, then the mean
+/// power; `None` when every block is below the absolute gate.
+pub fn gated_loudness(blocks: Vec<f64>) -> Option<f64> {
     let above: Vec<f64> = blocks
         .into_iter()
         .filter(|&z| lufs(z) > ABSOLUTE_GATE_LUFS)

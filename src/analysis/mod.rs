@@ -18,9 +18,11 @@
 //!    its output onto the reference's waveform (Levenberg–Marquardt through the real chain on
 //!    excerpts), kept when other stretches of the takes show a closer waveform without a
 //!    worse spectrum or crest factor.
-//! 7. [`level`]: the output gain that matches integrated loudness (BS.1770), the compressor's
-//!    last check (paired), and the safety ceiling.
-//! 8. [`predict`]: the whole source through the final chain, measured against the reference.
+//! 7. [`level`]: the output gain that matches integrated loudness (BS.1770) on an excerpt, the
+//!    compressor's last check (paired), and the safety ceiling.
+//! 8. [`predict`]: the whole source through the final chain, its output gain moved to match
+//!    the whole reference's loudness ([`level::whole_take_loudness`]), measured against the
+//!    reference.
 //!
 //! The fits use the plugin's own model (`dsp`'s gain computer, attack/release and band
 //! responses; `tests/one_model.rs`).
@@ -69,7 +71,6 @@ use comp_fit::CompFit;
 use comp_stage::CompressorStage;
 use eq_fit::{EqFit, FitTarget};
 use eq_stage::EqRefit;
-use excerpts::Excerpt;
 use metrics::SignalMetrics;
 
 /// Compressor fit and EQ refit alternate this many times when the source is the same
@@ -171,7 +172,13 @@ pub fn analyze(
     let (whole, spectra, fitted) = std::thread::scope(|scope| {
         let whole = spawn_behind(scope, || WholeFiles::measure(&takes));
         let spectra = target::spectra(&takes, &grid_hz, options.amount);
-        let fitted = fit_chain(ceiling.settings, &takes, &spectra.target, options);
+        let fitted = fit_chain(
+            ceiling.settings,
+            &takes,
+            &spectra.target,
+            eq_stage::Measure::Spectra,
+            options,
+        );
         (whole.join().expect("metrics do not panic"), spectra, fitted)
     });
     let as_paired = takes.clone();
@@ -191,7 +198,13 @@ pub fn analyze(
         // the takes as the pairing lined them up, to the reference chain's linear response.
         let linear = || {
             let target = target::linear_target(&as_paired, &grid_hz, options.amount);
-            Some(fit_chain(ceiling.settings, &as_paired, &target, options).settings)
+            let fit = |measure| fit_chain(ceiling.settings, &as_paired, &target, measure, options);
+            std::thread::scope(|scope| {
+                let by_spectra = scope.spawn(|| fit(eq_stage::Measure::Spectra));
+                let by_response = fit(eq_stage::Measure::LinearResponse);
+                let by_spectra = by_spectra.join().expect("fits do not panic");
+                vec![by_response.settings, by_spectra.settings]
+            })
         };
         let trial = polish::Trial {
             reference_peak_db: ceiling.peak_db,
@@ -203,7 +216,6 @@ pub fn analyze(
     };
     let output_level = level::OutputLevel::new(
         &takes,
-        fitted.excerpt,
         whole.reference.loudness_lufs,
         whole.source.loudness_lufs,
     );
@@ -222,6 +234,13 @@ pub fn analyze(
         }
         None => output,
     };
+    let (settings, output) = level::whole_take_loudness(
+        &takes,
+        leveled.settings,
+        output,
+        whole.reference.loudness_lufs,
+    );
+    leveled.settings = settings;
     let (predicted, prediction) = output.measure(&takes, whole.reference, &whole.reference_ltas_db);
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
@@ -317,19 +336,17 @@ struct Fitted {
     comp_fit: Option<CompFit>,
     /// The chain so far: EQ, input gain, compressor and ceiling; output gain still 0.
     settings: ChainSettings,
-    /// The excerpts of the source the compressor was fitted on, and (paired) the same of the
-    /// reference.
-    excerpt: Excerpt,
 }
 
 /// Stages 4 and 5: the EQ fitted to `target` (the spectra's, [`target::spectra`], or paired
 /// the linear response's, [`target::linear_target`]), then (unless `options` say not) the
-/// compressor, and when paired further rounds that correct each for the other; the chain runs
-/// with `ceiling`.
+/// compressor, and when paired further rounds that correct each for the other (the EQ by what
+/// `measure` compares); the chain runs with `ceiling`.
 fn fit_chain(
     ceiling: CeilingSettings,
     takes: &Takes<'_>,
     target: &FitTarget,
+    measure: eq_stage::Measure,
     options: &AnalyzeOptions,
 ) -> Fitted {
     let limits = eq_stage::limits(takes);
@@ -342,7 +359,7 @@ fn fit_chain(
     let realigned = eq_stage::realign(takes, &settings);
     let takes = realigned.as_ref().unwrap_or(takes);
     let mut compressor = CompressorStage::new(takes);
-    let mut refit = EqRefit::new(takes, limits, options.bands, options.amount);
+    let mut refit = EqRefit::new(takes, limits, options.bands, options.amount, measure);
     let mut comp_fit = None;
     let rounds = if takes.paired { PAIRED_ROUNDS } else { 1 };
     for round in 0..rounds {
@@ -362,7 +379,6 @@ fn fit_chain(
         eq_fit,
         comp_fit,
         settings,
-        excerpt: compressor.excerpt,
     }
 }
 
@@ -422,6 +438,17 @@ pub(crate) fn test_noise(len: usize, seed: u64) -> Vec<f32> {
                 .wrapping_add(1442695040888963407);
             ((state >> 32) as f64 / (1u64 << 31) as f64 - 1.0) as f32
         })
+        .collect()
+}
+
+/// [`test_noise`] in bursts of 4,800 samples (100 ms at 48 kHz), one at 0.05 of full scale
+/// then two at 0.6: a compressor acts on the loud ones and lets the quiet ones through.
+#[cfg(test)]
+pub(crate) fn test_bursts(len: usize) -> Vec<f32> {
+    test_noise(len, 5)
+        .iter()
+        .enumerate()
+        .map(|(n, v)| v * if (n / 4_800) % 3 == 0 { 0.05 } else { 0.6 })
         .collect()
 }
 

@@ -3,6 +3,7 @@
 //! "expected" and writes as `predicted_*`.
 
 use super::align::Takes;
+use super::loudness;
 use super::metrics::{self, SignalMetrics};
 use crate::dsp::{Chain, ChainSettings};
 use std::sync::mpsc;
@@ -75,6 +76,44 @@ impl Output {
             }
         });
         Self { channels, mid }
+    }
+
+    /// Its integrated loudness (BS.1770), LUFS; `None` when it is all below the gate. Each
+    /// channel's blocks on a core of its own (the same figure as
+    /// [`loudness::integrated_loudness`] to the last bits of the sum).
+    pub fn loudness_lufs(&self, takes: &Takes<'_>) -> Option<f64> {
+        let fs = takes.src_fs;
+        let powers = |c: &Vec<f32>| loudness::block_powers(&[c.as_slice()], fs);
+        let blocks = match self.channels.as_slice() {
+            [left, right] => std::thread::scope(|scope| {
+                let right = scope.spawn(|| powers(right));
+                let mut blocks = powers(left);
+                let right = right.join().expect("loudness does not panic");
+                blocks.iter_mut().zip(right).for_each(|(l, r)| *l += r);
+                blocks
+            }),
+            channels => {
+                let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+                loudness::block_powers(&refs, fs)
+            }
+        };
+        loudness::gated_loudness(blocks)
+    }
+
+    /// Its highest sample, linear.
+    pub fn peak(&self) -> f32 {
+        self.channels
+            .iter()
+            .flatten()
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+    }
+
+    /// Every sample times `gain`: the render with `gain` more output gain, where the ceiling
+    /// acts on neither (the output gain is the last stage before it).
+    pub fn scale(&mut self, gain: f32) {
+        for v in self.channels.iter_mut().flatten().chain(&mut self.mid) {
+            *v *= gain;
+        }
     }
 
     /// Its crest factor (M4), dB.
