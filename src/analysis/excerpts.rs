@@ -77,16 +77,25 @@ impl Warmed {
     /// Each segment through `settings` with the real chain, its pre-roll dropped: one `Vec`
     /// of channels per segment.
     pub fn render(&self, settings: &ChainSettings) -> Vec<Vec<Vec<f32>>> {
-        self.segments
-            .iter()
-            .map(|(channels, skip)| {
-                let mut out = render(settings, channels, self.sample_rate);
-                for channel in &mut out {
-                    channel.drain(..*skip);
-                }
-                out
-            })
-            .collect()
+        let mut segments = Vec::with_capacity(self.segments.len());
+        self.render_each(settings, |segment, channel| {
+            if segment == segments.len() {
+                segments.push(Vec::new());
+            }
+            segments[segment].push(channel.to_vec());
+        });
+        segments
+    }
+
+    /// Each segment through `settings`, handing `each` the segment's index and each of its
+    /// channels with the pre-roll dropped, in order (the polish's residual copies them
+    /// straight into one buffer).
+    pub fn render_each(&self, settings: &ChainSettings, mut each: impl FnMut(usize, &[f32])) {
+        for (i, (channels, skip)) in self.segments.iter().enumerate() {
+            for channel in render(settings, channels, self.sample_rate) {
+                each(i, &channel[*skip..]);
+            }
+        }
     }
 }
 

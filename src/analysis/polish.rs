@@ -254,11 +254,8 @@ impl Residual {
     /// `settings`' output on the scored samples, into `out`.
     fn render(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
         out.clear();
-        for segment in self.segments.render(settings) {
-            for channel in segment {
-                out.extend_from_slice(&channel);
-            }
-        }
+        self.segments
+            .render_each(settings, |_, channel| out.extend_from_slice(channel));
     }
 
     /// `settings`' output minus the reference on the scored samples, into `out`.
