@@ -86,32 +86,38 @@ ISSUE_PAIRED = {"ltas": 0.5, "loudness": 0.3, "spread": 1.0, "crest": 0.5, "snr"
 # spectrum, 0.055 → 0.004 LU, 0.26 → 0.23 dB spread, 0.22 → 0.16 dB crest, 18.9 → 22.0 dB SNR
 # (voice/heavy 9.0 → 30.5 dB, drums/gentle 21.5 → 30.3 dB, voice/gentle 27.7 → 33.6 dB);
 # worse: the spectrum of drums/gentle/paired 0.095 → 0.171 dB and voice/gentle/paired 0.075 →
-# 0.102 dB. The unpaired cases unchanged.
+# 0.102 dB. The unpaired cases unchanged. Last changed by the unpaired fit matching the crest
+# factor `compare` reads, the peak over the active level (src/analysis/comp_fit/unpaired.rs,
+# LevelStats::crest_db): beatbox/peer/unpaired crest -0.68 → -0.40 dB (Matchering -0.51: the
+# last unpaired crest factor that lost to it no longer does); unpaired means 0.97 → 0.94 dB
+# spectrum, 0.010 → 0.004 LU; worse: unpaired means 0.49 → 0.51 dB spread and 0.155 → 0.194
+# dB crest (voice/heavy -0.07 → -0.74 dB, drums/gentle 0.03 → -0.19 dB; the spread of
+# beatbox/gentle 0.91 → 1.21 dB and beatbox/heavy 1.42 → 1.65 dB). Paired cases unchanged.
 MEASURED = {
     'beatbox/corners/paired': {'ltas': 0.178, 'loudness': 0.0, 'spread': -0.413, 'crest': -0.788, 'snr': 15.085},
-    'beatbox/corners/unpaired': {'ltas': 1.302, 'loudness': -0.011, 'spread': -0.796, 'crest': -0.147},
+    'beatbox/corners/unpaired': {'ltas': 1.289, 'loudness': -0.019, 'spread': -0.784, 'crest': -0.143},
     'beatbox/gentle/paired': {'ltas': 0.123, 'loudness': -0.001, 'spread': 0.257, 'crest': -0.003, 'snr': 33.481},
-    'beatbox/gentle/unpaired': {'ltas': 0.591, 'loudness': -0.003, 'spread': 0.907, 'crest': 0.041},
+    'beatbox/gentle/unpaired': {'ltas': 0.551, 'loudness': -0.0, 'spread': 1.212, 'crest': 0.016},
     'beatbox/heavy/paired': {'ltas': 0.144, 'loudness': -0.009, 'spread': -0.226, 'crest': 0.005, 'snr': 27.401},
-    'beatbox/heavy/unpaired': {'ltas': 0.958, 'loudness': -0.014, 'spread': 1.419, 'crest': -0.071},
+    'beatbox/heavy/unpaired': {'ltas': 0.817, 'loudness': -0.001, 'spread': 1.652, 'crest': -0.047},
     'beatbox/peer/paired': {'ltas': 0.236, 'loudness': -0.0, 'spread': -0.327, 'crest': 0.037, 'snr': 9.927},
-    'beatbox/peer/unpaired': {'ltas': 0.693, 'loudness': 0.0, 'spread': 0.57, 'crest': -0.681},
+    'beatbox/peer/unpaired': {'ltas': 0.693, 'loudness': -0.0, 'spread': 0.422, 'crest': -0.401},
     'drums/corners/paired': {'ltas': 0.171, 'loudness': 0.0, 'spread': 0.021, 'crest': -0.759, 'snr': 18.131},
-    'drums/corners/unpaired': {'ltas': 0.462, 'loudness': -0.01, 'spread': -0.302, 'crest': -0.208},
+    'drums/corners/unpaired': {'ltas': 0.44, 'loudness': -0.001, 'spread': -0.315, 'crest': -0.235},
     'drums/gentle/paired': {'ltas': 0.171, 'loudness': -0.0, 'spread': -0.057, 'crest': -0.127, 'snr': 30.33},
-    'drums/gentle/unpaired': {'ltas': 0.25, 'loudness': -0.009, 'spread': -0.196, 'crest': 0.028},
+    'drums/gentle/unpaired': {'ltas': 0.19, 'loudness': 0.0, 'spread': -0.213, 'crest': -0.187},
     'drums/heavy/paired': {'ltas': 0.197, 'loudness': 0.009, 'spread': -0.307, 'crest': -0.029, 'snr': 29.606},
-    'drums/heavy/unpaired': {'ltas': 0.584, 'loudness': -0.019, 'spread': 0.301, 'crest': -0.27},
+    'drums/heavy/unpaired': {'ltas': 0.532, 'loudness': -0.015, 'spread': 0.225, 'crest': -0.22},
     'drums/peer/paired': {'ltas': 0.176, 'loudness': -0.0, 'spread': -0.197, 'crest': -0.027, 'snr': 15.291},
-    'drums/peer/unpaired': {'ltas': 0.456, 'loudness': -0.018, 'spread': -0.201, 'crest': 0.204},
+    'drums/peer/unpaired': {'ltas': 0.44, 'loudness': -0.003, 'spread': -0.149, 'crest': 0.18},
     'voice/corners/paired': {'ltas': 0.308, 'loudness': -0.025, 'spread': 0.277, 'crest': 0.056, 'snr': 7.935},
-    'voice/corners/unpaired': {'ltas': 1.532, 'loudness': -0.017, 'spread': -0.589, 'crest': -0.04},
+    'voice/corners/unpaired': {'ltas': 1.5, 'loudness': -0.002, 'spread': -0.386, 'crest': -0.043},
     'voice/gentle/paired': {'ltas': 0.102, 'loudness': -0.0, 'spread': -0.233, 'crest': 0.03, 'snr': 33.603},
-    'voice/gentle/unpaired': {'ltas': 1.416, 'loudness': -0.003, 'spread': -0.249, 'crest': -0.055},
+    'voice/gentle/unpaired': {'ltas': 1.407, 'loudness': -0.001, 'spread': -0.286, 'crest': -0.053},
     'voice/heavy/paired': {'ltas': 0.36, 'loudness': -0.0, 'spread': 0.172, 'crest': -0.09, 'snr': 30.461},
-    'voice/heavy/unpaired': {'ltas': 1.709, 'loudness': -0.013, 'spread': 0.272, 'crest': -0.069},
+    'voice/heavy/unpaired': {'ltas': 1.835, 'loudness': -0.0, 'spread': 0.264, 'crest': -0.741},
     'voice/peer/paired': {'ltas': 0.124, 'loudness': -0.002, 'spread': 0.312, 'crest': -0.01, 'snr': 12.571},
-    'voice/peer/unpaired': {'ltas': 1.638, 'loudness': -0.006, 'spread': -0.058, 'crest': -0.044},
+    'voice/peer/unpaired': {'ltas': 1.642, 'loudness': -0.003, 'spread': -0.185, 'crest': -0.063},
 }
 
 # The regression bounds sit this far outside MEASURED: an error (|ltas|, |loudness|, |spread|,
@@ -125,10 +131,8 @@ LAG_BOUND = 1
 # Figures where Matchbox is worse than Matchering: (case, figure) -> why. When one stops
 # losing the run says so: remove it here.
 MATCHERING_EXCEPTIONS = {
-    ("drums/gentle/unpaired", "spread"): "0.20 vs 0.04 dB: a 2:1 compressor with 20 ms attack "
+    ("drums/gentle/unpaired", "spread"): "0.21 vs 0.04 dB: a 2:1 compressor with 20 ms attack "
         "barely moves the statistics the unpaired fit sees",
-    ("beatbox/peer/unpaired", "crest"): "0.68 vs 0.51 dB: the output's peaks sit lower than "
-        "the reference's, which the ceiling cannot raise",
 }
 
 # The issue's targets over the whole harness (issue 12, point 5): (kind, figure, statistic,

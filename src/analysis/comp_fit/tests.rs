@@ -199,3 +199,38 @@ fn a_sidechain_high_pass_is_recovered_from_the_gain_trace() {
     assert!((corner / 150.0).log2().abs() < 1.0, "{m:?}");
     assert!(fit.error_db < 0.5, "{fit:?}");
 }
+
+/// The unpaired fit's statistics read the crest factor `compare` reads (sample peak over the
+/// active frames' RMS), before and after a fast compressor that lowers it (measured: 17.95 dB
+/// dry, 13.69 dB through 10:1 at 0.5 ms; each within 1e-9 dB of `compare`'s).
+#[test]
+fn the_level_statistics_read_compare_s_crest_factor() {
+    let fs = 48_000.0;
+    let dry = bursts(20.0, fs, 7);
+    let fast = CompModel {
+        threshold_db: -30.0,
+        ratio: 10.0,
+        knee_db: 0.0,
+        attack_ms: 0.5,
+        release_ms: 50.0,
+        detector: crate::dsp::Detector::Peak,
+        linked: true,
+        sidechain_hpf_hz: None,
+    };
+    let wet = compress(&dry, &fast, 0.0, fs);
+    let (dry_db, wet_db) = (
+        measure_stats(&[&dry], fs).crest_db,
+        measure_stats(&[&wet], fs).crest_db,
+    );
+    for (stats_db, x) in [(dry_db, &dry), (wet_db, &wet)] {
+        let compare_db = crate::analysis::metrics::crest_factor_db(x, fs);
+        assert!(
+            (stats_db - compare_db).abs() < 1e-6,
+            "{stats_db} dB against compare's {compare_db} dB"
+        );
+    }
+    assert!(
+        wet_db < dry_db - 3.0,
+        "{dry_db} dB dry, {wet_db} dB through 10:1"
+    );
+}

@@ -24,7 +24,8 @@ const SPREAD_QUANTILES: (usize, usize) = (18, 1);
 /// Weight of the spread's difference in [`stats_distance_db`] beside W1's mean over the
 /// quantiles (which weighs every quantile alike).
 const SPREAD_WEIGHT: f64 = 1.5;
-/// Weight of each crest factor's difference (the median and the 95th percentile of CF_400).
+/// Weight of each crest factor's difference (the median and the 95th percentile of CF_400,
+/// and the peak over the active level).
 const CREST_WEIGHT: f64 = 0.5;
 /// The 95th percentile of the 400 ms crest factors: whether the loudest transients come
 /// through.
@@ -75,6 +76,9 @@ pub struct LevelStats {
     pub crest_400_db: f64,
     /// 95th percentile of the same: whether the loudest transients come through.
     pub crest_top_db: f64,
+    /// The sample peak over the RMS of the active 50 ms frames, dB: the crest factor
+    /// `compare` reads (M4).
+    pub crest_db: f64,
 }
 
 /// 50 ms frames (hop 10 ms) and 400 ms windows (hop 100 ms) built from 1 ms blocks.
@@ -100,6 +104,7 @@ fn level_stats(block_energy: &[f64], block_peak_db: &[f64], block_len: usize) ->
             quantiles_db: vec![0.0; QUANTILES],
             crest_400_db: 0.0,
             crest_top_db: 0.0,
+            crest_db: 0.0,
         };
     }
     let median = metrics::percentile(&active, 0.5);
@@ -126,10 +131,16 @@ fn level_stats(block_energy: &[f64], block_peak_db: &[f64], block_len: usize) ->
             metrics::percentile(&crests, p)
         }
     };
+    let peak_db = block_peak_db
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &p| m.max(p));
+    let active_power =
+        active.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / active.len() as f64;
     LevelStats {
         quantiles_db,
         crest_400_db: crest(0.5),
         crest_top_db: crest(CREST_TOP_PERCENTILE),
+        crest_db: peak_db - 10.0 * active_power.log10(),
     }
 }
 
@@ -183,6 +194,7 @@ impl LevelStats {
                 .collect(),
             crest_400_db: self.crest_400_db + part.crest_400_db - full.crest_400_db,
             crest_top_db: self.crest_top_db + part.crest_top_db - full.crest_top_db,
+            crest_db: self.crest_db + part.crest_db - full.crest_db,
         }
     }
 }
@@ -192,10 +204,12 @@ impl LevelStats {
 ///
 /// The spread P95 − P10 (quantiles 19 and 2) is added on its own: W1 weighs every quantile
 /// alike, so tails a few dB apart barely move it, yet the spread is what listeners (and the
-/// quality tests) judge dynamics by. The crest term counts half: a reference that went
-/// through a safety limiter has its peaks shaved by something other than the compressor. So
-/// does the 95th percentile of CF_400, which the median cannot see: whether the loudest
-/// transients come through.
+/// quality tests) judge dynamics by. Each crest term counts half: a reference that went
+/// through a safety limiter has its peaks shaved by something other than the compressor.
+/// The 95th percentile of CF_400 tells whether the loudest transients come through, which
+/// the median cannot see; the peak over the active level is the crest factor `compare`
+/// reads (without it, a beatbox take through JUCE's 4:1 compressor with a 5 ms attack was
+/// fitted 10.9:1 at 0.9 ms, whose output's crest factor read 0.68 dB under the reference's).
 pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
     let (qa, qb) = (&a.quantiles_db, &b.quantiles_db);
     let w1 = qa.iter().zip(qb).map(|(x, y)| (x - y).abs()).sum::<f64>() / qa.len().max(1) as f64;
@@ -205,6 +219,7 @@ pub fn stats_distance_db(a: &LevelStats, b: &LevelStats) -> f64 {
     w1 + SPREAD_WEIGHT * (spread(qa) - spread(qb)).abs()
         + CREST_WEIGHT * (a.crest_400_db - b.crest_400_db).abs()
         + CREST_WEIGHT * (a.crest_top_db - b.crest_top_db).abs()
+        + CREST_WEIGHT * (a.crest_db - b.crest_db).abs()
 }
 
 /// 10th percentile and median of the active 50 ms levels (dB, mean square) of 1 ms
