@@ -440,11 +440,11 @@ mod tests {
         // linear: one render with the moved gain, not a search).
         for (ceiling_db, within_lu) in [(0.0, 1e-3), (-12.0, 0.05)] {
             off.ceiling.ceiling_db = ceiling_db;
-            let output = Output::render(&takes, &off);
+            let mut output = Output::render(&takes, &off);
             let before = output.loudness_lufs(&takes).expect("not silence");
-            let (moved, output) = whole_take_loudness(&takes, off.clone(), output, goal);
+            let (moved, mut output) = whole_take_loudness(&takes, off.clone(), output, goal);
             let after = output.loudness_lufs(&takes).expect("not silence");
-            let fresh = Output::render(&takes, &moved);
+            let mut fresh = Output::render(&takes, &moved);
             let fresh_lufs = fresh.loudness_lufs(&takes).expect("not silence");
             assert!((before - goal).abs() > 1.0, "{before} against {goal}");
             assert!((after - goal).abs() < within_lu, "{after} against {goal}");

@@ -61,46 +61,77 @@ pub fn block_powers(channels: &[&[f32]], sample_rate: f64) -> Vec<f64> {
     // Energy per 100 ms step, then consecutive steps form a 400 ms block.
     let mut step_energy = vec![0.0; steps];
     let [f1, f2] = k_weighting(sample_rate);
-    // Transposed direct form II, both stages; channels run in the same loop so their
-    // independent recursions overlap in the CPU.
-    #[inline(always)]
-    fn tick(f: &Biquad, s: &mut [f64; 2], x: f64) -> f64 {
-        let y = f[0] * x + s[0];
-        s[0] = f[1] * x - f[3] * y + s[1];
-        s[1] = f[2] * x - f[4] * y;
-        y
-    }
+    // Transposed direct form II, both stages, with the output substituted into the first
+    // state's update: each sample's recursion is then one multiply-add on that state (the
+    // second state and the output hang off it), not two in a row. Channels run in the same
+    // loop so their independent recursions overlap in the CPU.
+    let (f1, f2) = (Section::of(&f1), Section::of(&f2));
     let mut states = vec![[[0.0f64; 2]; 2]; channels.len()];
     for (i, energy) in step_energy.iter_mut().enumerate() {
         let range = i * step..(i + 1) * step;
-        let mut sum = 0.0;
-        match channels {
+        *energy = match channels {
             [l, r] => {
                 let (sl, sr) = states.split_at_mut(1);
                 let (sl, sr) = (&mut sl[0], &mut sr[0]);
+                let (mut sum_l, mut sum_r) = (0.0, 0.0);
                 for (&a, &b) in l[range.clone()].iter().zip(&r[range]) {
-                    let ya = tick(&f1, &mut sl[0], a as f64);
-                    let yb = tick(&f1, &mut sr[0], b as f64);
-                    let ya = tick(&f2, &mut sl[1], ya);
-                    let yb = tick(&f2, &mut sr[1], yb);
-                    sum += ya * ya + yb * yb;
+                    let ya = f1.tick(&mut sl[0], a as f64);
+                    let yb = f1.tick(&mut sr[0], b as f64);
+                    let ya = f2.tick(&mut sl[1], ya);
+                    let yb = f2.tick(&mut sr[1], yb);
+                    sum_l += ya * ya;
+                    sum_r += yb * yb;
                 }
+                sum_l + sum_r
             }
             _ => {
+                let mut sum = 0.0;
                 for (channel, st) in channels.iter().zip(states.iter_mut()) {
                     for &x in &channel[range.clone()] {
-                        let y = tick(&f1, &mut st[0], x as f64);
-                        let y = tick(&f2, &mut st[1], y);
+                        let y = f1.tick(&mut st[0], x as f64);
+                        let y = f2.tick(&mut st[1], y);
                         sum += y * y;
                     }
                 }
+                sum
             }
-        }
-        *energy = sum;
+        };
     }
     (0..=steps - steps_per_block)
         .map(|i| step_energy[i..i + steps_per_block].iter().sum::<f64>() / block as f64)
         .collect()
+}
+
+/// A K-weighting stage as [`block_powers`] runs it: `y = b0·x + s0`, and the states updated
+/// with `y` substituted, `s0 ← (b1 − a1·b0)·x + s1 − a1·s0`, `s1 ← (b2 − a2·b0)·x − a2·s0`
+/// (the same filter as [`k_weighting`]'s biquad).
+struct Section {
+    b0: f64,
+    c1: f64,
+    c2: f64,
+    a1: f64,
+    a2: f64,
+}
+
+impl Section {
+    fn of(&[b0, b1, b2, a1, a2]: &Biquad) -> Self {
+        Self {
+            b0,
+            c1: b1 - a1 * b0,
+            c2: b2 - a2 * b0,
+            a1,
+            a2,
+        }
+    }
+
+    #[inline(always)]
+    fn tick(&self, s: &mut [f64; 2], x: f64) -> f64 {
+        let y = self.b0 * x + s[0];
+        let s0 = (self.c1 * x + s[1]) - self.a1 * s[0];
+        s[1] = self.c2 * x - self.a2 * s[0];
+        s[0] = s0;
+        y
+    }
 }
 
 /// Loudness of a mean K-weighted power, LUFS.
@@ -111,14 +142,15 @@ fn lufs(power: f64) -> f64 {
 /// Integrated loudness of `channels` (each one a channel with weight 1), LUFS.
 /// `None` when the signal is shorter than one block or entirely below the absolute gate.
 pub fn integrated_loudness(channels: &[&[f32]], sample_rate: f64) -> Option<f64> {
-    gated_loudness(block_powers(channels, sample_rate))
+    gated_loudness(&block_powers(channels, sample_rate))
 }
 
 /// The integrated loudness of [`block_powers`]' blocks, LUFS: the two gates, then the mean
 /// power; `None` when every block is below the absolute gate.
-pub fn gated_loudness(blocks: Vec<f64>) -> Option<f64> {
+pub fn gated_loudness(blocks: &[f64]) -> Option<f64> {
     let above: Vec<f64> = blocks
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|&z| lufs(z) > ABSOLUTE_GATE_LUFS)
         .collect();
     if above.is_empty() {
@@ -182,5 +214,26 @@ mod tests {
         let with_quiet = integrated_loudness(&[&x], fs).unwrap();
         assert!((loud - with_quiet).abs() < 0.3, "{loud} vs {with_quiet}");
         assert!(integrated_loudness(&[&vec![0.0; 48_000]], fs).is_none());
+    }
+
+    /// The stage with its output substituted into the state update is the transposed direct
+    /// form II biquad it was made from, on noise through both K-weighting stages.
+    #[test]
+    fn the_substituted_sections_are_the_biquads() {
+        let fs = 44_100.0;
+        let x = crate::analysis::test_noise(44_100, 3);
+        for f in k_weighting(fs) {
+            let section = Section::of(&f);
+            let (mut plain, mut substituted) = ([0.0f64; 2], [0.0f64; 2]);
+            let mut worst = 0.0f64;
+            for &v in &x {
+                let v = v as f64;
+                let y = f[0] * v + plain[0];
+                plain[0] = f[1] * v - f[3] * y + plain[1];
+                plain[1] = f[2] * v - f[4] * y;
+                worst = worst.max((section.tick(&mut substituted, v) - y).abs());
+            }
+            assert!(worst < 1e-12, "largest difference {worst}");
+        }
     }
 }

@@ -306,8 +306,14 @@ impl SignalMetrics {
         sample_rate: f64,
     ) -> Self {
         let loudness = super::loudness::integrated_loudness(channels, sample_rate);
+        Self::with_loudness(loudness, mid, levels_db)
+    }
+
+    /// The same, with the channels' integrated loudness already read (`None`: all below the
+    /// gate).
+    pub fn with_loudness(loudness_lufs: Option<f64>, mid: &[f32], levels_db: &[f64]) -> Self {
         Self {
-            loudness_lufs: loudness.unwrap_or(SILENCE_DB),
+            loudness_lufs: loudness_lufs.unwrap_or(SILENCE_DB),
             level_spread_db: spread_of_levels_db(levels_db),
             crest_factor_db: crest_of_levels_db(mid, levels_db),
         }

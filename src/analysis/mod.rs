@@ -234,7 +234,7 @@ pub fn analyze(
         }
         None => output,
     };
-    let (settings, output) = level::whole_take_loudness(
+    let (settings, mut output) = level::whole_take_loudness(
         &takes,
         leveled.settings,
         output,
