@@ -62,9 +62,9 @@ pub fn block_powers(channels: &[&[f32]], sample_rate: f64) -> Vec<f64> {
     let mut step_energy = vec![0.0; steps];
     let [f1, f2] = k_weighting(sample_rate);
     // Transposed direct form II, both stages, with the output substituted into the first
-    // state's update: each sample's recursion is then one multiply-add on that state (the
-    // second state and the output hang off it), not two in a row. Channels run in the same
-    // loop so their independent recursions overlap in the CPU.
+    // state's update: from one sample to the next that state goes through a multiply and a
+    // subtraction (the second state and the output hang off it), not four operations in a
+    // row. Channels run in the same loop so their independent recursions overlap in the CPU.
     let (f1, f2) = (Section::of(&f1), Section::of(&f2));
     let mut states = vec![[[0.0f64; 2]; 2]; channels.len()];
     for (i, energy) in step_energy.iter_mut().enumerate() {
