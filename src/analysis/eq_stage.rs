@@ -204,11 +204,7 @@ impl EqRefit {
     ) -> EqFit {
         let src_fs = self.src_fs;
         let grid_hz = &target.freqs_hz;
-        let out_x = concat_mid(&excerpts::render_segments(
-            settings,
-            &self.excerpt.source,
-            src_fs,
-        ));
+        let out_x = self.render_mid(settings);
         let residual = if self.measure == Measure::LinearResponse {
             let excerpt = &self.excerpt;
             let (source_mid, goal) = self.linear_goal.get_or_insert_with(|| {
@@ -247,6 +243,15 @@ impl EqRefit {
         }
     }
 
+    /// The mid of the source's excerpt through `settings`.
+    fn render_mid(&self, settings: &ChainSettings) -> Vec<f32> {
+        concat_mid(&excerpts::render_segments(
+            settings,
+            &self.excerpt.source,
+            self.src_fs,
+        ))
+    }
+
     /// What remains between the reference's spectrum and `out_x`'s, the mid of the excerpt
     /// through `settings`.
     fn spectra_residual(
@@ -258,9 +263,6 @@ impl EqRefit {
         let (paired, ref_fs, src_fs) = (self.paired, self.ref_fs, self.src_fs);
         let grid_hz = &target.freqs_hz;
         let width = smoothing(paired);
-        let spectrum_src = &self.excerpt.source;
-        let render_mid =
-            |s: &ChainSettings| concat_mid(&excerpts::render_segments(s, spectrum_src, src_fs));
         // The spectrum to aim at, and the frames it is read on: the reference's when paired
         // (the same in every round); unpaired, the source through the EQ alone, which the
         // first fit matched to the reference.
@@ -269,18 +271,20 @@ impl EqRefit {
             let db = ltas_db(x, src_fs, &starts, grid_hz, width);
             (starts, db)
         };
+        let unpaired_goal;
         let (starts, r_db) = if paired {
             let spectrum_ref = &self.excerpt.reference;
-            self.paired_goal
+            &*self
+                .paired_goal
                 .get_or_insert_with(|| goal(&concat_mid(spectrum_ref)))
-                .clone()
         } else {
             let mut eq_only = settings.clone();
             eq_only.compressor.enabled = false;
-            goal(&render_mid(&eq_only))
+            unpaired_goal = goal(&self.render_mid(&eq_only));
+            &unpaired_goal
         };
-        let o_db = ltas_db(out_x, src_fs, &starts, grid_hz, width);
-        target_curve(grid_hz, &r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0)
+        let o_db = ltas_db(out_x, src_fs, starts, grid_hz, width);
+        target_curve(grid_hz, r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0)
     }
 }
 

@@ -210,12 +210,10 @@ fn the_level_statistics_read_compare_s_crest_factor() {
     let fast = CompModel {
         threshold_db: -30.0,
         ratio: 10.0,
-        knee_db: 0.0,
         attack_ms: 0.5,
         release_ms: 50.0,
-        detector: crate::dsp::Detector::Peak,
-        linked: true,
-        sidechain_hpf_hz: None,
+        detector: Detector::Peak,
+        ..CompModel::OFF
     };
     let wet = compress(&dry, &fast, 0.0, fs);
     let (dry_db, wet_db) = (
