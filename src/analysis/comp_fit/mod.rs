@@ -14,8 +14,8 @@
 //! Model: the plugin's compressor itself. Detector levels come from
 //! [`Compressor::detector_levels_db`] (peak or RMS, channels linked by the louder one, or each
 //! channel on its own), the gain from [`GainLanes`] (the compressor's gain computer and
-//! attack/release, four candidate settings per pass): what `render` runs, sample for sample
-//! ([`simulated_gain_db`]; a property test holds them together).
+//! attack/release, up to eight candidate settings per pass): what `render` runs, sample for
+//! sample ([`simulated_gain_db`]; a property test holds them together).
 //!
 //! Files: [`simulation`] (the model run on excerpts), [`search`] (grid and Nelder–Mead),
 //! [`paired`] and [`unpaired`] (the two fits).

@@ -1,5 +1,5 @@
 //! The model run on excerpts: detector levels and gains by the plugin's own code, and the
-//! energy-weighted gain of every scored 1 ms block, four models per pass.
+//! energy-weighted gain of every scored 1 ms block, up to eight models per pass.
 
 use super::{BLOCK_S, CompModel, WARMUP_S};
 use crate::dsp::compressor::{Compressor, GainLanes, LANES};
@@ -34,15 +34,21 @@ pub fn detector_levels_db(
     levels
 }
 
-/// The fit's simulation of up to [`LANES`] models side by side, from rest, by the plugin's own
-/// gain path: each one's smoothed gain reduction (dB, ≥ 0) after each detector level.
-struct Simulation {
-    lanes: GainLanes,
+/// The fit's simulation of up to `N` (at most [`LANES`]) models side by side, from rest, by
+/// the plugin's own gain path: each one's smoothed gain reduction (dB, ≥ 0) after each
+/// detector level.
+struct Simulation<const N: usize> {
+    lanes: GainLanes<N>,
     /// Reductions of the stretch last run, one frame per level.
-    reductions_db: Vec<[f32; LANES]>,
+    reductions_db: Vec<[f32; N]>,
 }
 
-impl Simulation {
+/// Models a narrow [`Simulation`] carries: one register of f64 lanes with AVX2. A pass of up
+/// to this many runs it (Nelder–Mead's four trial points); a wider pass (the grid's, a shrink's)
+/// runs [`LANES`], which costs little more.
+const NARROW: usize = 4;
+
+impl<const N: usize> Simulation<N> {
     /// Frames [`Simulation::skip`] runs at a time (keeps the scratch small).
     const SKIP_CHUNK: usize = 4096;
 
@@ -55,8 +61,8 @@ impl Simulation {
     }
 
     /// Runs the models over `levels_db`: the reductions, frame by frame.
-    fn run(&mut self, levels_db: &[f32]) -> &[[f32; LANES]] {
-        self.reductions_db.resize(levels_db.len(), [0.0; LANES]);
+    fn run(&mut self, levels_db: &[f32]) -> &[[f32; N]] {
+        self.reductions_db.resize(levels_db.len(), [0.0; N]);
         self.lanes.run(levels_db, &mut self.reductions_db);
         &self.reductions_db
     }
@@ -79,7 +85,7 @@ pub fn simulated_gain_db(
     sample_rate: f64,
 ) -> Vec<Vec<f32>> {
     let run = |levels: Vec<f32>| -> Vec<f32> {
-        let mut simulation = Simulation::new(std::slice::from_ref(model), sample_rate);
+        let mut simulation = Simulation::<1>::new(std::slice::from_ref(model), sample_rate);
         simulation.run(&levels).iter().map(|r| -r[0]).collect()
     };
     if model.linked {
@@ -239,26 +245,43 @@ impl Excerpt {
             (1..=LANES).contains(&models.len()),
             "1 to {LANES} models per pass"
         );
-        let mut simulation = Simulation::new(models, sample_rate);
-        let used = models.len();
+        if models.len() <= NARROW {
+            let simulation = Simulation::<NARROW>::new(models, sample_rate);
+            self.block_gains(simulation, level_db, models.len(), blocks, peak_db, out);
+        } else {
+            let simulation = Simulation::<LANES>::new(models, sample_rate);
+            self.block_gains(simulation, level_db, models.len(), blocks, peak_db, out);
+        }
+    }
+
+    /// [`Excerpt::simulated_block_gains`] with `simulation` (its first `used` lanes).
+    fn block_gains<const N: usize>(
+        &self,
+        mut simulation: Simulation<N>,
+        level_db: &[f32],
+        used: usize,
+        blocks: usize,
+        peak_db: &[f32],
+        out: &mut LaneOutput,
+    ) {
         out.gains[..used].iter_mut().for_each(Vec::clear);
         out.peaks[..used].iter_mut().for_each(Vec::clear);
         let mut n = 0;
         for (&(a, b), &e) in self.blocks.iter().zip(&self.block_energy).take(blocks) {
             simulation.skip(&level_db[n..a]);
             let reductions = simulation.run(&level_db[a..b]);
-            let mut acc = [0.0f32; LANES];
+            let mut acc = [0.0f32; N];
             if peak_db.is_empty() {
                 for (r, &energy) in reductions.iter().zip(&self.energy[a..b]) {
-                    for l in 0..LANES {
+                    for l in 0..N {
                         acc[l] -= energy * r[l];
                     }
                 }
             } else {
-                let mut top = [f32::NEG_INFINITY; LANES];
+                let mut top = [f32::NEG_INFINITY; N];
                 let samples = self.energy[a..b].iter().zip(&peak_db[a..b]);
                 for (r, (&energy, &peak)) in reductions.iter().zip(samples) {
-                    for l in 0..LANES {
+                    for l in 0..N {
                         acc[l] -= energy * r[l];
                         top[l] = top[l].max(peak - r[l]);
                     }

@@ -21,11 +21,16 @@ impl<T: Real> Ballistics<T> {
     /// One sample: the smoothed reduction after `y` when the gain computer asks for `x`
     /// (attack while the reduction rises, release otherwise). [`Ballistics::run`] computes the
     /// same recursion two samples per step.
+    ///
+    /// Both branches are computed and the comparison picks one, so from one sample to the
+    /// next the recursion is a multiply, an add and a select, the comparison beside the
+    /// multiply (choosing the coefficients first would put the comparison and the select in
+    /// front of the multiply). The result is the same, bit for bit: `α·y + β·x` of the branch.
     #[inline(always)]
     pub(super) fn step(&self, y: T, x: T) -> T {
-        let a = T::select_gt(x, y, self.attack, self.release);
-        let b = T::select_gt(x, y, self.attack_rest, self.release_rest);
-        a * y + b * x
+        let attack = self.attack * y + self.attack_rest * x;
+        let release = self.release * y + self.release_rest * x;
+        T::select_gt(x, y, attack, release)
     }
 }
 
