@@ -226,14 +226,11 @@ pub fn third_octave_levels_db(s: &PowerSpectrum) -> Vec<f64> {
 /// [`TOP_FREQ_RATIO`]·fs).
 /// Returns `(rms_db, max_db)`.
 pub fn ltas_error_db(x: &[f32], r: &[f32], sample_rate: f64) -> (f64, f64) {
-    // The two spectra side by side, one per core.
-    let (lx, lr) = std::thread::scope(|scope| {
-        let lr = scope.spawn(|| ltas_levels_db(r, sample_rate));
-        (
-            ltas_levels_db(x, sample_rate),
-            lr.join().expect("spectra do not panic"),
-        )
-    });
+    // One spectrum after the other: each sums its frames on both cores.
+    let (lx, lr) = (
+        ltas_levels_db(x, sample_rate),
+        ltas_levels_db(r, sample_rate),
+    );
     ltas_error_from_levels(&lx, &lr, sample_rate)
 }
 

@@ -79,7 +79,7 @@ lanes_of!(f64);
 
 /// The gain computer and attack/release of up to `N` (at most [`LANES`]) settings, from rest.
 #[derive(Debug, Clone)]
-pub struct GainLanes<const N: usize = LANES> {
+pub struct GainLanes<const N: usize> {
     /// Run the AVX2 + FMA build of the loop (detected once, in `new`).
     fma: bool,
     threshold_db: Lanes<f32, N>,
@@ -158,14 +158,6 @@ impl<const N: usize> GainLanes<N> {
             *o = y.0.map(|v| v as f32);
         }
         self.reduction_db = y;
-    }
-
-    /// One frame: each lane's smoothed gain reduction (dB, ≥ 0) after a detector level
-    /// `level_db`.
-    pub fn step(&mut self, level_db: f32) -> [f32; N] {
-        let mut out = [[0.0; N]];
-        self.run_with(&[level_db], &mut out);
-        out[0]
     }
 }
 
