@@ -81,8 +81,9 @@ pub struct Inputs {
     pub warnings: Vec<AnalysisWarning>,
 }
 
-/// `options` in range, then both recordings checked (side by side, one per core): long
-/// enough, not silent; clipping and channel counts noted.
+/// `options` in range, then both recordings checked (side by side, one per core, the
+/// reference's clipped runs counted on its own): long enough, not silent; clipping and channel
+/// counts noted.
 pub fn check(
     reference: &Audio,
     source: Option<&Audio>,
@@ -94,14 +95,17 @@ pub fn check(
     if !(0.0..=1.0).contains(&options.amount) {
         return Err(AnalysisError::Amount(options.amount));
     }
-    let (reference_mid, source_mid) = std::thread::scope(|scope| {
+    let (reference_checked, source_mid) = std::thread::scope(|scope| {
         let src_mid = scope.spawn(|| source.map(|s| check_input(s, "source")).transpose());
-        let ref_mid = check_input(reference, "reference");
-        (ref_mid, src_mid.join().expect("checks do not panic"))
+        let reference_checked =
+            check_input(reference, "reference").map(|mid| (mid, clipped_runs(reference)));
+        (
+            reference_checked,
+            src_mid.join().expect("checks do not panic"),
+        )
     });
-    let (reference_mid, source_mid) = (reference_mid?, source_mid?);
+    let ((reference_mid, runs), source_mid) = (reference_checked?, source_mid?);
     let mut warnings = Vec::new();
-    let runs = clipped_runs(reference);
     if runs >= CLIP_RUNS_WARN {
         warnings.push(AnalysisWarning::ClippedReference { runs });
     }
@@ -169,7 +173,7 @@ pub fn clipped_runs(audio: &Audio) -> usize {
     for c in &audio.channels {
         let mut run = 0;
         for chunk in c.chunks(CHUNK) {
-            if run == 0 && chunk.iter().fold(0.0f32, |m, v| m.max(v.abs())) < CLIP_LEVEL {
+            if run == 0 && metrics::sample_peak(chunk) < CLIP_LEVEL {
                 continue;
             }
             for &v in chunk {

@@ -156,9 +156,29 @@ pub fn crest_factor_db(x: &[f32], sample_rate: f64) -> f64 {
     crest_of_levels_db(x, &active_levels_db(x, sample_rate))
 }
 
+/// The largest magnitude in `x` (0 for none; NaN is passed over). Eight running maxima side
+/// by side, which the compiler turns into vector instructions: a fold through `f32::max`
+/// goes one sample at a time (about 8 ms for a 3-minute stereo take). The maximum does not
+/// depend on the order it is taken in: the same value either way.
+pub fn sample_peak(x: &[f32]) -> f32 {
+    let mut top = [0.0f32; 8];
+    let eights = x.chunks_exact(8);
+    let rest = eights.remainder();
+    for eight in eights {
+        for l in 0..8 {
+            let v = eight[l].abs();
+            top[l] = if v > top[l] { v } else { top[l] };
+        }
+    }
+    rest.iter()
+        .map(|v| v.abs())
+        .chain(top)
+        .fold(0.0, |m, v| if v > m { v } else { m })
+}
+
 /// [`crest_factor_db`] from `x`'s gated levels ([`active_levels_db`]).
 fn crest_of_levels_db(x: &[f32], levels: &[f64]) -> f64 {
-    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    let peak = sample_peak(x) as f64;
     if levels.is_empty() || peak == 0.0 {
         return 0.0;
     }
@@ -322,6 +342,26 @@ mod tests {
     use super::*;
 
     use crate::analysis::test_noise as noise;
+
+    /// The side-by-side maxima find what one pass over the samples finds, wherever the peak
+    /// lies (in the eights or in the remainder, positive or negative).
+    #[test]
+    fn the_sample_peak_is_the_largest_magnitude() {
+        let fold = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert_eq!(sample_peak(&[]), 0.0);
+        let x = noise(1_003, 4);
+        for len in [1, 7, 8, 9, 100, 1_003] {
+            for at in [0, len / 2, len - 1] {
+                for sign in [1.0, -1.0] {
+                    let mut y = x[..len].to_vec();
+                    y[at] = 1.5 * sign;
+                    assert_eq!(sample_peak(&y), 1.5, "len {len}, peak at {at}");
+                    y[at] = 0.0;
+                    assert_eq!(sample_peak(&y).to_bits(), fold(&y).to_bits(), "len {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn spread_of_alternating_levels_is_their_difference() {

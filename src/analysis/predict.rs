@@ -119,16 +119,32 @@ impl Output {
     pub fn peak(&self) -> f32 {
         self.channels
             .iter()
-            .flatten()
-            .fold(0.0f32, |m, v| m.max(v.abs()))
+            .map(|c| metrics::sample_peak(c))
+            .fold(0.0, f32::max)
     }
 
     /// Every sample times `gain`: the render with `gain` more output gain, where the ceiling
-    /// acts on neither (the output gain is the last stage before it).
+    /// acts on neither (the output gain is the last stage before it). The samples' first
+    /// halves on another core.
     pub fn scale(&mut self, gain: f32) {
-        for v in self.channels.iter_mut().flatten().chain(&mut self.mid) {
-            *v *= gain;
-        }
+        let (firsts, seconds): (Vec<&mut [f32]>, Vec<&mut [f32]>) = self
+            .channels
+            .iter_mut()
+            .chain(std::iter::once(&mut self.mid))
+            .map(|v| {
+                let half = v.len() / 2;
+                v.split_at_mut(half)
+            })
+            .unzip();
+        let scale = |pieces: Vec<&mut [f32]>| {
+            for v in pieces.into_iter().flatten() {
+                *v *= gain;
+            }
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| scale(firsts));
+            scale(seconds);
+        });
         let power = (gain as f64).powi(2);
         for block in self.block_powers.iter_mut().flatten() {
             *block *= power;

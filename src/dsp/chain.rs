@@ -211,6 +211,32 @@ pub struct Chain {
     avx2: bool,
 }
 
+/// A copy of the chain as it stands, state and all: it processes what the original would from
+/// here, to the bit. Its meters are its own, reading nothing yet. Allocates; off the audio
+/// thread. Copying a fresh chain skips designing its EQ again (the analysis renders several
+/// excerpts through the same settings).
+impl Clone for Chain {
+    fn clone(&self) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            sample_rate: self.sample_rate,
+            bypass: self.bypass,
+            dry: self.dry.clone(),
+            input_gain: self.input_gain.clone(),
+            eq: self.eq.clone(),
+            compressor: self.compressor.clone(),
+            output_gain: self.output_gain.clone(),
+            ceiling: self.ceiling.clone(),
+            metering: self.metering,
+            meters: Arc::new(ChainMeters::default()),
+            mean_squares: self.mean_squares,
+            rms_keep: self.rms_keep,
+            last_peak: self.last_peak,
+            avx2: self.avx2,
+        }
+    }
+}
+
 impl Chain {
     /// A chain for `sample_rate` Hz with `settings` applied at once (no glide).
     /// Allocates (the shared meters); call off the audio thread.

@@ -94,6 +94,42 @@ fn block_size_does_not_change_the_output() {
     }
 }
 
+/// A copy processes what its original does, bit for bit: a copy of a new chain is a new
+/// chain (the analysis renders excerpts from copies of one), and a copy made mid-stream goes on
+/// where the original stands, with the compressor and the ceiling busy.
+#[test]
+fn a_copy_processes_what_its_original_does() {
+    let fs = 48_000.0;
+    let settings = busy_settings();
+    let input = [beat(24_000, fs, 3), beat(24_000, fs, 4)];
+    let bits =
+        |out: &[Vec<f32>]| -> Vec<u32> { out.iter().flatten().map(|v| v.to_bits()).collect() };
+    let process = |chain: &mut Chain, from: usize, to: usize| {
+        let mut out: Vec<Vec<f32>> = input.iter().map(|c| c[from..to].to_vec()).collect();
+        let mut views: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+        chain.process(&mut views);
+        out
+    };
+    let fresh = Chain::new(&settings, fs);
+    let new_out = process(&mut Chain::new(&settings, fs), 0, 24_000);
+    assert_eq!(
+        bits(&process(&mut fresh.clone(), 0, 24_000)),
+        bits(&new_out)
+    );
+    let mut original = Chain::new(&settings, fs);
+    process(&mut original, 0, 12_000);
+    let mut copy = original.clone();
+    let going_on = process(&mut original, 12_000, 24_000);
+    assert_eq!(bits(&process(&mut copy, 12_000, 24_000)), bits(&going_on));
+    // The chain is at work there (not passing its input through).
+    let changed = going_on[0]
+        .iter()
+        .zip(&input[0][12_000..])
+        .map(|(y, x)| (y - x).abs())
+        .fold(0.0f32, f32::max);
+    assert!(changed > 0.05, "largest change {changed}");
+}
+
 /// The chain's halves, the first a block ahead of the second (as an offline render runs them on
 /// two threads), give the chain's samples bit for bit.
 #[test]
