@@ -173,7 +173,7 @@ pub fn clipped_runs(audio: &Audio) -> usize {
     for c in &audio.channels {
         let mut run = 0;
         for chunk in c.chunks(CHUNK) {
-            if run == 0 && metrics::sample_peak(chunk) < CLIP_LEVEL {
+            if run == 0 && crate::dsp::peak_magnitude(chunk) < CLIP_LEVEL {
                 continue;
             }
             for &v in chunk {

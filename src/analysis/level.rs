@@ -298,11 +298,7 @@ pub fn fit_ceiling(reference: &Audio) -> CeilingFit {
     let chunk_peaks: Vec<Vec<f32>> = reference
         .channels
         .iter()
-        .map(|c| {
-            c.chunks(CHUNK)
-                .map(|ch| ch.iter().fold(0.0f32, |m, v| m.max(v.abs())))
-                .collect()
-        })
+        .map(|c| c.chunks(CHUNK).map(crate::dsp::peak_magnitude).collect())
         .collect();
     let peak = chunk_peaks.iter().flatten().fold(0.0f32, |m, &v| m.max(v));
     let peak_db = 20.0 * peak.max(1e-10).log10();

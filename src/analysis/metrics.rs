@@ -156,29 +156,9 @@ pub fn crest_factor_db(x: &[f32], sample_rate: f64) -> f64 {
     crest_of_levels_db(x, &active_levels_db(x, sample_rate))
 }
 
-/// The largest magnitude in `x` (0 for none; NaN is passed over). Eight running maxima side
-/// by side, which the compiler turns into vector instructions: a fold through `f32::max`
-/// goes one sample at a time (about 8 ms for a 3-minute stereo take). The maximum does not
-/// depend on the order it is taken in: the same value either way.
-pub fn sample_peak(x: &[f32]) -> f32 {
-    let mut top = [0.0f32; 8];
-    let eights = x.chunks_exact(8);
-    let rest = eights.remainder();
-    for eight in eights {
-        for l in 0..8 {
-            let v = eight[l].abs();
-            top[l] = if v > top[l] { v } else { top[l] };
-        }
-    }
-    rest.iter()
-        .map(|v| v.abs())
-        .chain(top)
-        .fold(0.0, |m, v| if v > m { v } else { m })
-}
-
 /// [`crest_factor_db`] from `x`'s gated levels ([`active_levels_db`]).
 fn crest_of_levels_db(x: &[f32], levels: &[f64]) -> f64 {
-    let peak = sample_peak(x) as f64;
+    let peak = crate::dsp::peak_magnitude(x) as f64;
     if levels.is_empty() || peak == 0.0 {
         return 0.0;
     }
@@ -343,10 +323,12 @@ mod tests {
 
     use crate::analysis::test_noise as noise;
 
-    /// The side-by-side maxima find what one pass over the samples finds, wherever the peak
-    /// lies (in the eights or in the remainder, positive or negative).
+    /// The side-by-side maxima of the peak the crest factor reads find what one pass over the
+    /// samples finds, wherever the peak lies (in the eights or in the remainder, positive or
+    /// negative).
     #[test]
     fn the_sample_peak_is_the_largest_magnitude() {
+        use crate::dsp::peak_magnitude as sample_peak;
         let fold = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert_eq!(sample_peak(&[]), 0.0);
         let x = noise(1_003, 4);

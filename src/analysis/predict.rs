@@ -119,7 +119,7 @@ impl Output {
     pub fn peak(&self) -> f32 {
         self.channels
             .iter()
-            .map(|c| metrics::sample_peak(c))
+            .map(|c| crate::dsp::peak_magnitude(c))
             .fold(0.0, f32::max)
     }
 

@@ -115,11 +115,7 @@ impl Compressor {
     /// A compressor with default settings, prepared for 48 kHz.
     pub fn new() -> Self {
         let settings = CompressorSettings::default();
-        #[cfg(target_arch = "x86_64")]
-        let fma = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let fma = false;
+        let fma = super::Simd::detect() >= super::Simd::Avx2;
         let mut c = Self {
             fma,
             sample_rate: 48_000.0,

@@ -24,6 +24,74 @@ pub use settings::{
     FieldError, FilterKind, NUM_BANDS, Range, ranges,
 };
 
+/// The vector instructions this CPU has, as the processors' builds need them: each level has
+/// everything the ones before it have (detected by the standard library, once per process).
+/// The EQ's kernels, the compressor's loops and the analysis' simulation of the compressor
+/// choose their builds by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) enum Simd {
+    /// Plain arithmetic, any CPU.
+    Portable,
+    /// Fused multiply-add.
+    Fma,
+    /// AVX2 and FMA.
+    Avx2,
+    /// AVX2, FMA and AVX-512 (F and VL).
+    Avx512,
+}
+
+impl Simd {
+    pub(crate) fn detect() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if !has!("fma") {
+                Simd::Portable
+            } else if !has!("avx2") {
+                Simd::Fma
+            } else if !(has!("avx512f") && has!("avx512vl")) {
+                Simd::Avx2
+            } else {
+                Simd::Avx512
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Simd::Portable
+    }
+
+    /// Every level this CPU runs, lowest first: for tests that compare the builds.
+    #[cfg(test)]
+    pub(crate) fn available() -> Vec<Simd> {
+        let best = Simd::detect();
+        [Simd::Portable, Simd::Fma, Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .filter(|&level| level <= best)
+            .collect()
+    }
+}
+
+/// The largest magnitude in `x` (0 for none; NaN is passed over). Eight running maxima side
+/// by side, which the compiler turns into vector instructions (a fold through `f32::max`,
+/// whose NaN rule blocks vectorising, goes one sample at a time). The maximum does not depend
+/// on the order it is taken in: the same value either way.
+#[inline]
+pub fn peak_magnitude(x: &[f32]) -> f32 {
+    let mut top = [0.0f32; 8];
+    let eights = x.chunks_exact(8);
+    let rest = eights.remainder();
+    for eight in eights {
+        for l in 0..8 {
+            let v = eight[l].abs();
+            top[l] = if v > top[l] { v } else { top[l] };
+        }
+    }
+    rest.iter()
+        .map(|v| v.abs())
+        .chain(top)
+        .fold(0.0, |m, v| if v > m { v } else { m })
+}
+
 /// Whether the CPU has AVX2: the simple scans around the chain (meters, the editor's scope)
 /// then run in their AVX2 builds.
 pub fn cpu_has_avx2() -> bool {

@@ -2,6 +2,7 @@
 
 use super::curve::Real;
 use super::madd;
+use crate::dsp::peak_magnitude;
 use crate::dsp::settings::{CompressorSettings, ranges};
 
 /// Attack/release smoothing of the gain reduction in dB: the "smooth branching" peak detector
@@ -104,24 +105,8 @@ impl Ballistics {
         for c in 0..N {
             *state[c] = y[c];
         }
-        data.iter().map(|d| max_of(d)).fold(0.0, f32::max)
+        // A pass of its own (the reductions are ≥ 0, so their largest magnitude is their
+        // largest value): tracking it inside the loop above would lengthen its chain.
+        data.iter().map(|d| peak_magnitude(d)).fold(0.0, f32::max)
     }
-}
-
-/// Largest value of non-negative, non-NaN `v` (0 for none). Four running maxima side by side,
-/// which the compiler turns into vector max instructions; tracking the maximum inside the
-/// ballistics loop would lengthen its dependency chain.
-pub(super) fn max_of(v: &[f32]) -> f32 {
-    let mut m = [0.0f32; 4];
-    let quads = v.chunks_exact(4);
-    let rest = quads.remainder();
-    for q in quads {
-        for l in 0..4 {
-            m[l] = if q[l] > m[l] { q[l] } else { m[l] };
-        }
-    }
-    for &x in rest {
-        m[0] = if x > m[0] { x } else { m[0] };
-    }
-    m.into_iter().fold(0.0, f32::max)
 }

@@ -5,12 +5,13 @@
 //! the compressor's, sample for sample. The lanes' recursions are independent: the smoothing
 //! is bound by its latency, not its arithmetic, so four settings (one register of f64) cost
 //! little more than one; eight cost little more than four in one AVX-512 register, and about
-//! twice as much in two AVX2 registers, where the arithmetic fills the core ([`Build`]).
+//! twice as much in two AVX2 registers, where the arithmetic fills the core.
 //!
 //! [`Compressor::detector_levels_db`]: super::Compressor::detector_levels_db
 
 use super::ballistics::Ballistics;
 use super::curve::{Curve, Knee, Real};
+use crate::dsp::Simd;
 use crate::dsp::settings::CompressorSettings;
 
 /// Most settings a [`GainLanes`] carries side by side.
@@ -78,54 +79,16 @@ macro_rules! lanes_of {
 lanes_of!(f32);
 lanes_of!(f64);
 
-/// The builds of [`GainLanes::run`]'s loop: the same operations lane by lane in each, so the
-/// same bits; the wider registers take more lanes per instruction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-enum Build {
-    /// What the target compiles by default (SSE2 on x86-64).
-    Portable,
-    /// AVX2 + FMA: four lanes' f64 smoothing in one register.
-    Avx2,
-    /// AVX-512 (F and VL): eight lanes' f64 smoothing in one register, and comparisons into
-    /// mask registers, whose selects are quicker than AVX2's blends. On a 2-core Xeon with
-    /// AVX-512, `cargo bench --bench compressor -- compressor_lanes`: 3.8 ns a level for four
-    /// lanes, 4.4 ns for eight; the AVX2 build read 4.6 and 8.3 ns on the same machine.
-    Avx512,
-}
-
-impl Build {
-    /// The fastest build this CPU runs (its features detected once per process by the
-    /// standard library).
-    fn fastest() -> Build {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") {
-                return if has!("avx512f") && has!("avx512vl") {
-                    Build::Avx512
-                } else {
-                    Build::Avx2
-                };
-            }
-        }
-        Build::Portable
-    }
-
-    /// The builds this CPU runs, fastest last: each build needs what the one before it does.
-    #[cfg(test)]
-    fn available() -> Vec<Build> {
-        let all = [Build::Portable, Build::Avx2, Build::Avx512];
-        let fastest = all.iter().position(|b| *b == Build::fastest());
-        all[..=fastest.expect("one of them")].to_vec()
-    }
-}
-
 /// The gain computer and attack/release of up to `N` (at most [`LANES`]) settings, from rest.
 #[derive(Debug, Clone)]
 pub struct GainLanes<const N: usize> {
-    /// The build of the loop that runs (the fastest the CPU has, chosen in `new`).
-    build: Build,
+    /// The build of the loop that runs (the fastest the CPU has, chosen in `new`): the same
+    /// operations lane by lane in each, so the same bits. AVX2 holds four lanes' f64
+    /// smoothing in one register; AVX-512 holds eight, and its selects go through mask
+    /// registers, quicker than AVX2's blends. On a 2-core Xeon with AVX-512, `cargo bench
+    /// --bench compressor -- compressor_lanes`: 3.8 ns a level for four lanes, 4.4 ns for
+    /// eight; the AVX2 build read 4.6 and 8.3 ns on the same machine.
+    simd: Simd,
     threshold_db: Lanes<f32, N>,
     knee: Knee<Lanes<f32, N>>,
     ballistics: Ballistics<Lanes<f64, N>>,
@@ -138,7 +101,7 @@ impl<const N: usize> GainLanes<N> {
     /// Threshold, ratio, knee, attack and release count, clamped and snapped as the compressor
     /// does; detector, sidechain and link are the levels' business, make-up and mix the
     /// caller's. A lane's reductions do not depend on `N`, on the other lanes or on the
-    /// [`Build`], to the bit.
+    /// build that runs, to the bit.
     ///
     /// # Panics
     /// With no settings, or more than `N`.
@@ -153,7 +116,7 @@ impl<const N: usize> GainLanes<N> {
         let ballistics: [Ballistics; N] =
             std::array::from_fn(|l| Ballistics::new(lane(l), sample_rate));
         Self {
-            build: Build::fastest(),
+            simd: Simd::detect(),
             threshold_db: Lanes(curves.map(|c| c.threshold_db as f32)),
             knee: Knee {
                 slope: Lanes(knees.map(|k| k.slope)),
@@ -170,43 +133,40 @@ impl<const N: usize> GainLanes<N> {
         }
     }
 
-    /// The same lanes run by `build` (one of [`Build::available`]), for the tests.
+    /// The same lanes run by the build for `simd` (one of [`Simd::available`]), for the tests.
     ///
     /// # Panics
-    /// With a build this CPU does not run.
+    /// With a level this CPU does not run.
     #[cfg(test)]
-    fn with_build(self, build: Build) -> Self {
+    fn with_simd(self, simd: Simd) -> Self {
         assert!(
-            Build::available().contains(&build),
-            "{build:?} does not run on this CPU"
+            Simd::available().contains(&simd),
+            "{simd:?} does not run on this CPU"
         );
-        Self { build, ..self }
+        Self { simd, ..self }
     }
 
     /// Each lane's smoothed gain reduction (dB, ≥ 0) after each of `levels_db`, into `out`
     /// (frame by frame; the shorter of the two counts).
     pub fn run(&mut self, levels_db: &[f32], out: &mut [[f32; N]]) {
-        match self.build {
-            Build::Portable => self.run_with(levels_db, out),
-            // SAFETY: a build is only chosen when the CPU reports its features
-            // (`Build::available`).
+        match self.simd {
+            // SAFETY: `simd` is the CPU's own level (`Simd::detect`), or below it in the tests.
             #[cfg(target_arch = "x86_64")]
-            Build::Avx2 => unsafe { self.run_avx2(levels_db, out) },
+            Simd::Avx512 => unsafe { self.run_avx512(levels_db, out) },
             #[cfg(target_arch = "x86_64")]
-            Build::Avx512 => unsafe { self.run_avx512(levels_db, out) },
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => unreachable!("x86-64 builds are only available there"),
+            Simd::Avx2 => unsafe { self.run_avx2(levels_db, out) },
+            _ => self.run_with(levels_db, out),
         }
     }
 
-    /// [`Self::run`] compiled for AVX2 + FMA ([`Build::Avx2`]).
+    /// [`Self::run`] compiled for AVX2 + FMA ([`Simd::Avx2`]).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn run_avx2(&mut self, levels_db: &[f32], out: &mut [[f32; N]]) {
         self.run_with(levels_db, out);
     }
 
-    /// [`Self::run`] compiled for AVX-512 ([`Build::Avx512`]).
+    /// [`Self::run`] compiled for AVX-512 ([`Simd::Avx512`]).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
     fn run_avx512(&mut self, levels_db: &[f32], out: &mut [[f32; N]]) {
@@ -267,13 +227,13 @@ mod tests {
         let fs = 48_000.0;
         let settings = eight_settings();
         let levels = levels_db(30_000);
-        let mut wide = GainLanes::<LANES>::new(&settings, fs).with_build(Build::Portable);
+        let mut wide = GainLanes::<LANES>::new(&settings, fs).with_simd(Simd::Portable);
         let mut out_wide = vec![[0.0f32; LANES]; levels.len()];
         wide.run(&levels, &mut out_wide);
-        let builds = Build::available();
+        let builds = Simd::available();
         println!("builds on this CPU: {builds:?}");
         for build in builds {
-            let mut wide = GainLanes::<LANES>::new(&settings, fs).with_build(build);
+            let mut wide = GainLanes::<LANES>::new(&settings, fs).with_simd(build);
             let mut out = vec![[0.0f32; LANES]; levels.len()];
             wide.run(&levels, &mut out);
             for (w, o) in out_wide.iter().zip(&out) {
@@ -282,7 +242,7 @@ mod tests {
                 }
             }
             for (half, lanes) in settings.chunks(4).enumerate() {
-                let mut narrow = GainLanes::<4>::new(lanes, fs).with_build(build);
+                let mut narrow = GainLanes::<4>::new(lanes, fs).with_simd(build);
                 let mut out = vec![[0.0f32; 4]; levels.len()];
                 narrow.run(&levels, &mut out);
                 for (w, n) in out_wide.iter().zip(&out) {

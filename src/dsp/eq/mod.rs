@@ -14,6 +14,7 @@ pub mod svf;
 #[cfg(test)]
 mod tests;
 
+use super::Simd;
 use super::settings::{EqBandSettings, EqSettings, NUM_BANDS};
 use band::Band;
 pub use curve::{BandCurve, PrototypeCurve};
@@ -61,48 +62,18 @@ impl EqBandSettings {
 #[derive(Debug, Clone)]
 pub struct Eq {
     bands: [Band; NUM_BANDS],
-    /// The fastest steady loop this CPU can run (checked once, at construction).
-    kernel: Kernel,
-}
-
-/// Which steady loop runs; each computes the same filter (tested), faster ones first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Kernel {
-    /// Plain arithmetic, any CPU.
-    Portable,
-    /// Fused multiply-add, two channels per 128-bit vector.
-    Fma,
-    /// Two sections × two channels per 256-bit vector, pipelined.
-    Avx2,
-    /// The AVX2 loop with AVX-512's 32 registers.
-    Avx512,
-}
-
-impl Kernel {
-    fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if !has!("fma") {
-                Kernel::Portable
-            } else if !has!("avx2") {
-                Kernel::Fma
-            } else if !(has!("avx512f") && has!("avx512vl")) {
-                Kernel::Avx2
-            } else {
-                Kernel::Avx512
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        Kernel::Portable
-    }
+    /// The fastest steady loop this CPU can run (checked once, at construction); each
+    /// computes the same filter (tested): plain arithmetic; with FMA, two channels per 128-bit
+    /// vector; with AVX2, two sections × two channels per 256-bit vector, pipelined; with
+    /// AVX-512, the AVX2 loop with its 32 registers.
+    kernel: Simd,
 }
 
 impl Eq {
     pub fn new(sample_rate: f64) -> Self {
         Self {
             bands: std::array::from_fn(|_| Band::new(sample_rate)),
-            kernel: Kernel::detect(),
+            kernel: Simd::detect(),
         }
     }
 
@@ -188,7 +159,7 @@ impl Eq {
         end: usize,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if self.kernel >= Kernel::Fma {
+        if self.kernel >= Simd::Fma {
             // SAFETY: the kernel is at least Fma only when the CPU reports FMA.
             return unsafe { self.run_steady_fma::<N>(first, last, ch, start, end) };
         }
@@ -253,8 +224,8 @@ impl Eq {
                 let st = std::slice::from_raw_parts_mut(state.as_mut_ptr().cast(), state.len());
                 let (l, r) = (&mut left[start..end], &mut right[start..end]);
                 match self.kernel {
-                    Kernel::Avx512 => simd::run_stereo_avx2_512(sections, st, l, r),
-                    Kernel::Avx2 => simd::run_stereo_avx2(sections, st, l, r),
+                    Simd::Avx512 => simd::run_stereo_avx2_512(sections, st, l, r),
+                    Simd::Avx2 => simd::run_stereo_avx2(sections, st, l, r),
                     _ => simd::run_stereo_fma(sections, st, l, r),
                 }
             }

@@ -480,7 +480,7 @@ fn kernels_agree(settings: &EqSettings, fs: f64) {
     };
     let (left, right) = (signal(7919, 0.5), signal(104_729, 0.3));
     assert_ne!(left, right);
-    let run = |kernel: Kernel, channels: usize| {
+    let run = |kernel: Simd, channels: usize| {
         let mut eq = Eq::new(fs);
         eq.kernel = kernel;
         eq.set_settings(settings);
@@ -490,10 +490,10 @@ fn kernels_agree(settings: &EqSettings, fs: f64) {
         eq.process(&mut views);
         chans
     };
-    let best = Kernel::detect();
-    let variants = [Kernel::Fma, Kernel::Avx2, Kernel::Avx512];
+    let best = Simd::detect();
+    let variants = [Simd::Fma, Simd::Avx2, Simd::Avx512];
     for channels in [1, 2] {
-        let reference = run(Kernel::Portable, channels);
+        let reference = run(Simd::Portable, channels);
         for kernel in variants.into_iter().filter(|&k| k <= best) {
             let out = run(kernel, channels);
             for (c, (got, want)) in out.iter().zip(&reference).enumerate() {
