@@ -1,5 +1,6 @@
 //! Reading and writing audio files: decode WAV, FLAC, MP3 and Ogg Vorbis with symphonia
-//! ([`decode`], streamed and checked); write 32-bit float WAV with hound ([`wav`], streamed and
+//! ([`decode`], streamed and checked), reading the common plain WAV files whole straight from
+//! their bytes ([`plain_wav`]); write 32-bit float WAV with hound ([`wav`], streamed and
 //! atomic). What is read must lie in the supported input range below; anything else is
 //! refused with a one-line error naming the file.
 //!
@@ -15,6 +16,7 @@
 //!   each PCM block, and (lossless formats) the total length.
 
 mod decode;
+mod plain_wav;
 mod wav;
 
 pub use decode::{AudioReader, Block};
@@ -188,6 +190,9 @@ pub struct Prefix {
 /// [`MAX_IN_MEMORY_FRAMES`] (up front when its header says so) and one with damaged packets
 /// (their gaps, closed up, would shift and shorten what is measured).
 pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
+    if let Some(audio) = plain_wav::read(path, MAX_IN_MEMORY_FRAMES) {
+        return Ok(audio);
+    }
     let reader = AudioReader::open(path)?;
     let sample_rate = reader.sample_rate();
     let too_long = || AudioError::TooLong {
@@ -218,6 +223,15 @@ pub fn read_audio(path: &Path) -> Result<Audio, AudioError> {
 
 /// Decode `path` into memory up to [`MAX_IN_MEMORY_FRAMES`], saying whether it goes on.
 pub fn read_audio_prefix(path: &Path) -> Result<Prefix, AudioError> {
+    if let Some(audio) = plain_wav::read(path, MAX_IN_MEMORY_FRAMES) {
+        let frames = audio.frames() as u64;
+        return Ok(Prefix {
+            audio,
+            cut: false,
+            stated_frames: Some(frames),
+            damage: None,
+        });
+    }
     read_prefix(AudioReader::open(path)?, MAX_IN_MEMORY_FRAMES)
 }
 
