@@ -268,8 +268,8 @@ pub fn analyze(
 /// `work` on a thread of `scope` at the lowest priority the system gives a thread of a
 /// process (Linux: the idle policy, `SCHED_IDLE`; elsewhere the usual one): it runs where the
 /// other threads leave a core idle, and gives the core up as soon as one of them wakes. At
-/// nice 19 it went on for a moment after each wake-up of the fits' short-lived threads: on the
-/// bench's paired take the fits took about 30 ms longer beside it.
+/// nice 19 instead, beside the lanes of the K-weighting, the fits of the bench's paired take
+/// took 30–40 ms longer (timed inside the process, medians of 9 runs in turn).
 fn spawn_behind<'scope, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     work: impl FnOnce() -> T + Send + 'scope,
