@@ -127,10 +127,14 @@ fn step_energies_with(
             for (lane, (channel, stretch)) in lane_stretches(count, stretches).enumerate() {
                 // The step this lane is at; before 0 (the first stretch's wait while the
                 // others warm up), silence, which leaves a filter at rest exactly at rest.
-                let at = (stretch * per_stretch + local).checked_sub(lead);
-                let samples = at.map(|at| &channels[channel][at * step + first..][..rows.len()]);
-                for (i, row) in rows.iter_mut().enumerate() {
-                    row[lane] = samples.map_or(0.0, |s| f64::from(s[i]));
+                match (stretch * per_stretch + local).checked_sub(lead) {
+                    Some(at) => {
+                        let samples = &channels[channel][at * step + first..];
+                        for (row, &x) in rows.iter_mut().zip(samples) {
+                            row[lane] = f64::from(x);
+                        }
+                    }
+                    None => rows.iter_mut().for_each(|row| row[lane] = 0.0),
                 }
             }
             lanes.run(simd, &sections, rows, &mut sums);
@@ -148,17 +152,27 @@ fn step_energies_with(
         if stretch == stretches - 1 {
             let mut state = lanes.state(lane);
             for (at, e) in energy.iter_mut().enumerate().skip(stretches * per_stretch) {
-                let mut sum = 0.0;
-                for &x in &channels[channel][at * step..(at + 1) * step] {
-                    let y = sections[0].tick(&mut state[0], f64::from(x));
-                    let y = sections[1].tick(&mut state[1], y);
-                    sum += y * y;
-                }
-                *e += sum;
+                *e += energy_in_turn(
+                    &sections,
+                    &mut state,
+                    &channels[channel][at * step..][..step],
+                );
             }
         }
     }
     energy
+}
+
+/// The energy of `samples` through both stages one sample after another, from `state` (left
+/// where the last sample leaves it).
+fn energy_in_turn(sections: &[Section; 2], state: &mut [[f64; 2]; 2], samples: &[f32]) -> f64 {
+    let mut sum = 0.0;
+    for &x in samples {
+        let y = sections[0].tick(&mut state[0], f64::from(x));
+        let y = sections[1].tick(&mut state[1], y);
+        sum += y * y;
+    }
+    sum
 }
 
 /// (channel, stretch) of each lane in use, lane by lane.
@@ -359,13 +373,7 @@ mod tests {
             .map(|at| {
                 let mut energy = 0.0;
                 for (channel, state) in channels.iter().zip(&mut states) {
-                    let mut sum = 0.0;
-                    for &x in &channel[at * step..(at + 1) * step] {
-                        let y = sections[0].tick(&mut state[0], f64::from(x));
-                        let y = sections[1].tick(&mut state[1], y);
-                        sum += y * y;
-                    }
-                    energy += sum;
+                    energy += energy_in_turn(&sections, state, &channel[at * step..][..step]);
                 }
                 energy
             })

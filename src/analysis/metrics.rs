@@ -323,28 +323,6 @@ mod tests {
 
     use crate::analysis::test_noise as noise;
 
-    /// The side-by-side maxima of the peak the crest factor reads find what one pass over the
-    /// samples finds, wherever the peak lies (in the eights or in the remainder, positive or
-    /// negative).
-    #[test]
-    fn the_sample_peak_is_the_largest_magnitude() {
-        use crate::dsp::peak_magnitude as sample_peak;
-        let fold = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        assert_eq!(sample_peak(&[]), 0.0);
-        let x = noise(1_003, 4);
-        for len in [1, 7, 8, 9, 100, 1_003] {
-            for at in [0, len / 2, len - 1] {
-                for sign in [1.0, -1.0] {
-                    let mut y = x[..len].to_vec();
-                    y[at] = 1.5 * sign;
-                    assert_eq!(sample_peak(&y), 1.5, "len {len}, peak at {at}");
-                    y[at] = 0.0;
-                    assert_eq!(sample_peak(&y).to_bits(), fold(&y).to_bits(), "len {len}");
-                }
-            }
-        }
-    }
-
     #[test]
     fn spread_of_alternating_levels_is_their_difference() {
         let fs = 48_000.0;

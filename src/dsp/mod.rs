@@ -112,3 +112,28 @@ pub fn db_to_gain(db: f64) -> f64 {
 pub fn gain_to_db(gain: f64) -> f64 {
     20.0 * gain.log10()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The side-by-side maxima find what one pass over the samples finds, wherever the peak
+    /// lies (in the eights or in the remainder, positive or negative).
+    #[test]
+    fn the_sample_peak_is_the_largest_magnitude() {
+        use super::peak_magnitude as sample_peak;
+        let fold = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert_eq!(sample_peak(&[]), 0.0);
+        // Scattered values in ±1, none of them 1.5.
+        let x: Vec<f32> = (0..1_003).map(|i| (i as f32 * 12.9898).sin()).collect();
+        for len in [1, 7, 8, 9, 100, 1_003] {
+            for at in [0, len / 2, len - 1] {
+                for sign in [1.0, -1.0] {
+                    let mut y = x[..len].to_vec();
+                    y[at] = 1.5 * sign;
+                    assert_eq!(sample_peak(&y), 1.5, "len {len}, peak at {at}");
+                    y[at] = 0.0;
+                    assert_eq!(sample_peak(&y).to_bits(), fold(&y).to_bits(), "len {len}");
+                }
+            }
+        }
+    }
+}
