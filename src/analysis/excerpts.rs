@@ -50,9 +50,7 @@ pub const PREROLL_S: f64 = 0.5;
 /// segment rendered from rest lets the compressor's first attack through (a loudness read on
 /// a 6 s excerpt of a voice through Telephone, 6:1 with a 3 ms attack, 0.17 LU high).
 pub struct Warmed {
-    /// Per segment: the channels from the pre-roll on, and how many samples of pre-roll lead
-    /// them.
-    segments: Vec<(Vec<Vec<f32>>, usize)>,
+    segments: Vec<LedSegment>,
     sample_rate: f64,
 }
 
@@ -75,28 +73,35 @@ impl Warmed {
     }
 
     /// Each segment through `settings` with the real chain, its pre-roll dropped: one `Vec`
-    /// of channels per segment.
+    /// of channels per segment, the later half of the segments on a second core.
     pub fn render(&self, settings: &ChainSettings) -> Vec<Vec<Vec<f32>>> {
-        let mut segments = Vec::with_capacity(self.segments.len());
-        self.render_each(settings, |segment, channel| {
-            if segment == segments.len() {
-                segments.push(Vec::new());
-            }
-            segments[segment].push(channel.to_vec());
-        });
-        segments
+        let fresh = Chain::new(settings, self.sample_rate as f32);
+        on_two_cores(&self.segments, |segment| {
+            let mut channels = Vec::new();
+            render_led(&fresh, segment, |channel| channels.push(channel.to_vec()));
+            channels
+        })
     }
 
-    /// Each segment through `settings`, handing `each` the segment's index and each of its
-    /// channels with the pre-roll dropped, in order (the polish's residual copies them
-    /// straight into one buffer).
-    pub fn render_each(&self, settings: &ChainSettings, mut each: impl FnMut(usize, &[f32])) {
+    /// Each segment through `settings`, its pre-roll dropped, into `out`: segment after
+    /// segment, channel after channel (the scored samples [`gather`] copies, flattened). On
+    /// one core: for a caller that keeps both busy.
+    pub fn render_joined(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
         let fresh = Chain::new(settings, self.sample_rate as f32);
-        for (i, (channels, skip)) in self.segments.iter().enumerate() {
-            for channel in render_from(&fresh, channels) {
-                each(i, &channel[*skip..]);
-            }
+        out.clear();
+        for segment in &self.segments {
+            render_led(&fresh, segment, |channel| out.extend_from_slice(channel));
         }
+    }
+}
+
+/// A segment's channels from its pre-roll on, and how many samples of pre-roll lead them.
+type LedSegment = (Vec<Vec<f32>>, usize);
+
+/// `segment` through a copy of `fresh`, handing `each` every channel with the pre-roll dropped.
+fn render_led(fresh: &Chain, (channels, skip): &LedSegment, mut each: impl FnMut(&[f32])) {
+    for channel in render_from(fresh, channels) {
+        each(&channel[*skip..]);
     }
 }
 
@@ -108,9 +113,11 @@ pub fn gather(channels: &[&[f32]], segments: &[(usize, usize)]) -> Vec<Vec<Vec<f
             channels
                 .iter()
                 .map(|c| {
-                    (s..s + l)
-                        .map(|n| c.get(n).copied().unwrap_or(0.0))
-                        .collect()
+                    // Past the end of the channel: silence.
+                    let end = (s + l).min(c.len());
+                    let mut copy = c[s.min(end)..end].to_vec();
+                    copy.resize(l, 0.0);
+                    copy
                 })
                 .collect()
         })
@@ -162,10 +169,23 @@ pub fn render_segments(
     sample_rate: f64,
 ) -> Vec<Vec<Vec<f32>>> {
     let fresh = Chain::new(settings, sample_rate as f32);
-    segments
-        .iter()
-        .map(|seg| render_from(&fresh, seg))
-        .collect()
+    on_two_cores(segments, |seg| render_from(&fresh, seg))
+}
+
+/// `each` of `items`, in order, the later half of them on a second core: the segments of an
+/// excerpt are independent (each from rest, or from its own pre-roll), so they come out the
+/// same as one after another.
+pub fn on_two_cores<I: Sync, T: Send>(items: &[I], each: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    if items.len() < 2 {
+        return items.iter().map(&each).collect();
+    }
+    let (first, later) = items.split_at(items.len() / 2);
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| later.iter().map(&each).collect::<Vec<_>>());
+        let mut all: Vec<T> = first.iter().map(&each).collect();
+        all.extend(later.join().expect("the work does not panic"));
+        all
+    })
 }
 
 /// Segments (each a list of channels) joined channel by channel.
@@ -218,5 +238,61 @@ mod tests {
         let (cold_db, warm_db) = (level_db(&cold[..first]), level_db(&stretch[..first]));
         assert!(worst < 1e-6, "{worst}");
         assert!(cold_db > warm_db + 5.0, "{cold_db} dB against {warm_db} dB");
+    }
+
+    /// Segments rendered with the later half on a second core are the segments rendered one
+    /// after another, bit for bit: five stereo segments (an odd count), with and without
+    /// their pre-roll, through a chain with a compressor.
+    #[test]
+    fn segments_on_two_cores_are_the_segments_one_after_another() {
+        let fs = 48_000.0;
+        let left = test_bursts(10 * 48_000);
+        let right: Vec<f32> = left.iter().rev().map(|v| 0.7 * v).collect();
+        let settings = find_factory("Beatbox Punch")
+            .expect("a factory preset")
+            .1
+            .settings;
+        let scored = excerpt_segments(left.len(), fs, (5.0, 5));
+        assert_eq!(scored.len(), 5);
+        let segments = gather(&[&left, &right], &scored);
+        let one_by_one: Vec<Vec<Vec<f32>>> = segments
+            .iter()
+            .map(|segment| render(&settings, segment, fs))
+            .collect();
+        assert!(render_segments(&settings, &segments, fs) == one_by_one);
+        let warmed = Warmed::of(&[&left, &right], &scored, fs);
+        let mut joined = Vec::new();
+        warmed.render_joined(&settings, &mut joined);
+        let on_two: Vec<f32> = warmed
+            .render(&settings)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        assert_eq!(on_two.len(), 2 * scored.iter().map(|s| s.1).sum::<usize>());
+        assert!(
+            on_two
+                .iter()
+                .zip(&joined)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert!(
+            on_two.iter().any(|v| v.abs() > 0.1),
+            "the renders are not silence"
+        );
+    }
+
+    /// Where a segment runs past the end of a channel, the copy goes on in silence.
+    #[test]
+    fn a_segment_past_the_end_is_silence_there() {
+        let channel = [1.0, 2.0, 3.0];
+        assert_eq!(
+            gather(&[&channel], &[(0, 2), (1, 4), (5, 2)]),
+            vec![
+                vec![vec![1.0, 2.0]],
+                vec![vec![2.0, 3.0, 0.0, 0.0]],
+                vec![vec![0.0, 0.0]]
+            ]
+        );
     }
 }

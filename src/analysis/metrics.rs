@@ -4,7 +4,7 @@
 //!
 //! Stereo signals are measured on their mid `(L+R)/2` ([`mid`]); loudness uses all channels.
 
-use super::spectrum::{PowerSpectrum, TOP_FREQ_RATIO, welch_power_on_two_cores};
+use super::spectrum::{PowerSpectrum, TOP_FREQ_RATIO, welch_power_f32_on_two_cores};
 
 /// Short-term level frame (M0), seconds.
 pub const FRAME_S: f64 = 0.050;
@@ -179,7 +179,8 @@ pub fn snr_db(x: &[f32], r: &[f32]) -> f64 {
 }
 
 /// Welch long-term spectrum over the active frames of `x` (M1 step 1: Hann, 75 % overlap,
-/// a frame is active when its level passes the M0 gate among all frames), on two cores.
+/// a frame is active when its level passes the M0 gate among all frames), on two cores, its
+/// FFTs in f32 ([`welch_power_f32_on_two_cores`]).
 pub fn gated_spectrum(x: &[f32], sample_rate: f64, fft_len: usize) -> PowerSpectrum {
     let hop = fft_len / 4;
     let levels: Vec<f64> = window_energies(x, fft_len, hop)
@@ -194,7 +195,7 @@ pub fn gated_spectrum(x: &[f32], sample_rate: f64, fft_len: usize) -> PowerSpect
         .filter(|(_, l)| **l > gate)
         .map(|(s, _)| *s)
         .collect();
-    welch_power_on_two_cores(x, sample_rate, fft_len, &active)
+    welch_power_f32_on_two_cores(x, sample_rate, fft_len, &active)
 }
 
 /// The LTAS error's differences have their mean over this band removed, Hz (M1 step 3; the

@@ -253,9 +253,7 @@ impl Residual {
 
     /// `settings`' output on the scored samples, into `out`.
     fn render(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
-        out.clear();
-        self.segments
-            .render_each(settings, |_, channel| out.extend_from_slice(channel));
+        self.segments.render_joined(settings, out);
     }
 
     /// `settings`' output minus the reference on the scored samples, into `out`.
@@ -282,8 +280,11 @@ impl Residual {
     /// What `settings` make of the scored samples: the waveform SNR at the output gain that
     /// suits them best, the spectrum error and the crest-factor error against the reference.
     fn judge(&self, settings: &ChainSettings) -> Judgement {
+        // On two cores: the judgements run between the polishes, with a core idle.
         let mut output = Vec::new();
-        self.render(settings, &mut output);
+        for channel in self.segments.render(settings).iter().flatten() {
+            output.extend_from_slice(channel);
+        }
         let fs = self.sample_rate;
         let (reference_ltas_db, reference_crest_db) = self.judged_against.get_or_init(|| {
             (
@@ -321,13 +322,16 @@ pub fn polish(
     }
     // The excerpt is a few seconds: what it does not hold (a louder passage, a quieter one)
     // may disagree. Other stretches of the takes decide.
-    let check = Residual::new(takes, CHECK_EXCERPT);
-    // The check's reading of the start beside the first polish (which leaves a core idle
-    // between its Jacobians).
-    let (before, first) = std::thread::scope(|scope| {
-        let before = scope.spawn(|| check.judge(&settings));
+    // The check's stretches and its reading of the start beside the first polish (which
+    // leaves a core idle between its Jacobians).
+    let ((check, before), first) = std::thread::scope(|scope| {
+        let check = scope.spawn(|| {
+            let check = Residual::new(takes, CHECK_EXCERPT);
+            let before = check.judge(&settings);
+            (check, before)
+        });
         let first = descend(&problem, &settings);
-        (before.join().expect("judging does not panic"), first)
+        (check.join().expect("judging does not panic"), first)
     });
     let mut tried = vec![(check.judge(&first.settings), first)];
     let judged = &tried[0].0;
