@@ -280,7 +280,7 @@ impl Residual {
     /// What `settings` make of the scored samples: the waveform SNR at the output gain that
     /// suits them best, the spectrum error and the crest-factor error against the reference.
     fn judge(&self, settings: &ChainSettings) -> Judgement {
-        // On two cores: the judgements run between the polishes, with a core idle.
+        // On two cores: the judgements after the first run between polishes, with a core idle.
         let mut output = Vec::new();
         for channel in self.segments.render(settings).iter().flatten() {
             output.extend_from_slice(channel);
