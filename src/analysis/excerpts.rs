@@ -3,7 +3,7 @@
 //! and the real chain rendering them. Each stage has its own budget below.
 
 use super::align::Takes;
-use super::metrics;
+use super::{metrics, on_two_cores};
 use crate::dsp::{Chain, ChainSettings};
 
 /// Audio the paired compressor fit simulates per evaluation, seconds, and in how many
@@ -170,22 +170,6 @@ pub fn render_segments(
 ) -> Vec<Vec<Vec<f32>>> {
     let fresh = Chain::new(settings, sample_rate as f32);
     on_two_cores(segments, |seg| render_from(&fresh, seg))
-}
-
-/// `each` of `items`, in order, the later half of them on a second core: the segments of an
-/// excerpt are independent (each from rest, or from its own pre-roll), so they come out the
-/// same as one after another.
-pub fn on_two_cores<I: Sync, T: Send>(items: &[I], each: impl Fn(&I) -> T + Sync) -> Vec<T> {
-    if items.len() < 2 {
-        return items.iter().map(&each).collect();
-    }
-    let (first, later) = items.split_at(items.len() / 2);
-    std::thread::scope(|scope| {
-        let later = scope.spawn(|| later.iter().map(&each).collect::<Vec<_>>());
-        let mut all: Vec<T> = first.iter().map(&each).collect();
-        all.extend(later.join().expect("the work does not panic"));
-        all
-    })
 }
 
 /// Segments (each a list of channels) joined channel by channel.

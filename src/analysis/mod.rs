@@ -265,6 +265,23 @@ pub fn analyze(
     })
 }
 
+/// `each` of `items`, in order, the later half of them on a second core: for work whose items
+/// are independent (an excerpt's segments, each from rest or from its own pre-roll; the EQ
+/// fit's seeds; the polish's Jacobian columns), so the result is the one of one item after
+/// another.
+pub(crate) fn on_two_cores<I: Sync, T: Send>(items: &[I], each: impl Fn(&I) -> T + Sync) -> Vec<T> {
+    if items.len() < 2 {
+        return items.iter().map(&each).collect();
+    }
+    let (first, later) = items.split_at(items.len() / 2);
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| later.iter().map(&each).collect::<Vec<_>>());
+        let mut all: Vec<T> = first.iter().map(&each).collect();
+        all.extend(later.join().expect("the work does not panic"));
+        all
+    })
+}
+
 /// `work` on a thread of `scope` at the lowest priority the system gives a thread of a
 /// process (Linux: the idle policy, `SCHED_IDLE`; elsewhere the usual one): it runs where the
 /// other threads leave a core idle, and gives the core up as soon as one of them wakes. At

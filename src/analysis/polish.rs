@@ -20,7 +20,7 @@
 
 use super::align::Takes;
 use super::excerpts::{Warmed, excerpt_segments, gather};
-use super::{lsq, metrics};
+use super::{lsq, metrics, on_two_cores};
 use crate::dsp::{ChainSettings, Detector, ranges};
 use std::sync::OnceLock;
 
@@ -565,13 +565,8 @@ fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) 
         }
         col
     };
-    let half = knobs.list.len().div_ceil(2);
-    std::thread::scope(|scope| {
-        let second = scope.spawn(|| (half..knobs.list.len()).map(column).collect::<Vec<_>>());
-        let mut columns: Vec<Vec<f32>> = (0..half).map(column).collect();
-        columns.extend(second.join().expect("rendering does not panic"));
-        columns
-    })
+    let indices: Vec<usize> = (0..knobs.list.len()).collect();
+    on_two_cores(&indices, |&j| column(j))
 }
 
 /// Whether the polish may run: all of the learned processing (`amount` 1), since it chases

@@ -3,8 +3,8 @@
 //! "expected" and writes as `predicted_*`.
 
 use super::align::Takes;
-use super::loudness;
 use super::metrics::{self, SignalMetrics};
+use super::{loudness, on_two_cores};
 use crate::dsp::{Chain, ChainSettings};
 use std::sync::mpsc;
 
@@ -97,22 +97,15 @@ impl Output {
         loudness::gated_loudness(blocks)
     }
 
-    /// [`loudness::block_powers`] of `channels`, a core for each of two.
+    /// [`loudness::block_powers`] of `channels`, a core for each of two, added up.
     fn block_powers(channels: &[Vec<f32>], fs: f64) -> Vec<f64> {
-        let powers = |c: &Vec<f32>| loudness::block_powers(&[c.as_slice()], fs);
-        match channels {
-            [left, right] => std::thread::scope(|scope| {
-                let right = scope.spawn(|| powers(right));
-                let mut blocks = powers(left);
-                let right = right.join().expect("loudness does not panic");
-                blocks.iter_mut().zip(right).for_each(|(l, r)| *l += r);
-                blocks
-            }),
-            channels => {
-                let refs: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-                loudness::block_powers(&refs, fs)
-            }
+        let mut each =
+            on_two_cores(channels, |c| loudness::block_powers(&[c.as_slice()], fs)).into_iter();
+        let mut blocks = each.next().unwrap_or_default();
+        for other in each {
+            blocks.iter_mut().zip(other).for_each(|(b, o)| *b += o);
         }
+        blocks
     }
 
     /// Its highest sample, linear.

@@ -109,12 +109,13 @@ pub fn welch_power_f32_on_two_cores(
     fft_len: usize,
     frame_starts: &[usize],
 ) -> PowerSpectrum {
-    let (first, second) = frame_starts.split_at(frame_starts.len() / 2);
-    let ((mut power, frames, window_power), (rest, rest_frames, _)) = std::thread::scope(|scope| {
-        let rest = scope.spawn(|| welch_sum::<f32>(signal, fft_len, second));
-        let first = welch_sum::<f32>(signal, fft_len, first);
-        (first, rest.join().expect("spectra do not panic"))
-    });
+    let halves = frame_starts.split_at(frame_starts.len() / 2);
+    let [(mut power, frames, window_power), (rest, rest_frames, _)] =
+        super::on_two_cores(&[halves.0, halves.1], |starts| {
+            welch_sum::<f32>(signal, fft_len, starts)
+        })
+        .try_into()
+        .expect("two halves");
     power.iter_mut().zip(rest).for_each(|(p, r)| *p += r);
     welch_mean(
         power,
@@ -126,7 +127,7 @@ pub fn welch_power_f32_on_two_cores(
 }
 
 /// The frames' power per bin summed, how many frames there were, and the window's power.
-fn welch_sum<T: FftNum + Into<f64>>(
+fn welch_sum<T: FftNum + From<f32> + Into<f64>>(
     signal: &[f32],
     fft_len: usize,
     frame_starts: &[usize],
@@ -232,7 +233,7 @@ pub fn padded_spectrum(forward: &dyn RealToComplex<f32>, x: &[f32]) -> Vec<Compl
 /// starting at `frame_starts` (frames running past the end are skipped), computed in `T`
 /// (f64 where a fit reads the bins; f32, in about half the time, where only sums of many
 /// bins are read). Returns how many frames there were and the window's power Σw².
-fn for_each_frame<T: FftNum>(
+fn for_each_frame<T: FftNum + From<f32>>(
     signal: &[f32],
     fft_len: usize,
     frame_starts: &[usize],
@@ -253,7 +254,7 @@ fn for_each_frame<T: FftNum>(
             continue;
         };
         for ((dst, &x), &w) in input.iter_mut().zip(frame).zip(&window_t) {
-            *dst = T::from_f32(x).expect("finite") * w;
+            *dst = T::from(x) * w;
         }
         fft.process_with_scratch(&mut input, &mut output, &mut scratch)
             .expect("buffer sizes come from the same plan");

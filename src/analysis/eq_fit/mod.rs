@@ -256,16 +256,7 @@ pub fn fit_eq_scored<R: BandResponse + Sync>(
     let plain = around(Vec::new());
     let seeds = cut_seeds(target, limits, response, score.is_some(), max_bands);
     // The fits from each seed are independent: half of them on a second core.
-    let (first, second) = seeds.split_at(seeds.len() / 2);
-    let fits: Vec<EqFit> = std::thread::scope(|scope| {
-        let later = (!second.is_empty())
-            .then(|| scope.spawn(|| second.iter().map(|s| around(s.clone())).collect::<Vec<_>>()));
-        let mut fits: Vec<EqFit> = first.iter().map(|s| around(s.clone())).collect();
-        if let Some(later) = later {
-            fits.extend(later.join().expect("the fit does not panic"));
-        }
-        fits
-    });
+    let fits = crate::analysis::on_two_cores(&seeds, |s| around(s.clone()));
     let mut best = (merit(&plain), plain);
     for fit in fits {
         let m = merit(&fit);
