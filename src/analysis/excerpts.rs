@@ -93,6 +93,69 @@ impl Warmed {
             render_led(&fresh, segment, |channel| out.extend_from_slice(channel));
         }
     }
+
+    /// Each segment, pre-roll included, through the first half of `settings`' chain (input
+    /// gain and EQ, [`Chain::halves`]), the later half of the segments on a second core.
+    pub fn fronts(&self, settings: &ChainSettings) -> Fronts {
+        let fresh = Chain::new(settings, self.sample_rate as f32);
+        let segments = on_two_cores(&self.segments, |(channels, skip)| {
+            let mut out = channels.clone();
+            let mut chain = fresh.clone();
+            let (mut front, _) = chain.halves().expect(NEW_CHAIN_IS_PLAIN);
+            front.process(&mut slices(&mut out));
+            (out, *skip)
+        });
+        Fronts {
+            settings: settings.clone(),
+            segments,
+        }
+    }
+
+    /// [`Warmed::render_joined`], the same bits, starting from `fronts` where they serve
+    /// `settings` ([`Fronts::serve`]): then only the chain's second half runs.
+    pub fn render_joined_after(
+        &self,
+        fronts: &Fronts,
+        settings: &ChainSettings,
+        out: &mut Vec<f32>,
+    ) {
+        if !fronts.serve(settings) {
+            return self.render_joined(settings, out);
+        }
+        let fresh = Chain::new(settings, self.sample_rate as f32);
+        out.clear();
+        for (channels, skip) in &fronts.segments {
+            let mut rendered = channels.clone();
+            let mut chain = fresh.clone();
+            let (_, mut back) = chain.halves().expect(NEW_CHAIN_IS_PLAIN);
+            back.process(&mut slices(&mut rendered));
+            for channel in &rendered {
+                out.extend_from_slice(&channel[*skip..]);
+            }
+        }
+    }
+}
+
+/// Why a copy of a new chain runs in halves.
+const NEW_CHAIN_IS_PLAIN: &str = "a new chain is neither metered nor bypassed";
+
+/// [`Warmed`]'s segments through the first half of one chain ([`Warmed::fronts`]).
+pub struct Fronts {
+    settings: ChainSettings,
+    segments: Vec<LedSegment>,
+}
+
+impl Fronts {
+    /// Whether a render through `settings` may start from these: their input gain and EQ are
+    /// the ones these went through (what comes after the EQ may differ).
+    pub fn serve(&self, settings: &ChainSettings) -> bool {
+        settings.input_gain_db == self.settings.input_gain_db && settings.eq == self.settings.eq
+    }
+}
+
+/// Every channel of `channels` as a slice to process.
+fn slices(channels: &mut [Vec<f32>]) -> Vec<&mut [f32]> {
+    channels.iter_mut().map(Vec::as_mut_slice).collect()
 }
 
 /// A segment's channels from its pre-roll on, and how many samples of pre-roll lead them.
@@ -156,9 +219,7 @@ pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64)
 /// chain costs (a 4-segment excerpt through 12 knobs' settings made 48 designs an iteration).
 fn render_from(fresh: &Chain, channels: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let mut out = channels.to_vec();
-    let mut chain = fresh.clone();
-    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
-    chain.process(&mut slices);
+    fresh.clone().process(&mut slices(&mut out));
     out
 }
 
@@ -224,18 +285,29 @@ mod tests {
         assert!(cold_db > warm_db + 5.0, "{cold_db} dB against {warm_db} dB");
     }
 
-    /// Segments rendered with the later half on a second core are the segments rendered one
-    /// after another, bit for bit: five stereo segments (an odd count), with and without
-    /// their pre-roll, through a chain with a compressor.
-    #[test]
-    fn segments_on_two_cores_are_the_segments_one_after_another() {
-        let fs = 48_000.0;
+    /// 10 s of stereo noise bursts at 48 kHz (the right channel the left reversed, lower) and
+    /// Beatbox Punch, a chain with EQ bands and a compressor.
+    fn stereo_bursts_through_punch() -> (f64, [Vec<f32>; 2], ChainSettings) {
         let left = test_bursts(10 * 48_000);
         let right: Vec<f32> = left.iter().rev().map(|v| 0.7 * v).collect();
         let settings = find_factory("Beatbox Punch")
             .expect("a factory preset")
             .1
             .settings;
+        (48_000.0, [left, right], settings)
+    }
+
+    /// Whether `a` and `b` are the same samples, bit for bit.
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    /// Segments rendered with the later half on a second core are the segments rendered one
+    /// after another, bit for bit: five stereo segments (an odd count), with and without
+    /// their pre-roll, through a chain with a compressor.
+    #[test]
+    fn segments_on_two_cores_are_the_segments_one_after_another() {
+        let (fs, [left, right], settings) = stereo_bursts_through_punch();
         let scored = excerpt_segments(left.len(), fs, (5.0, 5));
         assert_eq!(scored.len(), 5);
         let segments = gather(&[&left, &right], &scored);
@@ -254,16 +326,58 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(on_two.len(), 2 * scored.iter().map(|s| s.1).sum::<usize>());
-        assert!(
-            on_two
-                .iter()
-                .zip(&joined)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-        );
+        assert!(same_bits(&on_two, &joined));
         assert!(
             on_two.iter().any(|v| v.abs() > 0.1),
             "the renders are not silence"
         );
+    }
+
+    /// A render that starts from the chain's first half made once ([`Warmed::fronts`]) is the
+    /// whole render bit for bit: settings that differ after the EQ (the compressor's threshold
+    /// and attack, the output gain, the ceiling) run only the second half; settings whose EQ
+    /// or input gain differ run whole.
+    #[test]
+    fn a_render_from_the_first_half_is_the_whole_render() {
+        let (fs, [left, right], base) = stereo_bursts_through_punch();
+        assert!(base.compressor.enabled && base.eq.bands.iter().any(|b| b.enabled));
+        let warmed = Warmed::of(
+            &[&left, &right],
+            &excerpt_segments(left.len(), fs, (4.0, 4)),
+            fs,
+        );
+        let fronts = warmed.fronts(&base);
+        assert_eq!(fronts.segments.len(), 4);
+        let mut behind = base.clone();
+        behind.compressor.threshold_db -= 3.0;
+        behind.compressor.attack_ms *= 2.0;
+        behind.output_gain_db += 6.0;
+        behind.ceiling.ceiling_db = -1.0;
+        let mut eq = base.clone();
+        eq.eq.bands[0].freq_hz *= 1.1;
+        let mut input = base.clone();
+        input.input_gain_db += 1.0;
+        for (settings, served) in [
+            (&base, true),
+            (&behind, true),
+            (&eq, false),
+            (&input, false),
+        ] {
+            assert_eq!(fronts.serve(settings), served);
+            let (mut whole, mut after) = (Vec::new(), Vec::new());
+            warmed.render_joined(settings, &mut whole);
+            warmed.render_joined_after(&fronts, settings, &mut after);
+            assert!(same_bits(&whole, &after));
+        }
+        // The settings after the EQ changed the output (the test compares different renders).
+        let (mut at_base, mut at_behind) = (Vec::new(), Vec::new());
+        warmed.render_joined(&base, &mut at_base);
+        warmed.render_joined(&behind, &mut at_behind);
+        let moved = at_base
+            .iter()
+            .zip(&at_behind)
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(moved > 0.1, "{moved}");
     }
 
     /// Where a segment runs past the end of a channel, the copy goes on in silence.

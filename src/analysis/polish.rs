@@ -19,7 +19,7 @@
 //! detectors ([`Trial`]).
 
 use super::align::Takes;
-use super::excerpts::{Warmed, excerpt_segments, gather};
+use super::excerpts::{Fronts, Warmed, excerpt_segments, gather};
 use super::{lsq, metrics, on_two_cores};
 use crate::dsp::{ChainSettings, Detector, ranges};
 use std::sync::OnceLock;
@@ -33,6 +33,12 @@ const CHECK_EXCERPT: (f64, usize) = (20.0, 10);
 const MAX_ITERATIONS: usize = 12;
 /// The polish stops when an iteration lowers the residual's energy by less than this share.
 const MIN_RELATIVE_IMPROVEMENT: f64 = 0.01;
+/// ... or moves no knob by more than this many of its difference steps ([`Knob::step`]): a
+/// step finer than the differences' own is as much their error as the way to the minimum.
+/// On the bench's paired take (a chain Matchbox can copy) the polish excerpt's SNR climbed
+/// 64.9 → 80.3 → 88.5 → 88.6 dB, the last iteration's step 0.36 of a difference step, and
+/// the iteration after it moved every knob by at most 0.012 steps and gained nothing.
+const MIN_STEPS_MOVED: f64 = 1.0;
 /// Marquardt's damping at the first step, how it shrinks after a step that lowers the cost
 /// and grows after one that does not, and how many tries an iteration gets.
 const INITIAL_DAMPING: f64 = 1e-2;
@@ -259,6 +265,17 @@ impl Residual {
     /// `settings`' output minus the reference on the scored samples, into `out`.
     fn compute(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
         self.render(settings, out);
+        self.subtract_reference(out);
+    }
+
+    /// [`Residual::compute`] (the same bits), the chain's first half taken from `fronts`
+    /// where `settings` share it ([`Warmed::render_joined_after`]).
+    fn compute_after(&self, fronts: &Fronts, settings: &ChainSettings, out: &mut Vec<f32>) {
+        self.segments.render_joined_after(fronts, settings, out);
+        self.subtract_reference(out);
+    }
+
+    fn subtract_reference(&self, out: &mut [f32]) {
         for (o, r) in out.iter_mut().zip(&self.reference) {
             *o -= r;
         }
@@ -401,8 +418,8 @@ struct Descent {
 }
 
 /// Every knob of `start` moved at once to bring the output onto the reference on `problem`'s
-/// excerpt, until an iteration gains less than [`MIN_RELATIVE_IMPROVEMENT`] or
-/// [`MAX_ITERATIONS`] have run.
+/// excerpt, until an iteration gains less than [`MIN_RELATIVE_IMPROVEMENT`], moves no knob by
+/// [`MIN_STEPS_MOVED`], or [`MAX_ITERATIONS`] have run.
 fn descend(problem: &Residual, start: &ChainSettings) -> Descent {
     let signal = problem.energy;
     let knobs = Knobs::new(start);
@@ -453,10 +470,16 @@ fn descend(problem: &Residual, start: &ChainSettings) -> Descent {
             break;
         };
         let gain = (cost - new_cost) / cost;
+        let steps_moved = candidate
+            .iter()
+            .zip(&x)
+            .zip(&knobs.list)
+            .map(|((to, from), knob)| ((to - from) / knob.step()).abs())
+            .fold(0.0, f64::max);
         x = candidate;
         cost = new_cost;
         std::mem::swap(&mut residual, &mut trial);
-        if gain < MIN_RELATIVE_IMPROVEMENT {
+        if gain < MIN_RELATIVE_IMPROVEMENT || steps_moved < MIN_STEPS_MOVED {
             break;
         }
     }
@@ -538,8 +561,11 @@ fn other_detector(settings: &ChainSettings) -> Option<ChainSettings> {
 const CEILING_TRIED_BELOW_DB: f32 = 0.1;
 
 /// The residual's derivative along each knob, by forward differences, one column per knob;
-/// the columns are rendered on two cores.
+/// the columns are rendered on two cores. A knob past the EQ (the compressor's, the output
+/// gain) leaves the chain's first half as it is at `x`: its column runs the second half only,
+/// from the first half's output made once ([`Warmed::fronts`]).
 fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) -> Vec<Vec<f32>> {
+    let fronts = problem.segments.fronts(&knobs.settings(x));
     let column = |j: usize| {
         let knob = knobs.list[j];
         let at = |h: f64| {
@@ -554,7 +580,7 @@ fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) 
         }
         let h = knob.read(&settings) - x[j];
         let mut col = Vec::with_capacity(residual.len());
-        problem.compute(&settings, &mut col);
+        problem.compute_after(&fronts, &settings, &mut col);
         if h.abs() < 1e-12 {
             col.iter_mut().for_each(|c| *c = 0.0);
         } else {
@@ -565,8 +591,16 @@ fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) 
         }
         col
     };
-    let indices: Vec<usize> = (0..knobs.list.len()).collect();
-    on_two_cores(&indices, |&j| column(j))
+    // Every other knob on each core: the knobs come EQ first, and a column past the EQ costs
+    // less (in a profile of the bench's paired take the EQ took about a third of the chain's
+    // time).
+    let m = knobs.list.len();
+    let order: Vec<usize> = (0..m).step_by(2).chain((1..m).step_by(2)).collect();
+    let mut columns = vec![Vec::new(); m];
+    for (&j, column) in order.iter().zip(on_two_cores(&order, |&j| column(j))) {
+        columns[j] = column;
+    }
+    columns
 }
 
 /// Whether the polish may run: all of the learned processing (`amount` 1), since it chases

@@ -168,22 +168,26 @@ impl Output {
     ) -> (SignalMetrics, Prediction) {
         let loudness_lufs = self.loudness_lufs(takes);
         let fs = ltas_rate(takes);
-        // The output's metrics and its long-term spectrum, side by side.
-        let (predicted, (ltas_error, _)) = std::thread::scope(|scope| {
+        // The output's long-term spectrum beside its other metrics and its waveform SNR.
+        let ((predicted, snr_db), (ltas_error, _)) = std::thread::scope(|scope| {
             let ltas = scope.spawn(|| {
                 let levels_db = metrics::ltas_levels_db(&self.mid, fs);
                 metrics::ltas_error_from_levels(&levels_db, reference_ltas_db, fs)
             });
             let levels_db = metrics::active_levels_db(&self.mid, takes.src_fs);
             let predicted = SignalMetrics::with_loudness(loudness_lufs, &self.mid, &levels_db);
-            (predicted, ltas.join().expect("spectra do not panic"))
+            let snr_db = self.snr_db(takes);
+            (
+                (predicted, snr_db),
+                ltas.join().expect("spectra do not panic"),
+            )
         });
         let prediction = Prediction {
             ltas_error_db: ltas_error,
             loudness_error_lu: (predicted.loudness_lufs - reference_metrics.loudness_lufs).abs(),
             spread_error_db: (predicted.level_spread_db - reference_metrics.level_spread_db).abs(),
             crest_error_db: (predicted.crest_factor_db - reference_metrics.crest_factor_db).abs(),
-            snr_db: self.snr_db(takes),
+            snr_db,
         };
         (predicted, prediction)
     }
