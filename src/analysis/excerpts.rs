@@ -78,7 +78,9 @@ impl Warmed {
         let fresh = Chain::new(settings, self.sample_rate as f32);
         on_two_cores(&self.segments, |segment| {
             let mut channels = Vec::new();
-            render_led(&fresh, segment, |channel| channels.push(channel.to_vec()));
+            render_led(&fresh, Part::Whole, segment, |channel| {
+                channels.push(channel.to_vec());
+            });
             channels
         })
     }
@@ -87,11 +89,7 @@ impl Warmed {
     /// segment, channel after channel (the scored samples [`gather`] copies, flattened). On
     /// one core: for a caller that keeps both busy.
     pub fn render_joined(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
-        let fresh = Chain::new(settings, self.sample_rate as f32);
-        out.clear();
-        for segment in &self.segments {
-            render_led(&fresh, segment, |channel| out.extend_from_slice(channel));
-        }
+        self.joined(settings, Part::Whole, &self.segments, out);
     }
 
     /// Each segment, pre-roll included, through the first half of `settings`' chain (input
@@ -99,11 +97,7 @@ impl Warmed {
     pub fn fronts(&self, settings: &ChainSettings) -> Fronts {
         let fresh = Chain::new(settings, self.sample_rate as f32);
         let segments = on_two_cores(&self.segments, |(channels, skip)| {
-            let mut out = channels.clone();
-            let mut chain = fresh.clone();
-            let (mut front, _) = chain.halves().expect(NEW_CHAIN_IS_PLAIN);
-            front.process(&mut slices(&mut out));
-            (out, *skip)
+            (render_from(&fresh, Part::Front, channels), *skip)
         });
         Fronts {
             settings: settings.clone(),
@@ -119,25 +113,45 @@ impl Warmed {
         settings: &ChainSettings,
         out: &mut Vec<f32>,
     ) {
-        if !fronts.serve(settings) {
-            return self.render_joined(settings, out);
+        if fronts.serve(settings) {
+            self.joined(settings, Part::Back, &fronts.segments, out);
+        } else {
+            self.render_joined(settings, out);
         }
+    }
+
+    /// `segments` (these or their [`Fronts`]) through `part` of `settings`' chain, one after
+    /// another, the pre-roll dropped, into `out`.
+    fn joined(
+        &self,
+        settings: &ChainSettings,
+        part: Part,
+        segments: &[LedSegment],
+        out: &mut Vec<f32>,
+    ) {
         let fresh = Chain::new(settings, self.sample_rate as f32);
         out.clear();
-        for (channels, skip) in &fronts.segments {
-            let mut rendered = channels.clone();
-            let mut chain = fresh.clone();
-            let (_, mut back) = chain.halves().expect(NEW_CHAIN_IS_PLAIN);
-            back.process(&mut slices(&mut rendered));
-            for channel in &rendered {
-                out.extend_from_slice(&channel[*skip..]);
-            }
+        for segment in segments {
+            render_led(&fresh, part, segment, |channel| {
+                out.extend_from_slice(channel)
+            });
         }
     }
 }
 
+/// Which part of a chain a render runs ([`Chain::halves`]): the two halves one after the other
+/// are the whole, bit for bit.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Whole,
+    /// Input gain and EQ.
+    Front,
+    /// Compressor, output gain and ceiling, on the front's output.
+    Back,
+}
+
 /// Why a copy of a new chain runs in halves.
-const NEW_CHAIN_IS_PLAIN: &str = "a new chain is neither metered nor bypassed";
+pub(super) const NEW_CHAIN_IS_PLAIN: &str = "a new chain is neither metered nor bypassed";
 
 /// [`Warmed`]'s segments through the first half of one chain ([`Warmed::fronts`]).
 pub struct Fronts {
@@ -153,17 +167,18 @@ impl Fronts {
     }
 }
 
-/// Every channel of `channels` as a slice to process.
-fn slices(channels: &mut [Vec<f32>]) -> Vec<&mut [f32]> {
-    channels.iter_mut().map(Vec::as_mut_slice).collect()
-}
-
 /// A segment's channels from its pre-roll on, and how many samples of pre-roll lead them.
 type LedSegment = (Vec<Vec<f32>>, usize);
 
-/// `segment` through a copy of `fresh`, handing `each` every channel with the pre-roll dropped.
-fn render_led(fresh: &Chain, (channels, skip): &LedSegment, mut each: impl FnMut(&[f32])) {
-    for channel in render_from(fresh, channels) {
+/// `segment` through `part` of a copy of `fresh`, handing `each` every channel with the
+/// pre-roll dropped.
+fn render_led(
+    fresh: &Chain,
+    part: Part,
+    (channels, skip): &LedSegment,
+    mut each: impl FnMut(&[f32]),
+) {
+    for channel in render_from(fresh, part, channels) {
         each(&channel[*skip..]);
     }
 }
@@ -211,15 +226,34 @@ impl Excerpt {
 
 /// Render `channels` (1 or 2) through `settings` with the real chain, state from rest.
 pub fn render(settings: &ChainSettings, channels: &[Vec<f32>], sample_rate: f64) -> Vec<Vec<f32>> {
-    render_from(&Chain::new(settings, sample_rate as f32), channels)
+    render_from(
+        &Chain::new(settings, sample_rate as f32),
+        Part::Whole,
+        channels,
+    )
 }
 
-/// `channels` through a copy of `fresh` (a new chain: state from rest). Several segments
-/// rendered from one chain's copies are designed once: the EQ's design is most of what a new
-/// chain costs (a 4-segment excerpt through 12 knobs' settings made 48 designs an iteration).
-fn render_from(fresh: &Chain, channels: &[Vec<f32>]) -> Vec<Vec<f32>> {
+/// `channels` through `part` of a copy of `fresh` (a new chain: state from rest). Several
+/// segments rendered from one chain's copies are designed once: the EQ's design is most of
+/// what a new chain costs (a 4-segment excerpt through 12 knobs' settings made 48 designs an
+/// iteration).
+fn render_from(fresh: &Chain, part: Part, channels: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let mut out = channels.to_vec();
-    fresh.clone().process(&mut slices(&mut out));
+    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+    let mut chain = fresh.clone();
+    match part {
+        Part::Whole => chain.process(&mut slices),
+        Part::Front => chain
+            .halves()
+            .expect(NEW_CHAIN_IS_PLAIN)
+            .0
+            .process(&mut slices),
+        Part::Back => chain
+            .halves()
+            .expect(NEW_CHAIN_IS_PLAIN)
+            .1
+            .process(&mut slices),
+    }
     out
 }
 
@@ -230,7 +264,7 @@ pub fn render_segments(
     sample_rate: f64,
 ) -> Vec<Vec<Vec<f32>>> {
     let fresh = Chain::new(settings, sample_rate as f32);
-    on_two_cores(segments, |seg| render_from(&fresh, seg))
+    on_two_cores(segments, |seg| render_from(&fresh, Part::Whole, seg))
 }
 
 /// Segments (each a list of channels) joined channel by channel.

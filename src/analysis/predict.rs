@@ -4,7 +4,7 @@
 
 use super::align::Takes;
 use super::metrics::{self, SignalMetrics};
-use super::{loudness, on_two_cores};
+use super::{excerpts, loudness, on_two_cores};
 use crate::dsp::{Chain, ChainSettings};
 use std::sync::mpsc;
 
@@ -56,9 +56,7 @@ impl Output {
             }
         }
         let mut chain = Chain::new(settings, takes.src_fs as f32);
-        let (mut front, mut back) = chain
-            .halves()
-            .expect("a new chain is neither metered nor bypassed");
+        let (mut front, mut back) = chain.halves().expect(excerpts::NEW_CHAIN_IS_PLAIN);
         std::thread::scope(|scope| {
             let (done, ready) = mpsc::channel();
             scope.spawn(move || {
