@@ -4,7 +4,7 @@
 //! rounds the EQ is corrected for what the compressor does to the spectrum ([`EqRefit`]).
 
 use super::align::{self, Takes};
-use super::eq_fit::{self, EqFit, FitTarget};
+use super::eq_fit::{self, Columns, EqFit, FitTarget};
 use super::excerpts::{self, Excerpt, PAIRED_EXCERPT, SPECTRUM_EXCERPT, concat_mid};
 use super::phase;
 use super::spectrum::{self, TOP_FREQ_RATIO};
@@ -101,7 +101,14 @@ pub fn fit_bands(
         Cuts::Keep(cuts) => eq_fit::fit_eq_with_cuts(target, bands, limits, prototype, cuts),
     };
     let exact = eq_fit::digital_curve(sample_rate);
-    eq_fit::refine(&coarse, target, limits, &exact, EXACT_ITERATIONS)
+    eq_fit::refine(
+        &coarse,
+        target,
+        limits,
+        &exact,
+        EXACT_ITERATIONS,
+        Columns::OnTwoCores,
+    )
 }
 
 /// The cross spectrum of the paired takes on [`PAIRED_EXCERPT`] of both.
@@ -204,7 +211,7 @@ impl EqRefit {
     ) -> EqFit {
         let src_fs = self.src_fs;
         let grid_hz = &target.freqs_hz;
-        let out_x = self.render_mid(settings);
+        let out_x = self.render_mid_and_paired_goal(settings, grid_hz);
         let residual = if self.measure == Measure::LinearResponse {
             let excerpt = &self.excerpt;
             let (source_mid, goal) = self.linear_goal.get_or_insert_with(|| {
@@ -237,10 +244,41 @@ impl EqRefit {
                 limits,
                 &eq_fit::prototype_curve,
                 WARM_ITERATIONS,
+                Columns::InTurn,
             );
             let exact = eq_fit::digital_curve(src_fs);
-            eq_fit::refine(&moved, &refined, limits, &exact, EXACT_ITERATIONS)
+            eq_fit::refine(
+                &moved,
+                &refined,
+                limits,
+                &exact,
+                EXACT_ITERATIONS,
+                Columns::OnTwoCores,
+            )
         }
+    }
+
+    /// [`EqRefit::render_mid`]; on the first paired round with [`Measure::Spectra`], the
+    /// reference's spectrum that every round aims at is read on the second core meanwhile.
+    fn render_mid_and_paired_goal(
+        &mut self,
+        settings: &ChainSettings,
+        grid_hz: &[f64],
+    ) -> Vec<f32> {
+        let wanted = self.paired && self.measure == Measure::Spectra && self.paired_goal.is_none();
+        if !wanted {
+            return self.render_mid(settings);
+        }
+        let (reference, width) = (&self.excerpt.reference, smoothing(true));
+        let (fft_fs, fs) = (self.ref_fs, self.src_fs);
+        let (goal, out_x) = std::thread::scope(|scope| {
+            let goal =
+                scope.spawn(|| spectrum_goal(&concat_mid(reference), fft_fs, fs, grid_hz, width));
+            let out_x = self.render_mid(settings);
+            (goal.join().expect("spectra do not panic"), out_x)
+        });
+        self.paired_goal = Some(goal);
+        out_x
     }
 
     /// The mid of the source's excerpt through `settings`.
@@ -266,11 +304,7 @@ impl EqRefit {
         // The spectrum to aim at, and the frames it is read on: the reference's when paired
         // (the same in every round); unpaired, the source through the EQ alone, which the
         // first fit matched to the reference.
-        let goal = |x: &[f32]| {
-            let (starts, _) = frame_starts(x, spectrum::fft_len_for(ref_fs));
-            let db = ltas_db(x, src_fs, &starts, grid_hz, width);
-            (starts, db)
-        };
+        let goal = |x: &[f32]| spectrum_goal(x, ref_fs, src_fs, grid_hz, width);
         let unpaired_goal;
         let (starts, r_db) = if paired {
             let spectrum_ref = &self.excerpt.reference;
@@ -286,6 +320,20 @@ impl EqRefit {
         let o_db = ltas_db(out_x, src_fs, starts, grid_hz, width);
         target_curve(grid_hz, r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0)
     }
+}
+
+/// A spectrum to aim at: the frames of `x` (frames as long as at `fft_fs`) and its smoothed
+/// long-term spectrum on `grid_hz` (dB), read at `fs`.
+fn spectrum_goal(
+    x: &[f32],
+    fft_fs: f64,
+    fs: f64,
+    grid_hz: &[f64],
+    width: fn(f64) -> f64,
+) -> (Vec<usize>, Vec<f64>) {
+    let (starts, _) = frame_starts(x, spectrum::fft_len_for(fft_fs));
+    let db = ltas_db(x, fs, &starts, grid_hz, width);
+    (starts, db)
 }
 
 /// The linear response of `output` to `source` (paired takes, lined up) on `grid_hz`, dB

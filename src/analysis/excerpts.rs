@@ -73,7 +73,7 @@ impl Warmed {
     }
 
     /// Each segment through `settings` with the real chain, its pre-roll dropped: one `Vec`
-    /// of channels per segment, the later half of the segments on a second core.
+    /// of channels per segment, the segments on two cores ([`on_two_cores`]).
     pub fn render(&self, settings: &ChainSettings) -> Vec<Vec<Vec<f32>>> {
         let fresh = Chain::new(settings, self.sample_rate as f32);
         on_two_cores(&self.segments, |segment| {
@@ -93,7 +93,7 @@ impl Warmed {
     }
 
     /// Each segment, pre-roll included, through the first half of `settings`' chain (input
-    /// gain and EQ, [`Chain::halves`]), the later half of the segments on a second core.
+    /// gain and EQ, [`Chain::halves`]), the segments on two cores ([`on_two_cores`]).
     pub fn fronts(&self, settings: &ChainSettings) -> Fronts {
         let fresh = Chain::new(settings, self.sample_rate as f32);
         let segments = on_two_cores(&self.segments, |(channels, skip)| {
@@ -336,8 +336,8 @@ mod tests {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
     }
 
-    /// Segments rendered with the later half on a second core are the segments rendered one
-    /// after another, bit for bit: five stereo segments (an odd count), with and without
+    /// Segments rendered on two cores are the segments rendered one after another, bit for
+    /// bit: five stereo segments (an odd count), with and without
     /// their pre-roll, through a chain with a compressor.
     #[test]
     fn segments_on_two_cores_are_the_segments_one_after_another() {

@@ -72,6 +72,7 @@ use comp_stage::CompressorStage;
 use eq_fit::{EqFit, FitTarget};
 use eq_stage::EqRefit;
 use metrics::SignalMetrics;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Compressor fit and EQ refit alternate this many times when the source is the same
 /// performance (the second round corrects the EQ for what the compressor does to the
@@ -265,21 +266,34 @@ pub fn analyze(
     })
 }
 
-/// `each` of `items`, in order, the later half of them on a second core: for work whose items
-/// are independent (an excerpt's segments, each from rest or from its own pre-roll; the EQ
-/// fit's seeds; the polish's Jacobian columns), so the result is the one of one item after
-/// another.
+/// `each` of `items`, the results in the items' order, on two cores: each core takes the next
+/// item not yet taken as it comes free, so items of uneven cost (polishes of a few iterations
+/// or of twelve) keep both busy. For work whose items are independent (an excerpt's segments,
+/// each from rest or from its own pre-roll; the EQ fit's seeds; the polish's Jacobian
+/// columns), so the result is the one of one item after another.
 pub(crate) fn on_two_cores<I: Sync, T: Send>(items: &[I], each: impl Fn(&I) -> T + Sync) -> Vec<T> {
     if items.len() < 2 {
         return items.iter().map(&each).collect();
     }
-    let (first, later) = items.split_at(items.len() / 2);
-    std::thread::scope(|scope| {
-        let later = scope.spawn(|| later.iter().map(&each).collect::<Vec<_>>());
-        let mut all: Vec<T> = first.iter().map(&each).collect();
-        all.extend(later.join().expect("the work does not panic"));
+    let next = AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, each(item)));
+        }
+    };
+    let mut all = std::thread::scope(|scope| {
+        let other = scope.spawn(take);
+        let mut all = take();
+        all.extend(other.join().expect("the work does not panic"));
         all
-    })
+    });
+    all.sort_unstable_by_key(|&(i, _)| i);
+    all.into_iter().map(|(_, t)| t).collect()
 }
 
 /// `work` on a thread of `scope` at the lowest priority the system gives a thread of a
@@ -465,6 +479,26 @@ pub(crate) fn test_bursts(len: usize) -> Vec<f32> {
         .enumerate()
         .map(|(n, v)| v * if (n / 4_800) % 3 == 0 { 0.05 } else { 0.6 })
         .collect()
+}
+
+#[cfg(test)]
+mod two_cores_tests {
+    /// Items of uneven cost come back in their order, each once, as one after another gives
+    /// them.
+    #[test]
+    fn work_on_two_cores_comes_back_in_order() {
+        let items: Vec<u64> = (0..23).collect();
+        let slow = |&i: &u64| {
+            if i % 5 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+            i * i + 1
+        };
+        let plain: Vec<u64> = items.iter().map(slow).collect();
+        assert_eq!(super::on_two_cores(&items, slow), plain);
+        assert_eq!(super::on_two_cores(&items[..1], slow), vec![1]);
+        assert!(super::on_two_cores(&items[..0], slow).is_empty());
+    }
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -366,10 +366,18 @@ pub fn polish(
             let other = other_detector(&s);
             [Some(s), other].into_iter().flatten()
         });
-        for start in slopes.into_iter().chain(ceiling).chain(linear_detectors) {
-            let other = descend(&problem, &start);
-            tried.push((check.judge(&other.settings), other));
-        }
+        // The polishes from the other starts are independent: on two cores, each core taking
+        // the next start as it comes free (each one's Jacobian shares its columns between the
+        // cores as well).
+        let starts: Vec<ChainSettings> = slopes
+            .into_iter()
+            .chain(ceiling)
+            .chain(linear_detectors)
+            .collect();
+        tried.extend(on_two_cores(&starts, |start| {
+            let other = descend(&problem, start);
+            (check.judge(&other.settings), other)
+        }));
     }
     let snr_before_db = tried[0].1.snr_before_db;
     // The closest waveform of those the check keeps; the first polish reports when none is.
@@ -561,9 +569,10 @@ fn other_detector(settings: &ChainSettings) -> Option<ChainSettings> {
 const CEILING_TRIED_BELOW_DB: f32 = 0.1;
 
 /// The residual's derivative along each knob, by forward differences, one column per knob;
-/// the columns are rendered on two cores. A knob past the EQ (the compressor's, the output
-/// gain) leaves the chain's first half as it is at `x`: its column runs the second half only,
-/// from the first half's output made once ([`Warmed::fronts`]).
+/// the columns are rendered on two cores ([`on_two_cores`]: a column past the EQ costs less,
+/// and a core that finishes one takes the next). A knob past the EQ (the compressor's, the
+/// output gain) leaves the chain's first half as it is at `x`: its column runs the second half
+/// only, from the first half's output made once ([`Warmed::fronts`]).
 fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) -> Vec<Vec<f32>> {
     let fronts = problem.segments.fronts(&knobs.settings(x));
     let column = |j: usize| {
@@ -591,16 +600,8 @@ fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) 
         }
         col
     };
-    // Every other knob on each core: the knobs come EQ first, and a column past the EQ costs
-    // less (in a profile of the bench's paired take the EQ took about a third of the chain's
-    // time).
     let m = knobs.list.len();
-    let order: Vec<usize> = (0..m).step_by(2).chain((1..m).step_by(2)).collect();
-    let mut columns = vec![Vec::new(); m];
-    for (&j, column) in order.iter().zip(on_two_cores(&order, |&j| column(j))) {
-        columns[j] = column;
-    }
-    columns
+    on_two_cores(&(0..m).collect::<Vec<_>>(), |&j| column(j))
 }
 
 /// Whether the polish may run: all of the learned processing (`amount` 1), since it chases

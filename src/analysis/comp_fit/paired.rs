@@ -8,6 +8,7 @@ use super::simulation::{Excerpt, LaneOutput, detector_levels_db};
 use super::{BLOCK_RANGE_DB, CompFit, CompModel, GRID_S};
 use crate::dsp::Detector;
 use crate::dsp::compressor::LANES;
+use realfft::RealFftPlanner;
 
 /// Attack/release pairs of the grid, ms: a fast pair (JUCE-like 0.2/15), a medium and a slow.
 const TIME_CONSTANTS_MS: [(f64, f64); 3] = [(0.2, 15.0), (1.0, 60.0), (10.0, 150.0)];
@@ -170,12 +171,18 @@ impl PerChannel {
 }
 
 /// The reference's side of a paired fit, prepared once for all rounds: segments of the
-/// reference (lists of channels) with their envelopes.
-pub struct PairedReference(pub(super) Excerpt);
+/// reference (lists of channels) with their envelopes, and the FFT plans that made them, which
+/// the same stretches of the source use in every round.
+pub struct PairedReference {
+    excerpt: Excerpt,
+    planner: RealFftPlanner<f32>,
+}
 
 impl PairedReference {
     pub fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
-        Self(Excerpt::new(segments, sample_rate))
+        let mut planner = RealFftPlanner::new();
+        let excerpt = Excerpt::new(segments, sample_rate, &mut planner);
+        Self { excerpt, planner }
     }
 }
 
@@ -186,12 +193,12 @@ impl PairedReference {
 /// With `start` (a model from an earlier round), only a short Nelder–Mead from it is run.
 pub fn fit_paired(
     source_eq: &[Vec<Vec<f32>>],
-    reference: &PairedReference,
+    reference: &mut PairedReference,
     sample_rate: f64,
     start: Option<CompModel>,
 ) -> CompFit {
-    let ex = Excerpt::new(source_eq, sample_rate);
-    let ref_ex = &reference.0;
+    let ex = Excerpt::new(source_eq, sample_rate, &mut reference.planner);
+    let ref_ex = &reference.excerpt;
     let trace = Trace::new(&ex.block_energy, &ref_ex.block_energy);
     let search = PairedSearch::new(&ex, &trace, sample_rate);
     // Stereo with channels that differ: the compressor may work per channel instead.

@@ -64,7 +64,7 @@ fn recovers_a_known_compressor_from_the_gain_trace() {
     let wet = compress(&dry, &truth, 3.0, fs);
     let fit = fit_paired(
         &[vec![dry]],
-        &PairedReference::new(&[vec![wet]], fs),
+        &mut PairedReference::new(&[vec![wet]], fs),
         fs,
         None,
     );
@@ -102,7 +102,7 @@ fn per_channel_compression_is_told_from_linked() {
         let wet = compress_channels(&[&left, &right], &truth, 0.0, fs);
         let fit = fit_paired(
             &[vec![left.clone(), right.clone()]],
-            &PairedReference::new(&[wet], fs),
+            &mut PairedReference::new(&[wet], fs),
             fs,
             None,
         );
@@ -120,7 +120,7 @@ fn a_plain_gain_is_not_called_compression() {
     let wet: Vec<f32> = dry.iter().map(|v| v * 0.5).collect();
     let fit = fit_paired(
         &[vec![dry]],
-        &PairedReference::new(&[vec![wet]], fs),
+        &mut PairedReference::new(&[vec![wet]], fs),
         fs,
         None,
     );
@@ -190,7 +190,7 @@ fn a_sidechain_high_pass_is_recovered_from_the_gain_trace() {
     let wet = compress(&dry, &truth, 0.0, fs);
     let fit = fit_paired(
         &[vec![dry]],
-        &PairedReference::new(&[vec![wet]], fs),
+        &mut PairedReference::new(&[vec![wet]], fs),
         fs,
         None,
     );

@@ -312,7 +312,7 @@ struct UnpairedSearch<'a> {
 
 impl<'a> UnpairedSearch<'a> {
     fn new(source_eq: &[Vec<Vec<f32>>], target: &'a LevelStats, sample_rate: f64) -> Self {
-        let ex = Excerpt::new(source_eq, sample_rate);
+        let ex = Excerpt::new(source_eq, sample_rate, &mut realfft::RealFftPlanner::new());
         let channels = ex.channel_refs();
         let block = ((BLOCK_S * sample_rate) as usize).max(1);
         let peak_levels = detector_levels_db(&channels, sample_rate, Detector::Peak, None);

@@ -1,7 +1,7 @@
 //! The band-by-band fit: each new band the dictionary shape that explains most of what is
 //! left, then all bands refined together; bands that do little are pruned.
 
-use super::lm::{Param, errors, levenberg_marquardt, total_curve, weighted_rms};
+use super::lm::{Columns, Param, errors, levenberg_marquardt, total_curve, weighted_rms};
 use super::{
     BandResponse, EqFit, FitLimits, FitTarget, GOOD_ENOUGH_DB, MIN_IMPROVEMENT_DB, PRUNE_GAIN_DB,
     finish,
@@ -38,7 +38,14 @@ pub(super) fn fit_around<R: BandResponse>(
 ) -> EqFit {
     let mut params = initial;
     if settle && !params.is_empty() {
-        levenberg_marquardt(&mut params, target, limits, response, SETTLE_ITERATIONS);
+        levenberg_marquardt(
+            &mut params,
+            target,
+            limits,
+            response,
+            SETTLE_ITERATIONS,
+            Columns::InTurn,
+        );
     }
     let curve = total_curve(&params, &target.freqs_hz, response);
     let mut best_error = weighted_rms(target, &curve);
@@ -52,7 +59,14 @@ pub(super) fn fit_around<R: BandResponse>(
             break;
         };
         params.push(atom);
-        levenberg_marquardt(&mut params, target, limits, response, ADD_ITERATIONS);
+        levenberg_marquardt(
+            &mut params,
+            target,
+            limits,
+            response,
+            ADD_ITERATIONS,
+            Columns::InTurn,
+        );
         let curve = total_curve(&params, &target.freqs_hz, response);
         let error = weighted_rms(target, &curve);
         let improvement = best_error - error;
@@ -68,7 +82,14 @@ pub(super) fn fit_around<R: BandResponse>(
     let before = params.len();
     params.retain(|p| p.is_cut() || p.x[1].abs() >= PRUNE_GAIN_DB);
     if params.len() != before {
-        levenberg_marquardt(&mut params, target, limits, response, PRUNE_ITERATIONS);
+        levenberg_marquardt(
+            &mut params,
+            target,
+            limits,
+            response,
+            PRUNE_ITERATIONS,
+            Columns::InTurn,
+        );
     }
     // Low to high: the order people read an EQ in.
     finish(params, target, response)

@@ -4,6 +4,7 @@
 //! after every step (matching.md §6.1(d)).
 
 use super::{BandResponse, FitLimits, FitTarget};
+use crate::analysis::on_two_cores;
 use crate::analysis::target::MAX_CUT_DB;
 use crate::dsp::{EqBandSettings, FilterKind};
 
@@ -204,6 +205,7 @@ impl<'a, R: BandResponse> Problem<'a, R> {
         params: &[Param],
         per_band: &[Vec<f64>],
         r: &[f64],
+        columns: Columns,
     ) -> (Vec<f64>, Vec<f64>) {
         let (n, m) = (self.points(), params.len() * 3);
         let rows = n + params.len();
@@ -211,22 +213,50 @@ impl<'a, R: BandResponse> Problem<'a, R> {
         let sum: Vec<f64> = (0..n)
             .map(|i| per_band.iter().map(|b| b[i]).sum::<f64>())
             .collect();
-        let (mut moved, mut moved_errors) = (vec![0.0; n], vec![0.0; n]);
-        for (k, p) in params.iter().enumerate() {
-            for d in (0..3).filter(|&d| p.is_free(d)) {
-                let mut q = *p;
-                q.x[d] += JACOBIAN_STEPS[d];
-                let curve = self.band_curve(&q);
-                let col = 3 * k + d;
-                for i in 0..n {
-                    moved[i] = sum[i] + curve[i] - per_band[k][i];
+        let free: Vec<(usize, usize)> = params
+            .iter()
+            .enumerate()
+            .flat_map(|(k, p)| (0..3).filter(|&d| p.is_free(d)).map(move |d| (k, d)))
+            .collect();
+        // Column (k, d) into `out`: the errors' change when band k's coordinate d moves a step
+        // (`moved`: scratch).
+        let column_into = |&(k, d): &(usize, usize), moved: &mut [f64], out: &mut [f64]| {
+            let mut q = params[k];
+            q.x[d] += JACOBIAN_STEPS[d];
+            let curve = self.band_curve(&q);
+            for i in 0..n {
+                moved[i] = sum[i] + curve[i] - per_band[k][i];
+            }
+            self.weighted_errors(moved, out);
+            for i in 0..n {
+                out[i] = (out[i] - r[i]) / JACOBIAN_STEPS[d];
+            }
+        };
+        let mut place = |(k, d): (usize, usize), values: &[f64]| {
+            let col = 3 * k + d;
+            for (i, &v) in values.iter().enumerate() {
+                jac[i * m + col] = v;
+            }
+            if d == 1 {
+                jac[(n + k) * m + col] = self.ridge;
+            }
+        };
+        match columns {
+            Columns::InTurn => {
+                let (mut moved, mut out) = (vec![0.0; n], vec![0.0; n]);
+                for kd in &free {
+                    column_into(kd, &mut moved, &mut out);
+                    place(*kd, &out);
                 }
-                self.weighted_errors(&moved, &mut moved_errors);
-                for i in 0..n {
-                    jac[i * m + col] = (moved_errors[i] - r[i]) / JACOBIAN_STEPS[d];
-                }
-                if d == 1 {
-                    jac[(n + k) * m + col] = self.ridge;
+            }
+            Columns::OnTwoCores => {
+                let computed = on_two_cores(&free, |kd| {
+                    let (mut moved, mut out) = (vec![0.0; n], vec![0.0; n]);
+                    column_into(kd, &mut moved, &mut out);
+                    out
+                });
+                for (&kd, values) in free.iter().zip(&computed) {
+                    place(kd, values);
                 }
             }
         }
@@ -253,13 +283,27 @@ impl<'a, R: BandResponse> Problem<'a, R> {
     }
 }
 
-/// Joint refinement of all bands for at most `max_iterations` steps (see the module doc).
+/// Where the Jacobian's columns are computed. They are independent, and the result is the same
+/// bits either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// One after another: for a response of a few flops per point (the prototype's), whose
+    /// columns take less time than starting a thread.
+    InTurn,
+    /// On two cores ([`on_two_cores`]): for a response that designs the band (the digital
+    /// one, [`super::digital_curve`]).
+    OnTwoCores,
+}
+
+/// Joint refinement of all bands for at most `max_iterations` steps (see the module doc), the
+/// Jacobian's columns computed as `columns` says.
 pub(super) fn levenberg_marquardt<R: BandResponse>(
     params: &mut [Param],
     target: &FitTarget,
     limits: &FitLimits,
     response: &R,
     max_iterations: usize,
+    columns: Columns,
 ) {
     let m = params.len() * 3;
     if m == 0 {
@@ -271,7 +315,7 @@ pub(super) fn levenberg_marquardt<R: BandResponse>(
     let mut cost: f64 = r.iter().map(|v| v * v).sum();
     let mut mu = -1.0;
     for _ in 0..max_iterations {
-        let (jtj, jtr) = problem.normal_equations(params, &per_band, &r);
+        let (jtj, jtr) = problem.normal_equations(params, &per_band, &r, columns);
         if mu < 0.0 {
             mu = INITIAL_DAMPING;
         }

@@ -30,6 +30,7 @@ use crate::dsp::eq::{BandCurve, PrototypeCurve};
 use crate::dsp::{EqBandSettings, FilterKind, ranges};
 use cuts::{choose_cuts, end_seeds};
 use greedy::{Dictionary, fit_around};
+pub use lm::Columns;
 use lm::{Param, errors, levenberg_marquardt, offset, total_curve, weighted_rms};
 
 /// Bounds of one band kind during fitting: a subset of the plugin's ranges, chosen so fitted
@@ -155,9 +156,9 @@ pub struct EqFit {
 }
 
 /// A band's magnitude in dB at each of `freqs_hz`, written to `out`.
-pub trait BandResponse: Fn(&EqBandSettings, &[f64], &mut [f64]) {}
+pub trait BandResponse: Fn(&EqBandSettings, &[f64], &mut [f64]) + Sync {}
 
-impl<F: Fn(&EqBandSettings, &[f64], &mut [f64])> BandResponse for F {}
+impl<F: Fn(&EqBandSettings, &[f64], &mut [f64]) + Sync> BandResponse for F {}
 
 /// The band exactly as the DSP runs it at `sample_rate` ([`BandCurve`]), designed once per
 /// call and evaluated at every frequency.
@@ -176,18 +177,19 @@ pub fn prototype_curve(band: &EqBandSettings, freqs_hz: &[f64], out: &mut [f64])
 }
 
 /// Move `fit`'s bands towards `target` under `response` for at most `iterations`
-/// Levenberg–Marquardt steps, and report their curve and errors under `response`: the exact
-/// digital response polishes a fit found on the analog prototype; the prototype moves a fit
-/// to a corrected target.
+/// Levenberg–Marquardt steps (the Jacobian's columns computed as `columns` says), and report
+/// their curve and errors under `response`: the exact digital response polishes a fit found
+/// on the analog prototype; the prototype moves a fit to a corrected target.
 pub fn refine<R: BandResponse>(
     fit: &EqFit,
     target: &FitTarget,
     limits: &FitLimits,
     response: &R,
     iterations: usize,
+    columns: Columns,
 ) -> EqFit {
     let mut params: Vec<Param> = fit.bands.iter().map(Param::from_band).collect();
-    levenberg_marquardt(&mut params, target, limits, response, iterations);
+    levenberg_marquardt(&mut params, target, limits, response, iterations, columns);
     finish(params, target, response)
 }
 

@@ -163,3 +163,30 @@ fn zero_weight_regions_are_ignored() {
         fit.bands
     );
 }
+
+/// The Jacobian's columns shared between two cores give the refinement of one column after
+/// another, to the bit (the digital response, whose columns are the costly ones), and the
+/// refinement really moves the bands.
+#[test]
+fn columns_on_two_cores_refine_as_columns_in_turn() {
+    let fs = 48_000.0;
+    let truth = [
+        band(FilterKind::LowShelf, 150.0, -6.0, 0.707),
+        band(FilterKind::Bell, 400.0, -4.0, 1.5),
+        band(FilterKind::Bell, 3000.0, 7.0, 1.0),
+        band(FilterKind::HighShelf, 8000.0, 4.0, 0.707),
+    ];
+    let target = target_of(&truth, fs);
+    let limits = FitLimits::new(0.45 * fs);
+    let start = fit_eq(&target, 4, &limits, &prototype_curve);
+    let exact = digital_curve(fs);
+    let in_turn = refine(&start, &target, &limits, &exact, 8, Columns::InTurn);
+    let on_two = refine(&start, &target, &limits, &exact, 8, Columns::OnTwoCores);
+    assert_eq!(
+        format!("{:?}", in_turn.bands),
+        format!("{:?}", on_two.bands)
+    );
+    let bits = |c: &[f64]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&in_turn.curve_db), bits(&on_two.curve_db));
+    assert_ne!(format!("{:?}", start.bands), format!("{:?}", on_two.bands));
+}
