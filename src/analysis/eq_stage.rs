@@ -291,31 +291,29 @@ impl EqRefit {
     }
 
     /// What remains between the reference's spectrum and `out_x`'s, the mid of the excerpt
-    /// through `settings`.
+    /// through `settings` (paired, after [`EqRefit::render_mid_and_paired_goal`]).
     fn spectra_residual(
-        &mut self,
+        &self,
         target: &FitTarget,
         settings: &ChainSettings,
         out_x: &[f32],
     ) -> Vec<f64> {
-        let (paired, ref_fs, src_fs) = (self.paired, self.ref_fs, self.src_fs);
+        let (ref_fs, src_fs) = (self.ref_fs, self.src_fs);
         let grid_hz = &target.freqs_hz;
-        let width = smoothing(paired);
+        let width = smoothing(self.paired);
         // The spectrum to aim at, and the frames it is read on: the reference's when paired
-        // (the same in every round); unpaired, the source through the EQ alone, which the
-        // first fit matched to the reference.
-        let goal = |x: &[f32]| spectrum_goal(x, ref_fs, src_fs, grid_hz, width);
+        // (the same in every round, read beside the first round's render); unpaired, the
+        // source through the EQ alone, which the first fit matched to the reference.
         let unpaired_goal;
-        let (starts, r_db) = if paired {
-            let spectrum_ref = &self.excerpt.reference;
-            &*self
-                .paired_goal
-                .get_or_insert_with(|| goal(&concat_mid(spectrum_ref)))
-        } else {
-            let mut eq_only = settings.clone();
-            eq_only.compressor.enabled = false;
-            unpaired_goal = goal(&self.render_mid(&eq_only));
-            &unpaired_goal
+        let (starts, r_db) = match &self.paired_goal {
+            Some(goal) => goal,
+            None => {
+                let mut eq_only = settings.clone();
+                eq_only.compressor.enabled = false;
+                let eq_mid = self.render_mid(&eq_only);
+                unpaired_goal = spectrum_goal(&eq_mid, ref_fs, src_fs, grid_hz, width);
+                &unpaired_goal
+            }
         };
         let o_db = ltas_db(out_x, src_fs, starts, grid_hz, width);
         target_curve(grid_hz, r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0)

@@ -36,16 +36,21 @@ pub(super) fn fit_around<R: BandResponse>(
     initial: Vec<Param>,
     settle: bool,
 ) -> EqFit {
-    let mut params = initial;
-    if settle && !params.is_empty() {
+    // The search runs on the analog prototype, whose columns take less time than starting a
+    // thread: in turn.
+    let refine = |params: &mut [Param], iterations| {
         levenberg_marquardt(
-            &mut params,
+            params,
             target,
             limits,
             response,
-            SETTLE_ITERATIONS,
+            iterations,
             Columns::InTurn,
         );
+    };
+    let mut params = initial;
+    if settle && !params.is_empty() {
+        refine(&mut params, SETTLE_ITERATIONS);
     }
     let curve = total_curve(&params, &target.freqs_hz, response);
     let mut best_error = weighted_rms(target, &curve);
@@ -59,14 +64,7 @@ pub(super) fn fit_around<R: BandResponse>(
             break;
         };
         params.push(atom);
-        levenberg_marquardt(
-            &mut params,
-            target,
-            limits,
-            response,
-            ADD_ITERATIONS,
-            Columns::InTurn,
-        );
+        refine(&mut params, ADD_ITERATIONS);
         let curve = total_curve(&params, &target.freqs_hz, response);
         let error = weighted_rms(target, &curve);
         let improvement = best_error - error;
@@ -82,14 +80,7 @@ pub(super) fn fit_around<R: BandResponse>(
     let before = params.len();
     params.retain(|p| p.is_cut() || p.x[1].abs() >= PRUNE_GAIN_DB);
     if params.len() != before {
-        levenberg_marquardt(
-            &mut params,
-            target,
-            limits,
-            response,
-            PRUNE_ITERATIONS,
-            Columns::InTurn,
-        );
+        refine(&mut params, PRUNE_ITERATIONS);
     }
     // Low to high: the order people read an EQ in.
     finish(params, target, response)
