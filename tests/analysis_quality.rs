@@ -572,6 +572,11 @@ fn odd_but_valid_inputs_give_valid_presets() {
 /// dB, Live Safety Limiter's loop 41.3 → 71.7 dB. Worse: the take through Beatbox Sub, crest
 /// 0.021 → 0.095 dB (spread 0.20 → 0.10 dB better), the take through Broadcast, spread 0.054 →
 /// 0.298 dB (SNR 23.3 → 25.4 dB, loudness 0.24 → 0.00 LU, crest 0.27 → 0.14 dB better).
+/// Last changed by the polish's trial going on after three iterations with only the closest
+/// start of each kind and the closest of the rest (`polish::trial_descents`): the take through
+/// Broadcast ends on another of the linear response's four chains (25.33 dB on the check,
+/// against 25.37 dB for the one that polishing every start to the end chose): SNR 25.4 → 25.3
+/// dB, spectrum 0.220 → 0.209 dB, crest 0.140 → 0.118 dB; worse: spread 0.298 → 0.307 dB.
 const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     ("varied take", "Flat", [0.000, 0.000, 0.000, 0.000, 99.0]),
     (
@@ -602,7 +607,7 @@ const FACTORY_MEASURED: &[(&str, &str, [f64; 5])] = &[
     (
         "varied take",
         "Broadcast",
-        [0.220, 0.000, 0.298, 0.140, 25.4],
+        [0.209, 0.000, 0.307, 0.118, 25.3],
     ),
     (
         "varied take",
