@@ -305,15 +305,16 @@ impl EqRefit {
         // (the same in every round, read beside the first round's render); unpaired, the
         // source through the EQ alone, which the first fit matched to the reference.
         let unpaired_goal;
-        let (starts, r_db) = match &self.paired_goal {
-            Some(goal) => goal,
-            None => {
-                let mut eq_only = settings.clone();
-                eq_only.compressor.enabled = false;
-                let eq_mid = self.render_mid(&eq_only);
-                unpaired_goal = spectrum_goal(&eq_mid, ref_fs, src_fs, grid_hz, width);
-                &unpaired_goal
-            }
+        let (starts, r_db) = if self.paired {
+            self.paired_goal
+                .as_ref()
+                .expect("read beside the first paired round's render")
+        } else {
+            let mut eq_only = settings.clone();
+            eq_only.compressor.enabled = false;
+            let eq_mid = self.render_mid(&eq_only);
+            unpaired_goal = spectrum_goal(&eq_mid, ref_fs, src_fs, grid_hz, width);
+            &unpaired_goal
         };
         let o_db = ltas_db(out_x, src_fs, starts, grid_hz, width);
         target_curve(grid_hz, r_db, &o_db, &target.weights, MAX_BOOST_DB, 1.0)

@@ -379,7 +379,8 @@ pub fn polish(
             .chain(ceiling.map(|s| (Start::Ceiling, s)))
             .chain(linear_detectors.map(|s| (Start::Linear, s)));
         let mut starts: Vec<(Start, ChainSettings)> = Vec::new();
-        // A start equal to the first one, or to one before it, would polish to the same end.
+        // A start equal to the first one, or to one before it, would polish to the same end,
+        // and after the pause it could take the place of another start going on.
         for (kind, start) in kinds {
             if start != settings && !starts.iter().any(|(_, s)| *s == start) {
                 starts.push((kind, start));
@@ -464,15 +465,14 @@ fn trial_descents(problem: &Residual, starts: &[(Start, ChainSettings)]) -> Vec<
 /// many go on beside the closest of each kind ([`trial_descents`]). On the takes below, the
 /// start the polish chose in the end was the closest of its kind after three iterations, but
 /// not always the closest of all: a cut given its right slope starts furthest off and climbs
-/// last (Beatbox Sub on the
-/// recorded 20 s mono drums: 7.3 dB at the start, the lowest of seven starts, and 14.5 dB after
-/// three iterations, the sixth; 33.5 dB on the check at the end, the highest). On the 47 takes
-/// where the trial runs (28 of `recorded_material`'s 72, 11 of the JUCE harness's 12 paired, 8
-/// of `analysis_quality`'s 18 factory round trips) the trial ran 1,355 of the 1,833 iterations
-/// that polishing every start to the end takes, and the polish chose the same chain on 46: on
-/// the synthesised take through Broadcast another of the linear response's four chains, 0.04
-/// dB lower on the check. The two closest alone missed on four takes, the three closest on
-/// two (a cut's right slope both times).
+/// last (Beatbox Sub on the recorded 20 s mono drums: 7.3 dB at the start, the lowest of seven
+/// starts, and 14.5 dB after three iterations, the sixth; 33.5 dB on the check at the end, the
+/// highest). On the 47 takes where the trial runs (28 of `recorded_material`'s 72, 11 of the
+/// JUCE harness's 12 paired, 8 of `analysis_quality`'s 18 factory round trips) the trial ran
+/// 1,355 of the 1,833 iterations that polishing every start to the end takes, and the polish
+/// chose the same chain on 46: on the synthesised take through Broadcast another of the linear
+/// response's four chains, 0.04 dB lower on the check. The two closest alone missed on four
+/// takes, the three closest on two (a cut's right slope both times).
 const TRIAL_PAUSE_ITERATIONS: usize = 3;
 const TRIAL_GOING_ON_BESIDE: usize = 1;
 
