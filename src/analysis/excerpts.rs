@@ -87,9 +87,10 @@ impl Warmed {
 
     /// Each segment through `settings`, its pre-roll dropped, into `out`: segment after
     /// segment, channel after channel (the scored samples [`gather`] copies, flattened). On
-    /// one core: for a caller that keeps both busy.
-    pub fn render_joined(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
-        self.joined(settings, Part::Whole, &self.segments, out);
+    /// one core: for a caller that keeps both busy. Returns the loudest sample the chain put
+    /// out, pre-roll included ([`Loudest`]).
+    pub fn render_joined(&self, settings: &ChainSettings, out: &mut Vec<f32>) -> Loudest {
+        self.joined(settings, Part::Whole, &self.segments, out)
     }
 
     /// Each segment, pre-roll included, through the first half of `settings`' chain (input
@@ -112,11 +113,11 @@ impl Warmed {
         fronts: &Fronts,
         settings: &ChainSettings,
         out: &mut Vec<f32>,
-    ) {
+    ) -> Loudest {
         if fronts.serve(settings) {
-            self.joined(settings, Part::Back, &fronts.segments, out);
+            self.joined(settings, Part::Back, &fronts.segments, out)
         } else {
-            self.render_joined(settings, out);
+            self.render_joined(settings, out)
         }
     }
 
@@ -128,14 +129,15 @@ impl Warmed {
         part: Part,
         segments: &[LedSegment],
         out: &mut Vec<f32>,
-    ) {
+    ) -> Loudest {
         let fresh = Chain::new(settings, self.sample_rate as f32);
         out.clear();
-        for segment in segments {
-            render_led(&fresh, part, segment, |channel| {
+        segments.iter().fold(0.0, |loudest, segment| {
+            let peak = render_led(&fresh, part, segment, |channel| {
                 out.extend_from_slice(channel)
             });
-        }
+            loudest.max(peak)
+        })
     }
 }
 
@@ -170,17 +172,25 @@ impl Fronts {
 /// A segment's channels from its pre-roll on, and how many samples of pre-roll lead them.
 type LedSegment = (Vec<Vec<f32>>, usize);
 
+/// The highest sample (absolute value, linear) a render put out, its pre-roll included: where
+/// it stays at or under a ceiling, that ceiling would have left every sample of the render as
+/// it is, state included ([`crate::dsp::ceiling::Ceiling`] acts only on a sample above it).
+pub type Loudest = f32;
+
 /// `segment` through `part` of a copy of `fresh`, handing `each` every channel with the
-/// pre-roll dropped.
+/// pre-roll dropped; returns the loudest sample, pre-roll included.
 fn render_led(
     fresh: &Chain,
     part: Part,
     (channels, skip): &LedSegment,
     mut each: impl FnMut(&[f32]),
-) {
+) -> Loudest {
+    let mut loudest: Loudest = 0.0;
     for channel in render_from(fresh, part, channels) {
+        loudest = loudest.max(crate::dsp::peak_magnitude(&channel));
         each(&channel[*skip..]);
     }
+    loudest
 }
 
 /// Copy `segments` of `channels` out: one `Vec` of channels per segment.

@@ -20,8 +20,9 @@
 //! reference of each kind and the closest of the rest go on ([`trial_descents`]).
 
 use super::align::Takes;
-use super::excerpts::{Fronts, Warmed, excerpt_segments, gather};
+use super::excerpts::{Fronts, Loudest, Warmed, excerpt_segments, gather};
 use super::{lsq, metrics, on_two_cores};
+use crate::dsp::ceiling::Ceiling;
 use crate::dsp::{ChainSettings, Detector, ranges};
 use std::sync::OnceLock;
 
@@ -259,22 +260,31 @@ impl Residual {
         }
     }
 
-    /// `settings`' output on the scored samples, into `out`.
-    fn render(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
-        self.segments.render_joined(settings, out);
+    /// `settings`' output on the scored samples, into `out`; the loudest sample of the render,
+    /// pre-roll included.
+    fn render(&self, settings: &ChainSettings, out: &mut Vec<f32>) -> Loudest {
+        self.segments.render_joined(settings, out)
     }
 
-    /// `settings`' output minus the reference on the scored samples, into `out`.
-    fn compute(&self, settings: &ChainSettings, out: &mut Vec<f32>) {
-        self.render(settings, out);
+    /// `settings`' output minus the reference on the scored samples, into `out`; the loudest
+    /// sample of the render.
+    fn compute(&self, settings: &ChainSettings, out: &mut Vec<f32>) -> Loudest {
+        let loudest = self.render(settings, out);
         self.subtract_reference(out);
+        loudest
     }
 
     /// [`Residual::compute`] (the same bits), the chain's first half taken from `fronts`
     /// where `settings` share it ([`Warmed::render_joined_after`]).
-    fn compute_after(&self, fronts: &Fronts, settings: &ChainSettings, out: &mut Vec<f32>) {
-        self.segments.render_joined_after(fronts, settings, out);
+    fn compute_after(
+        &self,
+        fronts: &Fronts,
+        settings: &ChainSettings,
+        out: &mut Vec<f32>,
+    ) -> Loudest {
+        let loudest = self.segments.render_joined_after(fronts, settings, out);
         self.subtract_reference(out);
+        loudest
     }
 
     fn subtract_reference(&self, out: &mut [f32]) {
@@ -348,7 +358,7 @@ pub fn polish(
     // may disagree. Other stretches of the takes decide.
     // The check's stretches and its reading of the start beside the first polish (which
     // leaves a core idle between its Jacobians).
-    let ((check, before), first) = std::thread::scope(|scope| {
+    let ((check, before), first_run) = std::thread::scope(|scope| {
         let check = scope.spawn(|| {
             let check = Residual::new(takes, CHECK_EXCERPT);
             let before = check.judge(&settings);
@@ -357,6 +367,7 @@ pub fn polish(
         let first = descend(&problem, &settings);
         (check.join().expect("judging does not panic"), first)
     });
+    let first = first_run.end(&problem);
     let mut tried = vec![(check.judge(&first.settings), first)];
     let judged = &tried[0].0;
     let mut slopes_tried = 0;
@@ -386,7 +397,17 @@ pub fn polish(
                 starts.push((kind, start));
             }
         }
-        let others = trial_descents(&problem, &starts);
+        // The ceiling's start where no render of the first polish reached it: polished, it
+        // would go the same way (on 6 of the 11 JUCE harness's paired takes that run the
+        // trial, 17 of `recorded_material`'s 28).
+        let known: Vec<Option<Descending>> = starts
+            .iter()
+            .map(|(kind, start)| match kind {
+                Start::Ceiling => first_run.under_ceiling(start),
+                Start::Slope | Start::Linear => None,
+            })
+            .collect();
+        let others = trial_descents(&problem, &starts, &known);
         let judged = on_two_cores(&others, |other| check.judge(&other.settings));
         tried.extend(judged.into_iter().zip(others));
     }
@@ -429,12 +450,18 @@ enum Start {
 /// The trial's polishes from `starts`: each start's first [`TRIAL_PAUSE_ITERATIONS`], then
 /// the closest to the reference on the polish excerpt of each kind of start, and the
 /// [`TRIAL_GOING_ON_BESIDE`] closest of the rest, on to the end; those that stopped by then are
-/// whole, the others are left. The runs are independent: on two cores, each core taking the
-/// next as it comes free (each one's Jacobian shares its columns between the cores as well).
-fn trial_descents(problem: &Residual, starts: &[(Start, ChainSettings)]) -> Vec<Descent> {
+/// whole, the others are left. A start whose run is `known` (ended: [`Descending::under_ceiling`])
+/// is not run again. The runs are independent: on two cores, each core taking the next as it
+/// comes free (each one's Jacobian shares its columns between the cores as well).
+fn trial_descents<'a>(
+    problem: &Residual,
+    starts: &'a [(Start, ChainSettings)],
+    known: &[Option<Descending<'a>>],
+) -> Vec<Descent> {
     let all: Vec<usize> = (0..starts.len()).collect();
-    let mut runs = on_two_cores(&all, |&i| {
-        Descending::new(problem, &starts[i].1).go(problem, TRIAL_PAUSE_ITERATIONS)
+    let mut runs = on_two_cores(&all, |&i| match &known[i] {
+        Some(run) => run.clone(),
+        None => Descending::new(problem, &starts[i].1).go(problem, TRIAL_PAUSE_ITERATIONS),
     });
     let mut closest_first: Vec<usize> = all.into_iter().filter(|&i| !runs[i].stopped).collect();
     closest_first.sort_by(|&a, &b| runs[a].cost.total_cmp(&runs[b].cost));
@@ -499,11 +526,10 @@ struct Descent {
 
 /// Every knob of `start` moved at once to bring the output onto the reference on `problem`'s
 /// excerpt, until an iteration gains less than [`MIN_RELATIVE_IMPROVEMENT`], moves no knob by
-/// [`MIN_STEPS_MOVED`], or [`MAX_ITERATIONS`] have run.
-fn descend(problem: &Residual, start: &ChainSettings) -> Descent {
-    Descending::new(problem, start)
-        .go(problem, MAX_ITERATIONS)
-        .end(problem)
+/// [`MIN_STEPS_MOVED`], or [`MAX_ITERATIONS`] have run: the run at its end
+/// ([`Descending::end`] reads it).
+fn descend<'a>(problem: &Residual, start: &'a ChainSettings) -> Descending<'a> {
+    Descending::new(problem, start).go(problem, MAX_ITERATIONS)
 }
 
 /// A run of Levenberg–Marquardt on the waveform residual that can stop after any iteration
@@ -524,6 +550,9 @@ struct Descending<'a> {
     /// The run has met one of its stopping rules.
     stopped: bool,
     snr_before_db: f64,
+    /// The loudest sample any render on the way put out, pre-roll included
+    /// ([`Descending::under_ceiling`]).
+    loudest: Loudest,
 }
 
 impl<'a> Descending<'a> {
@@ -534,10 +563,10 @@ impl<'a> Descending<'a> {
         let knobs = Knobs::new(start);
         let mut x = knobs.read(start);
         let mut residual = Vec::new();
-        problem.render(&knobs.settings(&x), &mut residual);
+        let mut loudest = problem.render(&knobs.settings(&x), &mut residual);
         let gain_knob = knobs.list.len() - 1;
         x[gain_knob] += problem.best_gain(&residual).0;
-        problem.compute(&knobs.settings(&x), &mut residual);
+        loudest = loudest.max(problem.compute(&knobs.settings(&x), &mut residual));
         let cost = lsq::dot(&residual, &residual);
         Self {
             knobs,
@@ -549,6 +578,7 @@ impl<'a> Descending<'a> {
             iterations: 0,
             stopped: false,
             snr_before_db: problem.snr_db(cost),
+            loudest,
         }
     }
 
@@ -558,7 +588,8 @@ impl<'a> Descending<'a> {
         let (knobs, m) = (&self.knobs, self.knobs.list.len());
         while !self.stopped && self.iterations < until.min(MAX_ITERATIONS) {
             self.iterations += 1;
-            let columns = jacobian(problem, knobs, &self.x, &self.residual);
+            let (columns, loudest) = jacobian(problem, knobs, &self.x, &self.residual);
+            self.loudest = self.loudest.max(loudest);
             let (normal, gradient) = lsq::normal_equations(&columns, &self.residual);
             let rhs: Vec<f64> = gradient.iter().map(|g| -g).collect();
             let mut improved = None;
@@ -574,7 +605,7 @@ impl<'a> Descending<'a> {
                 // Clamped into range, then read back: the coordinates the settings really hold.
                 let moved: Vec<f64> = self.x.iter().zip(&step).map(|(a, d)| a + d).collect();
                 let moved = knobs.settings(&moved);
-                problem.compute(&moved, &mut self.trial);
+                self.loudest = self.loudest.max(problem.compute(&moved, &mut self.trial));
                 let trial_cost = lsq::dot(&self.trial, &self.trial);
                 if trial_cost < self.cost {
                     improved = Some((knobs.read(&moved), trial_cost));
@@ -603,13 +634,36 @@ impl<'a> Descending<'a> {
         self
     }
 
-    fn end(self, problem: &Residual) -> Descent {
+    fn end(&self, problem: &Residual) -> Descent {
         Descent {
             settings: self.knobs.settings(&self.x),
             snr_before_db: self.snr_before_db,
             snr_after_db: problem.snr_db(self.cost),
             iterations: self.iterations,
         }
+    }
+
+    /// This run as it would have gone from `start`: its own start with another ceiling that
+    /// none of its renders reached, where its own ceiling turned no sample down either. Every
+    /// render on the way is then the same, bit for bit ([`Loudest`]), and so are the steps,
+    /// the costs and the stops. `None` where a render reached either ceiling, or where
+    /// `start` differs in more than its ceiling.
+    fn under_ceiling(&self, start: &'a ChainSettings) -> Option<Self> {
+        let own = self.knobs.base;
+        let level = |s: &ChainSettings| {
+            let mut ceiling = Ceiling::new();
+            ceiling.set_settings(&s.ceiling);
+            ceiling.ceiling()
+        };
+        // A sample its own ceiling turned down comes out at that level, within f32's rounding.
+        let reached_own = own.ceiling.enabled && self.loudest >= level(own) * (1.0 - 1e-6);
+        let reaches_new = start.ceiling.enabled && self.loudest > level(start);
+        let mut same = start.clone();
+        same.ceiling = own.ceiling;
+        (same == *own && !reached_own && !reaches_new).then(|| Self {
+            knobs: Knobs::new(start),
+            ..self.clone()
+        })
     }
 }
 
@@ -687,7 +741,13 @@ const CEILING_TRIED_BELOW_DB: f32 = 0.1;
 /// and a core that finishes one takes the next). A knob past the EQ (the compressor's, the
 /// output gain) leaves the chain's first half as it is at `x`: its column runs the second half
 /// only, from the first half's output made once ([`Warmed::fronts`]).
-fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) -> Vec<Vec<f32>> {
+/// Returns the columns and the loudest sample of their renders.
+fn jacobian(
+    problem: &Residual,
+    knobs: &Knobs<'_>,
+    x: &[f64],
+    residual: &[f32],
+) -> (Vec<Vec<f32>>, Loudest) {
     let fronts = problem.segments.fronts(&knobs.settings(x));
     let column = |j: usize| {
         let knob = knobs.list[j];
@@ -703,7 +763,7 @@ fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) 
         }
         let h = knob.read(&settings) - x[j];
         let mut col = Vec::with_capacity(residual.len());
-        problem.compute_after(&fronts, &settings, &mut col);
+        let loudest = problem.compute_after(&fronts, &settings, &mut col);
         if h.abs() < 1e-12 {
             col.iter_mut().for_each(|c| *c = 0.0);
         } else {
@@ -712,10 +772,12 @@ fn jacobian(problem: &Residual, knobs: &Knobs<'_>, x: &[f64], residual: &[f32]) 
                 *c = (*c - r) * inv;
             }
         }
-        col
+        (col, loudest)
     };
     let m = knobs.list.len();
-    on_two_cores(&(0..m).collect::<Vec<_>>(), |&j| column(j))
+    let columns = on_two_cores(&(0..m).collect::<Vec<_>>(), |&j| column(j));
+    let loudest = columns.iter().map(|c| c.1).fold(0.0, f32::max);
+    (columns.into_iter().map(|c| c.0).collect(), loudest)
 }
 
 /// Whether the polish may run: all of the learned processing (`amount` 1), since it chases
@@ -870,7 +932,7 @@ mod tests {
         let takes = pair.takes();
         let problem = Residual::new(&takes, POLISH_EXCERPT);
         let start = moved_off(&truth);
-        let whole = descend(&problem, &start);
+        let whole = descend(&problem, &start).end(&problem);
         let mut run = Descending::new(&problem, &start);
         for until in 1..=MAX_ITERATIONS {
             run = run.clone().go(&problem, until);
@@ -913,14 +975,53 @@ mod tests {
             snr[1] > snr[0] && snr[0] > snr[2] && snr[2] > snr[3],
             "{snr:?}"
         );
-        let trial = trial_descents(&problem, &starts);
+        let trial = trial_descents(&problem, &starts, &vec![None; starts.len()]);
         let kept = [0, 1, 3, 4];
         assert_eq!(trial.len(), kept.len());
         for (descent, &i) in trial.iter().zip(&kept) {
-            let alone = descend(&problem, &starts[i].1);
+            let alone = descend(&problem, &starts[i].1).end(&problem);
             assert_eq!(descent.settings, alone.settings, "start {i}");
             assert_eq!(descent.iterations, alone.iterations, "start {i}");
         }
+    }
+
+    /// A descent's renders that all stay under a lower ceiling stand for the descent from the
+    /// start with that ceiling, bit for bit; one a render reached is polished afresh.
+    #[test]
+    fn a_ceiling_no_render_reached_leaves_the_descent_as_it_was() {
+        let truth = cut_and_bell();
+        let pair = Pair::through(&truth);
+        let takes = pair.takes();
+        let problem = Residual::new(&takes, POLISH_EXCERPT);
+        let mut start = moved_off(&truth);
+        start.ceiling.enabled = true;
+        start.ceiling.ceiling_db = ranges::CEILING_DB.max;
+        let run = descend(&problem, &start);
+        let loudest_db = 20.0 * run.loudest.log10();
+        // Measured: the loudest sample of all the renders of its six iterations, −2.7 dBFS.
+        assert!(loudest_db < -1.0, "{loudest_db}");
+        let with_ceiling = |ceiling_db: f32| {
+            let mut s = start.clone();
+            s.ceiling.ceiling_db = ceiling_db;
+            s
+        };
+        let (above, below) = (
+            with_ceiling(loudest_db + 0.01),
+            with_ceiling(loudest_db - 0.3),
+        );
+        let known = run.under_ceiling(&above).expect("no render reached it");
+        let (known, afresh) = (known.end(&problem), descend(&problem, &above).end(&problem));
+        assert_eq!(known.settings, afresh.settings);
+        assert_eq!(known.iterations, afresh.iterations);
+        assert_eq!(known.snr_after_db.to_bits(), afresh.snr_after_db.to_bits());
+        assert_eq!(known.settings.ceiling, above.ceiling);
+        assert!(run.under_ceiling(&below).is_none());
+        let afresh = descend(&problem, &below).end(&problem);
+        assert_ne!(afresh.snr_after_db, run.end(&problem).snr_after_db);
+        // A start that differs in more than its ceiling is not this run's.
+        let mut other = above.clone();
+        other.compressor.ratio += 1.0;
+        assert!(run.under_ceiling(&other).is_none());
     }
 
     #[test]
@@ -980,7 +1081,8 @@ mod tests {
         start.eq.bands[1] = EqBandSettings::on(FilterKind::LowShelf, 700.0, 3.5, 0.707);
         let takes = pair.takes();
         // The gentler cut polished alone stays far from the waveform.
-        let alone = descend(&Residual::new(&takes, POLISH_EXCERPT), &start);
+        let problem = Residual::new(&takes, POLISH_EXCERPT);
+        let alone = descend(&problem, &start).end(&problem);
         let alone_db = Residual::new(&takes, CHECK_EXCERPT)
             .judge(&alone.settings)
             .snr_db;
