@@ -22,7 +22,6 @@
 use super::align::Takes;
 use super::excerpts::{Fronts, Loudest, Warmed, excerpt_segments, gather};
 use super::{lsq, metrics, on_two_cores};
-use crate::dsp::ceiling::Ceiling;
 use crate::dsp::{ChainSettings, Detector, ranges};
 use std::sync::OnceLock;
 
@@ -397,17 +396,7 @@ pub fn polish(
                 starts.push((kind, start));
             }
         }
-        // The ceiling's start where no render of the first polish reached it: polished, it
-        // would go the same way (on 6 of the 11 JUCE harness's paired takes that run the
-        // trial, 17 of `recorded_material`'s 28).
-        let known: Vec<Option<Descending>> = starts
-            .iter()
-            .map(|(kind, start)| match kind {
-                Start::Ceiling => first_run.under_ceiling(start),
-                Start::Slope | Start::Linear => None,
-            })
-            .collect();
-        let others = trial_descents(&problem, &starts, &known);
+        let others = trial_descents(&problem, &starts, &first_run);
         let judged = on_two_cores(&others, |other| check.judge(&other.settings));
         tried.extend(judged.into_iter().zip(others));
     }
@@ -450,18 +439,22 @@ enum Start {
 /// The trial's polishes from `starts`: each start's first [`TRIAL_PAUSE_ITERATIONS`], then
 /// the closest to the reference on the polish excerpt of each kind of start, and the
 /// [`TRIAL_GOING_ON_BESIDE`] closest of the rest, on to the end; those that stopped by then are
-/// whole, the others are left. A start whose run is `known` (ended: [`Descending::under_ceiling`])
-/// is not run again. The runs are independent: on two cores, each core taking the next as it
-/// comes free (each one's Jacobian shares its columns between the cores as well).
-fn trial_descents<'a>(
+/// whole, the others are left. A start that is `first`'s own but for a ceiling none of its
+/// renders reached is not polished: `first`'s run stands for it ([`Descending::under_ceiling`];
+/// the ceiling's start on 6 of the JUCE harness's 11 paired takes that run the trial, 17 of
+/// `recorded_material`'s 28). The runs are independent: on two cores, each core taking the
+/// next as it comes free (each one's Jacobian shares its columns between the cores as well).
+fn trial_descents(
     problem: &Residual,
-    starts: &'a [(Start, ChainSettings)],
-    known: &[Option<Descending<'a>>],
+    starts: &[(Start, ChainSettings)],
+    first: &Descending<'_>,
 ) -> Vec<Descent> {
     let all: Vec<usize> = (0..starts.len()).collect();
-    let mut runs = on_two_cores(&all, |&i| match &known[i] {
-        Some(run) => run.clone(),
-        None => Descending::new(problem, &starts[i].1).go(problem, TRIAL_PAUSE_ITERATIONS),
+    let mut runs = on_two_cores(&all, |&i| {
+        let start = &starts[i].1;
+        first
+            .under_ceiling(start)
+            .unwrap_or_else(|| Descending::new(problem, start).go(problem, TRIAL_PAUSE_ITERATIONS))
     });
     let mut closest_first: Vec<usize> = all.into_iter().filter(|&i| !runs[i].stopped).collect();
     closest_first.sort_by(|&a, &b| runs[a].cost.total_cmp(&runs[b].cost));
@@ -650,14 +643,9 @@ impl<'a> Descending<'a> {
     /// `start` differs in more than its ceiling.
     fn under_ceiling(&self, start: &'a ChainSettings) -> Option<Self> {
         let own = self.knobs.base;
-        let level = |s: &ChainSettings| {
-            let mut ceiling = Ceiling::new();
-            ceiling.set_settings(&s.ceiling);
-            ceiling.ceiling()
-        };
         // A sample its own ceiling turned down comes out at that level, within f32's rounding.
-        let reached_own = own.ceiling.enabled && self.loudest >= level(own) * (1.0 - 1e-6);
-        let reaches_new = start.ceiling.enabled && self.loudest > level(start);
+        let reached_own = own.ceiling.enabled && self.loudest >= own.ceiling.level() * (1.0 - 1e-6);
+        let reaches_new = start.ceiling.enabled && self.loudest > start.ceiling.level();
         let mut same = start.clone();
         same.ceiling = own.ceiling;
         (same == *own && !reached_own && !reaches_new).then(|| Self {
@@ -975,7 +963,10 @@ mod tests {
             snr[1] > snr[0] && snr[0] > snr[2] && snr[2] > snr[3],
             "{snr:?}"
         );
-        let trial = trial_descents(&problem, &starts, &vec![None; starts.len()]);
+        // A first run none of them shares its start with (the first of them is `start`
+        // itself, which `polish` never hands the trial): each is polished.
+        let elsewhere = Descending::new(&problem, &truth);
+        let trial = trial_descents(&problem, &starts, &elsewhere);
         let kept = [0, 1, 3, 4];
         assert_eq!(trial.len(), kept.len());
         for (descent, &i) in trial.iter().zip(&kept) {

@@ -8,8 +8,7 @@
 //! clamped to ±c, which makes the guarantee exact even where the multiplication rounds up.
 //! Without lookahead the first over-level sample is cut abruptly — the price of zero latency.
 
-use super::db_to_gain;
-use super::settings::{CeilingSettings, ranges};
+use super::settings::CeilingSettings;
 
 /// Release of the limiter: time for the gain to recover 63 % of the way to unity (in linear
 /// gain), ms.
@@ -75,7 +74,7 @@ impl Ceiling {
     /// enforced from the next sample.
     pub fn set_settings(&mut self, s: &CeilingSettings) {
         self.enabled = s.enabled;
-        self.ceiling = db_to_gain(ranges::CEILING_DB.clamp(s.ceiling_db) as f64) as f32;
+        self.ceiling = s.level();
     }
 
     /// The linear amplitude no output sample exceeds while enabled.

@@ -313,6 +313,14 @@ pub struct CeilingSettings {
     pub ceiling_db: f32,
 }
 
+impl CeilingSettings {
+    /// The linear amplitude no output sample exceeds while enabled, the level clamped into
+    /// [`ranges::CEILING_DB`]: what [`super::ceiling::Ceiling`] holds the output to.
+    pub fn level(&self) -> f32 {
+        super::db_to_gain(ranges::CEILING_DB.clamp(self.ceiling_db) as f64) as f32
+    }
+}
+
 impl Default for CeilingSettings {
     fn default() -> Self {
         Self {
