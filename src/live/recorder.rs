@@ -119,6 +119,28 @@ impl Recorder {
         dry_channels: usize,
         out_channels: usize,
     ) -> Result<(Recorder, RecorderTap), LiveError> {
+        let (mut recorder, writer, tap) = Self::open(dir, sample_rate, dry_channels, out_channels)?;
+        let thread = std::thread::Builder::new()
+            .name("matchbox-recorder".into())
+            .spawn(move || writer.run())
+            .map_err(|e| {
+                LiveError::Record(format!(
+                    "{}: cannot start the writer thread: {e}",
+                    dir.display()
+                ))
+            })?;
+        recorder.thread = Some(thread);
+        Ok((recorder, tap))
+    }
+
+    /// The files, the ring and both its ends, with no writer thread yet (a test pushes blocks
+    /// before the writer runs, so that the ring fills at a known frame).
+    fn open(
+        dir: &Path,
+        sample_rate: u32,
+        dry_channels: usize,
+        out_channels: usize,
+    ) -> Result<(Recorder, Writer, RecorderTap), LiveError> {
         let cannot = |what: &str, e: &dyn std::fmt::Display| {
             LiveError::Record(format!("{}: {what}: {e}", dir.display()))
         };
@@ -160,10 +182,6 @@ impl Recorder {
             stop: stop.clone(),
             gaps_written: 0,
         };
-        let thread = std::thread::Builder::new()
-            .name("matchbox-recorder".into())
-            .spawn(move || writer.run())
-            .map_err(|e| cannot("cannot start the writer thread", &e))?;
         let tap = RecorderTap {
             ring: producer,
             dry_channels,
@@ -173,13 +191,13 @@ impl Recorder {
         };
         let recorder = Recorder {
             stop,
-            thread: Some(thread),
+            thread: None,
             stats,
             dry_path,
             out_path,
             sample_rate,
         };
-        Ok((recorder, tap))
+        Ok((recorder, writer, tap))
     }
 
     /// Write what is left in the ring, finish both files and move them into place.
@@ -375,42 +393,52 @@ mod tests {
     fn files_stay_aligned_through_a_full_ring() {
         let dir = tempfile::tempdir().unwrap();
         let rate = 8_000; // a 32 000-frame ring
-        let (recorder, mut tap) = Recorder::start(dir.path(), rate, 1, 2).unwrap();
-        // Fill the ring faster than the writer drains it: 100 000 frames at once, in blocks of
-        // 100, made beforehand so that pushing them is only copying (well under a millisecond,
-        // against the writer's 10 ms poll, even in a debug build on a busy machine).
-        let block = 100;
+        let (mut recorder, writer, mut tap) = Recorder::open(dir.path(), rate, 1, 2).unwrap();
         // Frame i carries i·10⁻⁵: distinct, and inside the range audio files may hold.
+        let block = 100;
         let value = |i: usize| i as f32 * 1e-5;
-        let dry: Vec<f32> = (0..1_000 * block).map(value).collect();
+        let dry: Vec<f32> = (0..1_010 * block).map(value).collect();
         let out: Vec<f32> = dry.iter().map(|x| -x).collect();
-        let mut pushed = 0u64;
-        for (dry, out) in dry.chunks(block).zip(out.chunks(block)) {
+        let mut blocks = dry.chunks(block).zip(out.chunks(block));
+        // 1 000 blocks before the writer runs: the first 320 fill the ring, the other 680 are
+        // dropped.
+        for (dry, out) in blocks.by_ref().take(1_000) {
             tap.block(&[dry], &[out, dry]);
-            pushed += block as u64;
+        }
+        assert_eq!(recorder.stats.dropped.load(Ordering::SeqCst), 68_000);
+        recorder.thread = Some(std::thread::spawn(move || writer.run()));
+        let drained = Instant::now();
+        while recorder.stats.frames.load(Ordering::SeqCst) < 32_000 {
+            assert!(
+                drained.elapsed() < Duration::from_secs(30),
+                "the writer stalled"
+            );
+            std::thread::sleep(WRITER_POLL);
+        }
+        // The last 10 blocks get in, the first behind the gap's marker.
+        for (dry, out) in blocks {
+            tap.block(&[dry], &[out, dry]);
         }
         let recording = recorder.finish().unwrap();
+        let pushed = 1_010 * block as u64;
         assert_eq!(recording.frames, pushed);
-        // Pushed in a few ms against the writer's 10 ms poll: at most two ring-fulls got in.
-        assert!(recording.dropped >= 30_000, "{} dropped", recording.dropped);
+        assert_eq!(recording.dropped, 68_000);
         let dry = read_audio(&recording.dry_path).unwrap();
         let out = read_audio(&recording.out_path).unwrap();
         assert_eq!((dry.channels.len(), out.channels.len()), (1, 2));
         assert_eq!(dry.frames(), pushed as usize);
         assert_eq!(out.frames(), pushed as usize);
-        let mut silent = 0;
         for i in 0..dry.frames() {
             let x = dry.channels[0][i];
-            if x == 0.0 && i > 0 {
-                silent += 1;
-                assert_eq!((out.channels[0][i], out.channels[1][i]), (0.0, 0.0));
+            if (32_000..100_000).contains(&i) {
+                // A dropped frame: silence in both files.
+                assert_eq!((x, out.channels[0][i], out.channels[1][i]), (0.0, 0.0, 0.0));
             } else {
                 // Every kept frame sits at its own position: the value encodes its index.
-                assert_eq!(x, value(i));
+                assert_eq!(x, value(i), "frame {i}");
                 assert_eq!((out.channels[0][i], out.channels[1][i]), (-x, x));
             }
         }
-        assert_eq!(silent as u64, recording.dropped);
         // No temporary file is left behind.
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
