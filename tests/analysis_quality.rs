@@ -545,7 +545,7 @@ fn odd_but_valid_inputs_give_valid_presets() {
 /// `--nocapture`); update it, with the reason, whenever the analysis changes its results.
 /// SNRs above 99 dB (Flat: exact) are written as 99.
 ///
-/// Last changed by the waveform polish (issue 12, point 5; `src/analysis/polish.rs`): the
+/// Last changed by the waveform polish (issue 12, point 5; `src/analysis/polish/`): the
 /// SNR rose on 12 of the 16 cases other than Flat and stayed on 4 (where the polish's check
 /// kept the chain as it was). Varied take: Beatbox Punch 19.3 → 33.7 dB, Telephone 20.3 →
 /// 31.4 dB (spectrum 3.83 → 0.95 dB), Vocal Presence 36.9 → 44.5 dB; loop: Broadcast 14.6 →

@@ -59,7 +59,7 @@ ISSUE_PAIRED = {"ltas": 0.5, "loudness": 0.3, "spread": 1.0, "crest": 0.5, "snr"
 # What the code achieves, per case and figure (Matchbox's figures as `matchbox compare` reads
 # them): printed afresh by `--measured`; update it, with the reason, whenever the analysis
 # changes its results. The waveform polish (issue 12, point 5;
-# src/analysis/polish.rs): on these chains (JUCE's compressor is not one Matchbox can copy
+# src/analysis/polish/): on these chains (JUCE's compressor is not one Matchbox can copy
 # exactly) its check keeps the polish only where the spectrum and crest factor do not get
 # worse; the paired means went from 0.18 dB spectrum, 0.05 LU, 0.31 dB spread, 1.05 dB crest
 # and 16.0 dB SNR to 0.18 dB, 0.06 LU, 0.28 dB, 0.92 dB and 17.6 dB. Two cases changed:

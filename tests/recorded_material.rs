@@ -36,7 +36,7 @@ const PREDICTION_TOLERANCE: [f64; 5] = [0.01, 0.01, 0.01, 0.01, 0.05];
 /// What the analysis achieves per case: (case, preset, [spectrum dB, loudness LU, spread dB,
 /// crest dB, SNR dB]); SNRs above 99 dB (Flat: exact) are written as 99. The test prints the
 /// table afresh (`--nocapture`); update it, with the reason, when the analysis changes.
-/// The waveform polish (`src/analysis/polish.rs`) took it from 41 to 59 cases at the target
+/// The waveform polish (`src/analysis/polish/`) took it from 41 to 59 cases at the target
 /// (mean SNR 32.6 → 40.8 dB, mean crest error 0.36 → 0.19 dB; worse: drums stereo 3 min
 /// through Gentle Leveler, SNR 38.7 → 36.0 dB, voice mono 20 s through Live Safety Limiter,
 /// 26.6 → 26.0 dB, and loudness on the 3-minute mono voice, up to 0.25 LU). Last changed by
