@@ -194,54 +194,15 @@ pub fn analyze(
         }
         None => (takes, whole),
     };
-    let (polished, polish) = if polish::applies(options.amount) {
-        // Made only where the polish's first result falls short: the chain fitted afresh, on
-        // the takes as the pairing lined them up, to the reference chain's linear response.
-        let linear = || {
-            let target = target::linear_target(&as_paired, &grid_hz, options.amount);
-            let fit = |measure| fit_chain(ceiling.settings, &as_paired, &target, measure, options);
-            std::thread::scope(|scope| {
-                let by_spectra = scope.spawn(|| fit(eq_stage::Measure::Spectra));
-                let by_response = fit(eq_stage::Measure::LinearResponse);
-                let by_spectra = by_spectra.join().expect("fits do not panic");
-                vec![by_response.settings, by_spectra.settings]
-            })
-        };
-        let trial = polish::Trial {
-            reference_peak_db: ceiling.peak_db,
-            linear_start: &linear,
-        };
-        polish::polish(&takes, fitted.settings, &trial)
-    } else {
-        (fitted.settings, None)
-    };
-    let output_level = level::OutputLevel::new(
+    let (polished, polish) = polish_stage(
         &takes,
-        whole.reference.loudness_lufs,
-        whole.source.loudness_lufs,
+        &as_paired,
+        &grid_hz,
+        &ceiling,
+        fitted.settings,
+        options,
     );
-    let mut leveled = output_level.set(polished);
-    let output = predict::Output::render(&takes, &leveled.settings);
-    let output = match output_level.cap_peaks(
-        &takes,
-        &leveled.settings,
-        &output,
-        &whole.reference,
-        ceiling.peak_db,
-    ) {
-        Some((capped, capped_output)) => {
-            leveled.settings = capped;
-            capped_output
-        }
-        None => output,
-    };
-    let (settings, mut output) = level::whole_take_loudness(
-        &takes,
-        leveled.settings,
-        output,
-        whole.reference.loudness_lufs,
-    );
-    leveled.settings = settings;
+    let (leveled, mut output) = level_stage(&takes, polished, &whole, ceiling.peak_db);
     let (predicted, prediction) = output.measure(&takes, whole.reference, &whole.reference_ltas_db);
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
@@ -264,6 +225,77 @@ pub fn analyze(
         source_levels_db: whole.source_levels_db,
         warnings,
     })
+}
+
+/// Stage 6, [`polish`]: at the full amount, the chain polished against the reference's
+/// waveform. The trial's chains fitted to the reference chain's linear response are made only
+/// where the first polish falls short: fitted afresh, on the takes as the pairing lined them
+/// up (`as_paired`), by spectra and by the response, on a core each.
+fn polish_stage(
+    takes: &Takes<'_>,
+    as_paired: &Takes<'_>,
+    grid_hz: &[f64],
+    ceiling: &level::CeilingFit,
+    settings: ChainSettings,
+    options: &AnalyzeOptions,
+) -> (ChainSettings, Option<polish::Polish>) {
+    if !polish::applies(options.amount) {
+        return (settings, None);
+    }
+    let linear = || {
+        let target = target::linear_target(as_paired, grid_hz, options.amount);
+        let fit = |measure| fit_chain(ceiling.settings, as_paired, &target, measure, options);
+        std::thread::scope(|scope| {
+            let by_spectra = scope.spawn(|| fit(eq_stage::Measure::Spectra));
+            let by_response = fit(eq_stage::Measure::LinearResponse);
+            let by_spectra = by_spectra.join().expect("fits do not panic");
+            vec![by_response.settings, by_spectra.settings]
+        })
+    };
+    let trial = polish::Trial {
+        reference_peak_db: ceiling.peak_db,
+        linear_start: &linear,
+    };
+    polish::polish(takes, settings, &trial)
+}
+
+/// Stage 7, [`level`]: the output gain set by loudness (the compressor dropped where its last
+/// check says so), the peaks capped at the reference's, the loudness brought onto the whole
+/// reference's; with the output rendered on the way, which the prediction measures.
+fn level_stage(
+    takes: &Takes<'_>,
+    settings: ChainSettings,
+    whole: &WholeFiles,
+    reference_peak_db: f32,
+) -> (level::Leveled, predict::Output) {
+    let output_level = level::OutputLevel::new(
+        takes,
+        whole.reference.loudness_lufs,
+        whole.source.loudness_lufs,
+    );
+    let mut leveled = output_level.set(settings);
+    let output = predict::Output::render(takes, &leveled.settings);
+    let output = match output_level.cap_peaks(
+        takes,
+        &leveled.settings,
+        &output,
+        &whole.reference,
+        reference_peak_db,
+    ) {
+        Some((capped, capped_output)) => {
+            leveled.settings = capped;
+            capped_output
+        }
+        None => output,
+    };
+    let (settings, output) = level::whole_take_loudness(
+        takes,
+        leveled.settings,
+        output,
+        whole.reference.loudness_lufs,
+    );
+    leveled.settings = settings;
+    (leveled, output)
 }
 
 /// `each` of `items`, the results in the items' order, on two cores: each core takes the next

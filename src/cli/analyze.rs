@@ -236,6 +236,46 @@ fn build_preset(
         ),
     };
     let mut preset = Preset::new(&name, &description, a.settings.clone());
+    let metrics = preset_metrics(reference, source, a);
+    let mut sources = Vec::new();
+    if let Some(s) = &args.source {
+        sources.push(file_name(s));
+    }
+    preset.analysis = Some(preset::Analysis {
+        generator: Some(format!("matchbox analyze {}", env!("CARGO_PKG_VERSION"))),
+        reference_files: Some(vec![file_name(&args.reference)]),
+        source_files: (!sources.is_empty()).then_some(sources),
+        duration_s: Some(round(reference.duration_s(), 3)),
+        sample_rate_hz: Some(reference.sample_rate),
+        eq_fit_rms_error_db: Some(round(a.eq_fit.rms_error_db, 3)),
+        eq_fit_max_error_db: Some(round(a.eq_fit.max_error_db, 3)),
+        compressor_fit_error_db: a
+            .comp_fit
+            .as_ref()
+            .filter(|c| c.model.is_some())
+            .map(|c| round(c.error_db, 3)),
+        metrics: Some(metrics),
+        notes: Some(match (a.low_confidence, a.paired) {
+            (true, _) => {
+                "confidence: low (no source recording; EQ against a neutral spectrum)".into()
+            }
+            (false, true) => {
+                "confidence: high (same performance; compressor from the gain trace)".into()
+            }
+            (false, false) => {
+                "confidence: medium (different performances; dynamics from level statistics)".into()
+            }
+        }),
+    });
+    preset
+}
+
+/// The figures the preset's `analysis.metrics` records: the inputs', and the prediction's.
+fn preset_metrics(
+    reference: &Audio,
+    source: Option<&Audio>,
+    a: &Analysis,
+) -> BTreeMap<String, f64> {
     let mut metrics = BTreeMap::new();
     metrics.insert(
         "reference_duration_s".into(),
@@ -290,37 +330,7 @@ fn build_preset(
             metrics.insert("predicted_snr_db".into(), round(snr, 1));
         }
     }
-    let mut sources = Vec::new();
-    if let Some(s) = &args.source {
-        sources.push(file_name(s));
-    }
-    preset.analysis = Some(preset::Analysis {
-        generator: Some(format!("matchbox analyze {}", env!("CARGO_PKG_VERSION"))),
-        reference_files: Some(vec![file_name(&args.reference)]),
-        source_files: (!sources.is_empty()).then_some(sources),
-        duration_s: Some(round(reference.duration_s(), 3)),
-        sample_rate_hz: Some(reference.sample_rate),
-        eq_fit_rms_error_db: Some(round(a.eq_fit.rms_error_db, 3)),
-        eq_fit_max_error_db: Some(round(a.eq_fit.max_error_db, 3)),
-        compressor_fit_error_db: a
-            .comp_fit
-            .as_ref()
-            .filter(|c| c.model.is_some())
-            .map(|c| round(c.error_db, 3)),
-        metrics: Some(metrics),
-        notes: Some(match (a.low_confidence, a.paired) {
-            (true, _) => {
-                "confidence: low (no source recording; EQ against a neutral spectrum)".into()
-            }
-            (false, true) => {
-                "confidence: high (same performance; compressor from the gain trace)".into()
-            }
-            (false, false) => {
-                "confidence: medium (different performances; dynamics from level statistics)".into()
-            }
-        }),
-    });
-    preset
+    metrics
 }
 
 /// `v` rounded to `digits` decimals (keeps the JSON readable; the analysis is deterministic
