@@ -1,6 +1,7 @@
 //! Whole-chain properties: block-size invariance, zero latency, robustness.
 
-use super::chain::{Chain, MeterReader};
+use super::chain::Chain;
+use super::meters::MeterReader;
 use super::settings::*;
 use proptest::prelude::*;
 
@@ -280,7 +281,7 @@ fn meters_report_levels_only_when_enabled() {
     chain.process(&mut [&mut x]);
     assert_eq!(
         meters.take(MeterReader::Editor).input_peak_db,
-        super::chain::METER_FLOOR_DB
+        super::meters::METER_FLOOR_DB
     );
     chain.set_metering(true);
     // 2 s of a constant 0.5: peaks −6.02 / −12.02 dB; RMS settled to the same (a
@@ -297,13 +298,13 @@ fn meters_report_levels_only_when_enabled() {
     assert_eq!((m.gain_reduction_db, m.ceiling_reduction_db), (0.0, 0.0));
     // Peaks restart at each take; the RMS keeps its smoothed value.
     let again = meters.take(MeterReader::Editor);
-    assert_eq!(again.input_peak_db, super::chain::METER_FLOOR_DB);
+    assert_eq!(again.input_peak_db, super::meters::METER_FLOOR_DB);
     assert!((again.input_rms_db - -6.02).abs() < 0.01);
     // The other reader's peaks were left alone: it still sees the whole run, once.
     let remote = meters.take(MeterReader::Remote);
     assert!((remote.input_peak_db - -6.02).abs() < 0.01, "{remote:?}");
     let remote_again = meters.take(MeterReader::Remote);
-    assert_eq!(remote_again.input_peak_db, super::chain::METER_FLOOR_DB);
+    assert_eq!(remote_again.input_peak_db, super::meters::METER_FLOOR_DB);
 }
 
 #[test]

@@ -15,10 +15,12 @@ mod chain_tests;
 pub mod compressor;
 pub mod eq;
 pub mod fastmath;
+pub mod meters;
 pub mod settings;
 pub mod smoother;
 
-pub use chain::{Chain, ChainMeters, MAX_CHANNELS, METER_FLOOR_DB, MeterReader, MeterReading};
+pub use chain::{Chain, MAX_CHANNELS};
+pub use meters::{ChainMeters, METER_FLOOR_DB, MeterReader, MeterReading};
 pub use settings::{
     CeilingSettings, ChainSettings, CompressorSettings, Detector, EqBandSettings, EqSettings,
     FieldError, FilterKind, NUM_BANDS, Range, ranges,
