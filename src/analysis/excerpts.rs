@@ -90,7 +90,8 @@ impl Warmed {
     /// one core: for a caller that keeps both busy. Returns the loudest sample the chain put
     /// out, pre-roll included ([`Loudest`]).
     pub fn render_joined(&self, settings: &ChainSettings, out: &mut Vec<f32>) -> Loudest {
-        self.joined(settings, Part::Whole, &self.segments, out)
+        let fresh = Chain::new(settings, self.sample_rate as f32);
+        self.joined(&fresh, Part::Whole, &self.segments, out)
     }
 
     /// Each segment, pre-roll included, through the first half of `settings`' chain (input
@@ -102,6 +103,7 @@ impl Warmed {
         });
         Fronts {
             settings: settings.clone(),
+            fresh,
             segments,
         }
     }
@@ -114,26 +116,27 @@ impl Warmed {
         settings: &ChainSettings,
         out: &mut Vec<f32>,
     ) -> Loudest {
+        // Made like the fronts' chain: the bands it shares with it are not designed again.
+        let fresh = Chain::new_like(&fronts.fresh, settings);
         if fronts.serve(settings) {
-            self.joined(settings, Part::Back, &fronts.segments, out)
+            self.joined(&fresh, Part::Back, &fronts.segments, out)
         } else {
-            self.render_joined(settings, out)
+            self.joined(&fresh, Part::Whole, &self.segments, out)
         }
     }
 
-    /// `segments` (these or their [`Fronts`]) through `part` of `settings`' chain, one after
+    /// `segments` (these or their [`Fronts`]) through `part` of a copy of `fresh`, one after
     /// another, the pre-roll dropped, into `out`.
     fn joined(
         &self,
-        settings: &ChainSettings,
+        fresh: &Chain,
         part: Part,
         segments: &[LedSegment],
         out: &mut Vec<f32>,
     ) -> Loudest {
-        let fresh = Chain::new(settings, self.sample_rate as f32);
         out.clear();
         segments.iter().fold(0.0, |loudest, segment| {
-            let peak = render_led(&fresh, part, segment, |channel| {
+            let peak = render_led(fresh, part, segment, |channel| {
                 out.extend_from_slice(channel)
             });
             loudest.max(peak)
@@ -158,6 +161,9 @@ pub(super) const NEW_CHAIN_IS_PLAIN: &str = "a new chain is neither metered nor 
 /// [`Warmed`]'s segments through the first half of one chain ([`Warmed::fronts`]).
 pub struct Fronts {
     settings: ChainSettings,
+    /// The chain they went through, fresh (never run): the chains rendered after them are
+    /// made like it ([`Chain::new_like`]).
+    fresh: Chain,
     segments: Vec<LedSegment>,
 }
 

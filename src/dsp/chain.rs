@@ -148,6 +148,26 @@ impl Chain {
         chain
     }
 
+    /// [`Chain::new`] for `settings` at `like`'s sample rate, the same chain bit for bit, where
+    /// `like` is fresh from [`Chain::new`] and has not run since: each EQ band whose settings
+    /// are `like`'s is copied from it instead of designed again. A band's design, polished at
+    /// once, is most of what a new chain costs; the analysis renders many chains that differ
+    /// from one other in a knob or two. Allocates, as [`Chain::new`] does.
+    pub fn new_like(like: &Chain, settings: &ChainSettings) -> Self {
+        let same = |i: usize| settings.eq.bands[i] == like.settings.eq.bands[i];
+        let mut others = settings.clone();
+        for (i, band) in others.eq.bands.iter_mut().enumerate() {
+            if same(i) {
+                // Off: not designed here, copied below.
+                band.enabled = false;
+            }
+        }
+        let mut chain = Self::new(&others, like.sample_rate as f32);
+        chain.eq.copy_bands(&like.eq, same);
+        chain.settings.clone_from(settings);
+        chain
+    }
+
     /// Set the sample rate, apply the current settings at once and clear all state.
     /// No allocation.
     pub fn prepare(&mut self, sample_rate: f32) {

@@ -419,6 +419,47 @@ fn arb_settings() -> impl Strategy<Value = ChainSettings> {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A chain made like another (its unchanged bands copied) runs as one made afresh, to the
+    /// bit, whichever bands and other settings differ.
+    #[test]
+    fn a_chain_made_like_another_is_the_chain_made_afresh(
+        like in arb_settings(),
+        other in arb_settings(),
+        bands_changed in proptest::array::uniform8(any::<bool>()),
+        rest_changed in any::<bool>(),
+        fs in prop::sample::select(vec![44_100.0f32, 48_000.0, 96_000.0]),
+    ) {
+        let mut settings = if rest_changed { other.clone() } else { like.clone() };
+        for (i, changed) in bands_changed.iter().enumerate() {
+            settings.eq.bands[i] = if *changed { other.eq.bands[i] } else { like.eq.bands[i] };
+        }
+        let template = Chain::new(&like, fs);
+        let mut afresh = Chain::new(&settings, fs);
+        let mut copied = Chain::new_like(&template, &settings);
+        prop_assert_eq!(copied.settings(), &settings);
+        let input = [beat(3000, fs, 21), beat(3000, fs, 22)];
+        let (mut a, mut b) = (input.clone(), input);
+        for (a, b) in a.iter_mut().zip(b.iter_mut()) {
+            a.iter_mut().zip(b.iter_mut()).for_each(|(x, y)| {
+                *x *= 4.0;
+                *y *= 4.0;
+            });
+        }
+        for start in (0..3000).step_by(1000) {
+            let [al, ar] = &mut a;
+            let [bl, br] = &mut b;
+            afresh.process(&mut [&mut al[start..start + 1000], &mut ar[start..start + 1000]]);
+            copied.process(&mut [&mut bl[start..start + 1000], &mut br[start..start + 1000]]);
+        }
+        for (a, b) in a.iter().flatten().zip(b.iter().flatten()) {
+            prop_assert_eq!(a.to_bits(), b.to_bits());
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]

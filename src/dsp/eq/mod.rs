@@ -77,6 +77,15 @@ impl Eq {
         }
     }
 
+    /// The bands `which` picks, as `other` has them (design, glides and state).
+    pub(crate) fn copy_bands(&mut self, other: &Eq, which: impl Fn(usize) -> bool) {
+        for (i, (band, from)) in self.bands.iter_mut().zip(&other.bands).enumerate() {
+            if which(i) {
+                band.clone_from(from);
+            }
+        }
+    }
+
     /// New sample rate; state cleared.
     pub fn prepare(&mut self, sample_rate: f64) {
         for b in &mut self.bands {
