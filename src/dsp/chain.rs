@@ -152,7 +152,7 @@ impl Chain {
     /// `like` is fresh from [`Chain::new`] and has not run since: each EQ band whose settings
     /// are `like`'s is copied from it instead of designed again. A band's design, polished at
     /// once, is most of what a new chain costs; the analysis renders many chains that differ
-    /// from one other in a knob or two. Allocates, as [`Chain::new`] does.
+    /// from one another in a knob or two. Allocates, as [`Chain::new`] does.
     pub fn new_like(like: &Chain, settings: &ChainSettings) -> Self {
         let same = |i: usize| settings.eq.bands[i] == like.settings.eq.bands[i];
         let mut others = settings.clone();
