@@ -101,11 +101,7 @@ impl Warmed {
         let segments = on_two_cores(&self.segments, |(channels, skip)| {
             (render_from(&fresh, Part::Front, channels), *skip)
         });
-        Fronts {
-            settings: settings.clone(),
-            fresh,
-            segments,
-        }
+        Fronts { fresh, segments }
     }
 
     /// [`Warmed::render_joined`], the same bits, starting from `fronts` where they serve
@@ -160,9 +156,8 @@ pub(super) const NEW_CHAIN_IS_PLAIN: &str = "a new chain is neither metered nor 
 
 /// [`Warmed`]'s segments through the first half of one chain ([`Warmed::fronts`]).
 pub struct Fronts {
-    settings: ChainSettings,
-    /// The chain they went through, fresh (never run): the chains rendered after them are
-    /// made like it ([`Chain::new_like`]).
+    /// The chain they went through, fresh (never run), and so its settings: the chains
+    /// rendered after them are made like it ([`Chain::new_like`]).
     fresh: Chain,
     segments: Vec<LedSegment>,
 }
@@ -171,7 +166,8 @@ impl Fronts {
     /// Whether a render through `settings` may start from these: their input gain and EQ are
     /// the ones these went through (what comes after the EQ may differ).
     pub fn serve(&self, settings: &ChainSettings) -> bool {
-        settings.input_gain_db == self.settings.input_gain_db && settings.eq == self.settings.eq
+        let went = self.fresh.settings();
+        settings.input_gain_db == went.input_gain_db && settings.eq == went.eq
     }
 }
 

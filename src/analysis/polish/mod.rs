@@ -244,13 +244,15 @@ pub fn polish(
     let first = first_run.end(&problem);
     let mut tried = vec![(check.judge(&first.settings), first)];
     let judged = &tried[0].0;
-    let mut starts = Starts::default();
-    if !judged.better_than(&before) || judged.snr_db < SLOPES_TRIED_BELOW_DB {
-        starts = trial::starts(&settings, trial);
+    let starts = if !judged.better_than(&before) || judged.snr_db < SLOPES_TRIED_BELOW_DB {
+        let starts = trial::starts(&settings, trial);
         let others = trial_descents(&problem, &starts.list, &first_run);
         let judged = on_two_cores(&others, |other| check.judge(&other.settings));
         tried.extend(judged.into_iter().zip(others));
-    }
+        starts
+    } else {
+        Starts::default()
+    };
     let snr_before_db = tried[0].1.snr_before_db;
     // The closest waveform of those the check keeps; the first polish reports when none is.
     let kept = (0..tried.len())
