@@ -18,6 +18,17 @@ pub struct CompressorStage {
     paired_reference: Option<PairedReference>,
 }
 
+/// A copy that makes the reference's envelopes again when it needs them (the FFT planner that
+/// made them cannot be copied).
+impl Clone for CompressorStage {
+    fn clone(&self) -> Self {
+        Self {
+            excerpt: self.excerpt.clone(),
+            paired_reference: None,
+        }
+    }
+}
+
 impl CompressorStage {
     pub fn new(takes: &Takes<'_>) -> Self {
         let budget = if takes.paired {

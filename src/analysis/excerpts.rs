@@ -215,6 +215,7 @@ pub fn gather(channels: &[&[f32]], segments: &[(usize, usize)]) -> Vec<Vec<Vec<f
 }
 
 /// One excerpt of each take: segments (lists of channels) copied out.
+#[derive(Clone)]
 pub struct Excerpt {
     pub source: Vec<Vec<Vec<f32>>>,
     pub reference: Vec<Vec<Vec<f32>>>,

@@ -244,12 +244,15 @@ fn polish_stage(
     }
     let linear = || {
         let target = target::linear_target(as_paired, grid_hz, options.amount);
-        let fit = |measure| fit_chain(ceiling.settings, as_paired, &target, measure, options);
+        let first = FirstRound::fit(ceiling.settings, as_paired, &target, options);
+        let finish = |first: FirstRound<'_>, measure| {
+            first.finish(as_paired, &target, measure, options).settings
+        };
         std::thread::scope(|scope| {
-            let by_spectra = scope.spawn(|| fit(eq_stage::Measure::Spectra));
-            let by_response = fit(eq_stage::Measure::LinearResponse);
-            let by_spectra = by_spectra.join().expect("fits do not panic");
-            vec![by_response.settings, by_spectra.settings]
+            let spectra_first = first.clone();
+            let by_spectra = scope.spawn(|| finish(spectra_first, eq_stage::Measure::Spectra));
+            let by_response = finish(first, eq_stage::Measure::LinearResponse);
+            vec![by_response, by_spectra.join().expect("fits do not panic")]
         })
     };
     let trial = polish::Trial {
@@ -410,36 +413,95 @@ fn fit_chain(
     measure: eq_stage::Measure,
     options: &AnalyzeOptions,
 ) -> Fitted {
-    let limits = eq_stage::limits(takes);
-    let mut eq_fit = eq_stage::fit(target, takes, options.bands, &limits);
-    let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);
-    settings.compressor.enabled = false;
-    settings.ceiling = ceiling;
-    // Paired, the compressor and the waveform comparisons need the takes lined up as the EQ
-    // leaves them (a band-pass's group delay is the EQ's, not the takes' offset).
-    let realigned = eq_stage::realign(takes, &settings);
-    let takes = realigned.as_ref().unwrap_or(takes);
-    let mut compressor = CompressorStage::new(takes);
-    let mut refit = EqRefit::new(takes, limits, options.bands, options.amount, measure);
-    let mut comp_fit = None;
-    let rounds = if takes.paired { PAIRED_ROUNDS } else { 1 };
-    for round in 0..rounds {
-        if options.compressor {
-            let fit = compressor.fit(takes, &mut settings, comp_fit.as_ref(), options.amount);
-            comp_fit = Some(fit);
+    FirstRound::fit(ceiling, takes, target, options).finish(takes, target, measure, options)
+}
+
+/// [`fit_chain`] up to its first EQ refit: the EQ, the takes lined up again after it, the
+/// first compressor fit. None of it depends on what the refits measure, so the polish's trial
+/// fits it once for both of its chains fitted to the linear response ([`polish_stage`]).
+#[derive(Clone)]
+struct FirstRound<'a> {
+    /// The takes as the EQ leaves them, when it moved them.
+    realigned: Option<Takes<'a>>,
+    limits: eq_fit::FitLimits,
+    eq_fit: EqFit,
+    settings: ChainSettings,
+    compressor: CompressorStage,
+    comp_fit: Option<CompFit>,
+}
+
+impl<'a> FirstRound<'a> {
+    fn fit(
+        ceiling: CeilingSettings,
+        takes: &Takes<'a>,
+        target: &FitTarget,
+        options: &AnalyzeOptions,
+    ) -> Self {
+        let limits = eq_stage::limits(takes);
+        let eq_fit = eq_stage::fit(target, takes, options.bands, &limits);
+        let mut settings = eq_stage::with_eq_fit(&ChainSettings::default(), &eq_fit);
+        settings.compressor.enabled = false;
+        settings.ceiling = ceiling;
+        // Paired, the compressor and the waveform comparisons need the takes lined up as the
+        // EQ leaves them (a band-pass's group delay is the EQ's, not the takes' offset).
+        let realigned = eq_stage::realign(takes, &settings);
+        let mut compressor = CompressorStage::new(realigned.as_ref().unwrap_or(takes));
+        let comp_fit = options.compressor.then(|| {
+            compressor.fit(
+                realigned.as_ref().unwrap_or(takes),
+                &mut settings,
+                None,
+                options.amount,
+            )
+        });
+        Self {
+            realigned,
+            limits,
+            eq_fit,
+            settings,
+            compressor,
+            comp_fit,
         }
-        // Unpaired, the compressor's own effect on the spectrum is what is left to undo.
-        if !settings.compressor.enabled && (round + 1 == rounds || !takes.paired) {
-            break;
-        }
-        eq_fit = refit.refit(&eq_fit, target, &settings, round + 1 == rounds);
-        settings = eq_stage::with_eq_fit(&settings, &eq_fit);
     }
-    Fitted {
-        lag_samples: realigned.map(|t| t.alignment.map_or(0, |a| a.lag_samples)),
-        eq_fit,
-        comp_fit,
-        settings,
+
+    /// The rounds from the first refit on, the EQ refitted by what `measure` compares; `takes`
+    /// as [`FirstRound::fit`] had them.
+    fn finish(
+        self,
+        takes: &Takes<'a>,
+        target: &FitTarget,
+        measure: eq_stage::Measure,
+        options: &AnalyzeOptions,
+    ) -> Fitted {
+        let Self {
+            realigned,
+            limits,
+            mut eq_fit,
+            mut settings,
+            mut compressor,
+            mut comp_fit,
+        } = self;
+        let takes = realigned.as_ref().unwrap_or(takes);
+        let mut refit = EqRefit::new(takes, limits, options.bands, options.amount, measure);
+        let rounds = if takes.paired { PAIRED_ROUNDS } else { 1 };
+        for round in 0..rounds {
+            if round > 0 && options.compressor {
+                let fit = compressor.fit(takes, &mut settings, comp_fit.as_ref(), options.amount);
+                comp_fit = Some(fit);
+            }
+            // Unpaired, the compressor's own effect on the spectrum is what is left to undo.
+            if !settings.compressor.enabled && (round + 1 == rounds || !takes.paired) {
+                break;
+            }
+            eq_fit = refit.refit(&eq_fit, target, &settings, round + 1 == rounds);
+            settings = eq_stage::with_eq_fit(&settings, &eq_fit);
+        }
+        Fitted {
+            lag_samples: realigned.map(|t| t.alignment.map_or(0, |a| a.lag_samples)),
+            eq_fit,
+            comp_fit,
+            settings,
+        }
     }
 }
 

@@ -201,6 +201,12 @@ pub fn fit_paired(
     let ref_ex = &reference.excerpt;
     let trace = Trace::new(&ex.block_energy, &ref_ex.block_energy);
     let search = PairedSearch::new(&ex, &trace, sample_rate);
+    // A constant gain that leaves nothing to explain is the fit whatever model a search would
+    // find ([`decide`] keeps none there): a reference with no compressor in its chain costs
+    // no search (three rounds of it per fit, and the polish's trial fits twice more).
+    if !has_dynamics(search.without.0) {
+        return without_compressor(search.without);
+    }
     // Stereo with channels that differ: the compressor may work per channel instead.
     let channels = ex.channel_refs();
     let mut per_channel = (channels.len() > 1 && channels.windows(2).any(|w| w[0] != w[1]))
@@ -406,7 +412,7 @@ fn decide(
     cost_without: f64,
     makeup_without: f64,
 ) -> CompFit {
-    if cost < KEEP_COST_RATIO * cost_without && cost_without > MIN_COST_WITHOUT_DB2 {
+    if cost < KEEP_COST_RATIO * cost_without && has_dynamics(cost_without) {
         CompFit {
             model: Some(model),
             makeup_db: makeup,
@@ -414,11 +420,67 @@ fn decide(
             error_without_db: cost_without.sqrt(),
         }
     } else {
-        CompFit {
-            model: None,
-            makeup_db: makeup_without,
-            error_db: cost_without.sqrt(),
-            error_without_db: cost_without.sqrt(),
-        }
+        without_compressor((cost_without, makeup_without))
+    }
+}
+
+/// Whether a constant gain, at `cost_without`, leaves anything for a compressor to explain
+/// ([`MIN_COST_WITHOUT_DB2`]).
+fn has_dynamics(cost_without: f64) -> bool {
+    cost_without > MIN_COST_WITHOUT_DB2
+}
+
+/// No compressor: the constant gain's (cost, make-up).
+fn without_compressor((cost, makeup): (f64, f64)) -> CompFit {
+    CompFit {
+        model: None,
+        makeup_db: makeup,
+        error_db: cost.sqrt(),
+        error_without_db: cost.sqrt(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::test_noise;
+
+    /// Where a constant gain leaves nothing to explain, the fit is not searched: it is what the
+    /// first round's search and both refinements end in, field for field.
+    #[test]
+    fn a_trace_a_constant_gain_explains_is_not_searched() {
+        let fs = 44_100.0;
+        let dry = vec![test_noise(88_200, 1), test_noise(88_200, 2)];
+        let wet: Vec<Vec<f32>> = dry
+            .iter()
+            .map(|c| c.iter().map(|v| v * 0.5).collect())
+            .collect();
+        let mut reference = PairedReference::new(&[wet], fs);
+        let fit = fit_paired(std::slice::from_ref(&dry), &mut reference, fs, None);
+        assert!(fit.model.is_none(), "{fit:?}");
+        assert!((fit.makeup_db + 6.02).abs() < 0.01, "{fit:?}");
+
+        let ex = Excerpt::new(&[dry], fs, &mut reference.planner);
+        let trace = Trace::new(&ex.block_energy, &reference.excerpt.block_energy);
+        let search = PairedSearch::new(&ex, &trace, fs);
+        assert!(!has_dynamics(search.without.0), "{:?}", search.without);
+        let mut per_channel = PerChannel::new(&ex, &reference.excerpt);
+        let start = CompModel {
+            threshold_db: -20.0,
+            ratio: 3.0,
+            knee_db: 6.0,
+            attack_ms: 5.0,
+            release_ms: 100.0,
+            detector: Detector::Peak,
+            linked: true,
+            sidechain_hpf_hz: None,
+        };
+        let unlinked = CompModel {
+            linked: false,
+            ..start
+        };
+        assert_eq!(search.search_afresh(Some(&mut per_channel)), fit);
+        assert_eq!(search.refine_linked(start), fit);
+        assert_eq!(search.refine_unlinked(&mut per_channel, unlinked), fit);
     }
 }
