@@ -14,7 +14,7 @@
 mod recorded;
 
 use matchbox::analysis::{self, AnalyzeOptions, metrics};
-use matchbox::audio_io::Audio;
+use matchbox::audio_io::{Audio, write_wav_f32};
 use matchbox::dsp::ChainSettings;
 use matchbox::preset::factory::factory_presets;
 use std::time::Instant;
@@ -665,4 +665,41 @@ fn every_factory_preset_is_learned_back_from_recorded_takes() {
         rows.len()
     );
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// `MATCHBOX_MATERIAL=DIR cargo test --release --test recorded_material -- --ignored
+/// write_material` writes the takes (`drums-stereo-3-min.src.wav`, …) and each through every
+/// factory preset (`drums-stereo-3-min.Beatbox-Punch.wav`, …) to DIR as float WAVs, to time
+/// `matchbox analyze` on them alone from the command line. With TAKES=NAME[,NAME] (as the
+/// table names them: `drums stereo 3 min`) only those.
+#[test]
+#[ignore = "writes material for timing the command line"]
+fn write_material() {
+    let Some(dir) = std::env::var_os("MATCHBOX_MATERIAL") else {
+        panic!("MATCHBOX_MATERIAL names the folder to write to");
+    };
+    let dir = std::path::Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let wanted = std::env::var("TAKES").ok();
+    let file_name = |s: &str| s.replace(' ', "-");
+    for take in TAKES {
+        if wanted
+            .as_ref()
+            .is_some_and(|w| !w.split(',').any(|n| n == take.name))
+        {
+            continue;
+        }
+        let dry = take.audio();
+        let fs = dry.sample_rate as f64;
+        let name = file_name(take.name);
+        write_wav_f32(&dir.join(format!("{name}.src.wav")), &dry).unwrap();
+        for (_, preset) in factory_presets() {
+            let processed = Audio {
+                sample_rate: dry.sample_rate,
+                channels: analysis::render(&preset.settings, &dry.channels, fs),
+            };
+            let path = dir.join(format!("{name}.{}.wav", file_name(&preset.name)));
+            write_wav_f32(&path, &processed).unwrap();
+        }
+    }
 }
