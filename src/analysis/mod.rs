@@ -230,7 +230,8 @@ pub fn analyze(
 /// Stage 6, [`polish`]: at the full amount, the chain polished against the reference's
 /// waveform. The trial's chains fitted to the reference chain's linear response are made only
 /// where the first polish falls short: fitted afresh, on the takes as the pairing lined them
-/// up (`as_paired`), by spectra and by the response, on a core each.
+/// up (`as_paired`), the first round once ([`FirstRound`]) and the refits by spectra and by
+/// the response on a core each.
 fn polish_stage(
     takes: &Takes<'_>,
     as_paired: &Takes<'_>,
@@ -445,15 +446,11 @@ impl<'a> FirstRound<'a> {
         // Paired, the compressor and the waveform comparisons need the takes lined up as the
         // EQ leaves them (a band-pass's group delay is the EQ's, not the takes' offset).
         let realigned = eq_stage::realign(takes, &settings);
-        let mut compressor = CompressorStage::new(realigned.as_ref().unwrap_or(takes));
-        let comp_fit = options.compressor.then(|| {
-            compressor.fit(
-                realigned.as_ref().unwrap_or(takes),
-                &mut settings,
-                None,
-                options.amount,
-            )
-        });
+        let lined_up = realigned.as_ref().unwrap_or(takes);
+        let mut compressor = CompressorStage::new(lined_up);
+        let comp_fit = options
+            .compressor
+            .then(|| compressor.fit(lined_up, &mut settings, None, options.amount));
         Self {
             realigned,
             limits,
