@@ -545,14 +545,19 @@ fn figures(out: &[Vec<f32>], reference: &[Vec<f32>], fs: f64) -> [f64; 5] {
     ]
 }
 
+/// `dry` through `settings`: a case's reference.
+fn processed(dry: &Audio, settings: &ChainSettings) -> Audio {
+    Audio {
+        sample_rate: dry.sample_rate,
+        channels: analysis::render(settings, &dry.channels, dry.sample_rate as f64),
+    }
+}
+
 /// One case: the take through `truth`, analysed, re-rendered: (figures, predicted figures,
 /// lag, seconds the analysis took).
 fn run_case(dry: &Audio, truth: &ChainSettings) -> ([f64; 5], [f64; 5], i64, f64) {
     let fs = dry.sample_rate as f64;
-    let reference = Audio {
-        sample_rate: dry.sample_rate,
-        channels: analysis::render(truth, &dry.channels, fs),
-    };
+    let reference = processed(dry, truth);
     let start = Instant::now();
     let result = analysis::analyze(&reference, Some(dry), &AnalyzeOptions::default())
         .expect("analysis runs");
@@ -690,16 +695,11 @@ fn write_material() {
             continue;
         }
         let dry = take.audio();
-        let fs = dry.sample_rate as f64;
         let name = file_name(take.name);
         write_wav_f32(&dir.join(format!("{name}.src.wav")), &dry).unwrap();
         for (_, preset) in factory_presets() {
-            let processed = Audio {
-                sample_rate: dry.sample_rate,
-                channels: analysis::render(&preset.settings, &dry.channels, fs),
-            };
             let path = dir.join(format!("{name}.{}.wav", file_name(&preset.name)));
-            write_wav_f32(&path, &processed).unwrap();
+            write_wav_f32(&path, &processed(&dry, &preset.settings)).unwrap();
         }
     }
 }

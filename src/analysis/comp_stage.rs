@@ -11,22 +11,12 @@ use super::excerpts::{
 use crate::dsp::ChainSettings;
 
 /// The compressor's excerpts, and what stays the same from round to round.
+#[derive(Clone)]
 pub struct CompressorStage {
     /// The source's excerpt; paired, the same stretches of the reference.
     excerpt: Excerpt,
     /// The reference's envelopes, prepared in the first paired round.
     paired_reference: Option<PairedReference>,
-}
-
-/// A copy that makes the reference's envelopes again when it needs them (the FFT planner that
-/// made them cannot be copied).
-impl Clone for CompressorStage {
-    fn clone(&self) -> Self {
-        Self {
-            excerpt: self.excerpt.clone(),
-            paired_reference: None,
-        }
-    }
 }
 
 impl CompressorStage {

@@ -482,6 +482,7 @@ impl<'a> FirstRound<'a> {
         let mut refit = EqRefit::new(takes, limits, options.bands, options.amount, measure);
         let rounds = if takes.paired { PAIRED_ROUNDS } else { 1 };
         for round in 0..rounds {
+            // Round 0's compressor fit is the first round's.
             if round > 0 && options.compressor {
                 let fit = compressor.fit(takes, &mut settings, comp_fit.as_ref(), options.amount);
                 comp_fit = Some(fit);

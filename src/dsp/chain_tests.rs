@@ -439,14 +439,10 @@ proptest! {
         let mut afresh = Chain::new(&settings, fs);
         let mut copied = Chain::new_like(&template, &settings);
         prop_assert_eq!(copied.settings(), &settings);
-        let input = [beat(3000, fs, 21), beat(3000, fs, 22)];
+        let input = [21, 22].map(|seed| {
+            beat(3000, fs, seed).into_iter().map(|x| 4.0 * x).collect::<Vec<f32>>()
+        });
         let (mut a, mut b) = (input.clone(), input);
-        for (a, b) in a.iter_mut().zip(b.iter_mut()) {
-            a.iter_mut().zip(b.iter_mut()).for_each(|(x, y)| {
-                *x *= 4.0;
-                *y *= 4.0;
-            });
-        }
         for start in (0..3000).step_by(1000) {
             let [al, ar] = &mut a;
             let [bl, br] = &mut b;

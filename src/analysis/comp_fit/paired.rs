@@ -178,6 +178,17 @@ pub struct PairedReference {
     planner: RealFftPlanner<f32>,
 }
 
+/// A copy with the same envelopes and a planner of its own, which plans the same FFTs again as
+/// the source's excerpts need them (a planner cannot be copied).
+impl Clone for PairedReference {
+    fn clone(&self) -> Self {
+        Self {
+            excerpt: self.excerpt.clone(),
+            planner: RealFftPlanner::new(),
+        }
+    }
+}
+
 impl PairedReference {
     pub fn new(segments: &[Vec<Vec<f32>>], sample_rate: f64) -> Self {
         let mut planner = RealFftPlanner::new();

@@ -161,6 +161,7 @@ pub(super) struct LaneOutput {
 /// Segments concatenated, with per-sample envelope power (summed over channels, see
 /// [`envelope_power`]) and the scored 1 ms blocks. The first [`WARMUP_S`] of each segment is
 /// simulated but not scored, so envelopes that start from rest do not count.
+#[derive(Clone)]
 pub(super) struct Excerpt {
     /// Channels, segments concatenated.
     pub(super) channels: Vec<Vec<f32>>,
