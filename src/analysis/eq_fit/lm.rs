@@ -198,6 +198,15 @@ impl<'a, R: BandResponse> Problem<'a, R> {
         curve
     }
 
+    /// Each band's curve, where `columns` says the Jacobian's columns are computed (a band's
+    /// curve costs what a column does).
+    fn band_curves(&self, params: &[Param], columns: Columns) -> Vec<Vec<f64>> {
+        match columns {
+            Columns::InTurn => params.iter().map(|p| self.band_curve(p)).collect(),
+            Columns::OnTwoCores => on_two_cores(params, |p| self.band_curve(p)),
+        }
+    }
+
     /// JᵀJ and Jᵀr at `params` (curves `per_band`, residuals `r`). The Jacobian is built
     /// column by column: only the perturbed band's curve changes.
     fn normal_equations(
@@ -283,8 +292,8 @@ impl<'a, R: BandResponse> Problem<'a, R> {
     }
 }
 
-/// Where the Jacobian's columns are computed. They are independent, and the result is the same
-/// bits either way.
+/// Where the Jacobian's columns (and a step's band curves) are computed. They are independent,
+/// and the result is the same bits either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Columns {
     /// One after another: for a response of a few flops per point (the prototype's), whose
@@ -310,7 +319,7 @@ pub(super) fn levenberg_marquardt<R: BandResponse>(
         return;
     }
     let problem = Problem::new(target, response);
-    let mut per_band: Vec<Vec<f64>> = params.iter().map(|p| problem.band_curve(p)).collect();
+    let mut per_band = problem.band_curves(params, columns);
     let mut r = problem.residuals(params, &per_band);
     let mut cost: f64 = r.iter().map(|v| v * v).sum();
     let mut mu = -1.0;
@@ -341,7 +350,7 @@ pub(super) fn levenberg_marquardt<R: BandResponse>(
                 }
                 p.clamp(limits);
             }
-            let trial_bands: Vec<Vec<f64>> = trial.iter().map(|p| problem.band_curve(p)).collect();
+            let trial_bands = problem.band_curves(&trial, columns);
             let trial_r = problem.residuals(&trial, &trial_bands);
             let trial_cost: f64 = trial_r.iter().map(|v| v * v).sum();
             if trial_cost < cost {

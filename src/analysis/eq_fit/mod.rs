@@ -229,7 +229,7 @@ pub fn fit_eq<R: BandResponse + Sync>(
 }
 
 /// A score of a set of bands (higher is better).
-pub type BandsScore<'a> = dyn Fn(&[EqBandSettings]) -> f64 + 'a;
+pub type BandsScore<'a> = dyn Fn(&[EqBandSettings]) -> f64 + Sync + 'a;
 
 /// [`fit_eq`], with the cuts chosen by `score` (higher is better) where given: fits that
 /// differ in their cuts can match the magnitude alike where the target is seen (a shelf for
@@ -255,10 +255,13 @@ pub fn fit_eq_scored<R: BandResponse + Sync>(
         Some(score) => score(&fit.bands),
         None => -fit.rms_error_db - penalty(fit),
     };
-    let plain = around(Vec::new());
     let seeds = cut_seeds(target, limits, response, score.is_some(), max_bands);
-    // The fits from each seed are independent: half of them on a second core.
-    let fits = crate::analysis::on_two_cores(&seeds, |s| around(s.clone()));
+    // The fit without cuts and those from each seed are independent: on two cores.
+    let starts: Vec<Vec<Param>> = std::iter::once(Vec::new()).chain(seeds).collect();
+    let mut fits = crate::analysis::on_two_cores(&starts, |s| around(s.clone())).into_iter();
+    let plain = fits
+        .next()
+        .expect("the fit without cuts is among the starts");
     let mut best = (merit(&plain), plain);
     for fit in fits {
         let m = merit(&fit);
@@ -306,38 +309,78 @@ fn cut_seeds<R: BandResponse>(
 
 /// The slopes were chosen before the bands around them: walk each of `best`'s cuts a step at
 /// a time, steeper and gentler, while the fit around the changed cuts has more `merit`.
+///
+/// A step that does not score better leaves `best` as it was, and the walk's next step is
+/// known before it ends: the two are fitted on two cores, and where the first fails the
+/// second is already there. The fits are those of the walk one step after another (each is
+/// a function of its cuts alone), so it chooses the same.
 fn walk_slopes(
     mut best: (f64, EqFit),
     limits: &FitLimits,
-    around: &dyn Fn(Vec<Param>) -> EqFit,
-    merit: &dyn Fn(&EqFit) -> f64,
+    around: &(dyn Fn(Vec<Param>) -> EqFit + Sync),
+    merit: &(dyn Fn(&EqFit) -> f64 + Sync),
 ) -> (f64, EqFit) {
     let cut_count = best.1.bands.iter().filter(|b| b.kind.uses_slope()).count();
-    for i in 0..cut_count {
-        for step in [-1i64, 1] {
-            loop {
-                let mut cuts: Vec<Param> = best
-                    .1
-                    .bands
-                    .iter()
-                    .filter(|b| b.kind.uses_slope())
-                    .map(Param::from_band)
-                    .collect();
-                let Some(slope) = ranges::cut_slope_beside(cuts[i].slope_db_per_oct, step) else {
-                    break;
-                };
-                cuts[i].slope_db_per_oct = slope;
-                cuts[i].clamp(limits);
-                let fit = around(cuts);
-                let m = merit(&fit);
-                if m <= best.0 {
-                    break;
-                }
-                best = (m, fit);
+    // Each cut one step gentler, then one steeper, in turn.
+    let moves: Vec<(usize, i64)> = (0..cut_count).flat_map(|i| [(i, -1), (i, 1)]).collect();
+    let moved = |fit: &EqFit, (i, step): (usize, i64)| slope_step(fit, limits, i, step);
+    let scored = |cuts: Vec<Param>| {
+        let fit = around(cuts);
+        (merit(&fit), fit)
+    };
+    let mut ready: Option<(Vec<Param>, (f64, EqFit))> = None;
+    let mut k = 0;
+    while k < moves.len() {
+        let Some(cuts) = moved(&best.1, moves[k]) else {
+            k += 1;
+            continue;
+        };
+        let tried = match ready.take() {
+            Some((made, tried)) if same_params(&made, &cuts) => tried,
+            _ => {
+                let next = moves[k + 1..].iter().find_map(|&m| moved(&best.1, m));
+                std::thread::scope(|scope| {
+                    let ahead = next.map(|next| scope.spawn(|| (next.clone(), scored(next))));
+                    let tried = scored(cuts);
+                    ready = ahead.map(|a| a.join().expect("fits do not panic"));
+                    tried
+                })
             }
+        };
+        if tried.0 <= best.0 {
+            k += 1;
+        } else {
+            best = tried;
         }
     }
     best
+}
+
+/// `fit`'s cuts with cut `i` one slope `step` along (steeper for 1, gentler for −1); `None`
+/// past the last slope.
+fn slope_step(fit: &EqFit, limits: &FitLimits, i: usize, step: i64) -> Option<Vec<Param>> {
+    let mut cuts: Vec<Param> = fit
+        .bands
+        .iter()
+        .filter(|b| b.kind.uses_slope())
+        .map(Param::from_band)
+        .collect();
+    cuts[i].slope_db_per_oct = ranges::cut_slope_beside(cuts[i].slope_db_per_oct, step)?;
+    cuts[i].clamp(limits);
+    Some(cuts)
+}
+
+/// Whether `a` and `b` are the same bands to the bit (a fit from either is the same).
+fn same_params(a: &[Param], b: &[Param]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(p, q)| {
+            p.kind == q.kind
+                && p.slope_db_per_oct == q.slope_db_per_oct
+                && p.x
+                    .iter()
+                    .zip(&q.x)
+                    .all(|(u, v)| u.to_bits() == v.to_bits())
+        })
 }
 
 fn has_cuts(fit: &EqFit) -> bool {

@@ -190,3 +190,91 @@ fn columns_on_two_cores_refine_as_columns_in_turn() {
     assert_eq!(bits(&in_turn.curve_db), bits(&on_two.curve_db));
     assert_ne!(format!("{:?}", start.bands), format!("{:?}", on_two.bands));
 }
+
+/// The walk one step after another, as [`walk_slopes`] was before it fitted the next step
+/// beside the current one: the reference its choices must equal.
+fn walk_slopes_in_turn(
+    mut best: (f64, EqFit),
+    limits: &FitLimits,
+    around: &dyn Fn(Vec<Param>) -> EqFit,
+    merit: &dyn Fn(&EqFit) -> f64,
+) -> (f64, EqFit) {
+    let cut_count = best.1.bands.iter().filter(|b| b.kind.uses_slope()).count();
+    for i in 0..cut_count {
+        for step in [-1i64, 1] {
+            while let Some(cuts) = slope_step(&best.1, limits, i, step) {
+                let fit = around(cuts);
+                let m = merit(&fit);
+                if m <= best.0 {
+                    break;
+                }
+                best = (m, fit);
+            }
+        }
+    }
+    best
+}
+
+#[test]
+fn the_slope_walk_on_two_cores_chooses_what_the_walk_in_turn_chooses() {
+    let limits = FitLimits::new(21_600.0);
+    // A stand-in for the fit around the cuts: the cuts themselves, and a merit that peaks at
+    // one slope per cut (in dB/oct from the slope it likes).
+    let around = |cuts: Vec<Param>| EqFit {
+        bands: cuts.iter().map(Param::band).collect(),
+        curve_db: Vec::new(),
+        rms_error_db: 0.0,
+        offset_db: 0.0,
+        max_error_db: 0.0,
+    };
+    let start_at = |low: u32, high: u32| {
+        let mut cuts = [
+            Param::from_band(&band(FilterKind::LowCut, 60.0, 0.0, 0.707)),
+            Param::from_band(&band(FilterKind::HighCut, 12_000.0, 0.0, 0.707)),
+        ];
+        (cuts[0].slope_db_per_oct, cuts[1].slope_db_per_oct) = (low, high);
+        around(cuts.to_vec())
+    };
+    let made = std::sync::Mutex::new(Vec::new());
+    for (liked, start) in [
+        ((36, 12), (24, 24)),
+        ((6, 48), (24, 24)),
+        ((24, 24), (24, 24)),
+        ((48, 6), (6, 48)),
+    ] {
+        let merit = |fit: &EqFit| {
+            let slope = |k: usize| fit.bands[k].slope_db_per_oct as f64;
+            -(slope(0) - liked.0 as f64).abs() - (slope(1) - liked.1 as f64).abs()
+        };
+        let counted = |cuts: Vec<Param>| {
+            made.lock().unwrap().push(cuts.clone());
+            around(cuts)
+        };
+        let first = start_at(start.0, start.1);
+        let in_turn = walk_slopes_in_turn((merit(&first), first.clone()), &limits, &around, &merit);
+        let both = walk_slopes((merit(&first), first), &limits, &counted, &merit);
+        assert_eq!(in_turn.0, both.0, "liked {liked:?} from {start:?}");
+        assert_eq!(
+            in_turn.1.bands, both.1.bands,
+            "liked {liked:?} from {start:?}"
+        );
+        let slopes: Vec<u32> = both.1.bands.iter().map(|b| b.slope_db_per_oct).collect();
+        assert_eq!(slopes, [liked.0, liked.1], "from {start:?}");
+        // Every fit made is one step from a fit the walk kept: no more than one spare a step.
+        let fits = made.lock().unwrap().drain(..).count();
+        let steps_in_turn = {
+            let seen = std::sync::Mutex::new(0usize);
+            let count = |cuts: Vec<Param>| {
+                *seen.lock().unwrap() += 1;
+                around(cuts)
+            };
+            let first = start_at(start.0, start.1);
+            walk_slopes_in_turn((merit(&first), first), &limits, &count, &merit);
+            seen.into_inner().unwrap()
+        };
+        assert!(
+            fits <= 2 * steps_in_turn,
+            "{fits} fits for {steps_in_turn} steps"
+        );
+    }
+}
