@@ -2,6 +2,7 @@ use super::lm::FLOOR_DB;
 use super::*;
 use crate::analysis::spectrum::log_grid_hz;
 use crate::dsp::eq::analog_band_magnitude_db;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn band(kind: FilterKind, freq_hz: f32, gain_db: f32, q: f32) -> EqBandSettings {
     EqBandSettings::on(kind, freq_hz, gain_db, q)
@@ -235,7 +236,11 @@ fn the_slope_walk_on_two_cores_chooses_what_the_walk_in_turn_chooses() {
         (cuts[0].slope_db_per_oct, cuts[1].slope_db_per_oct) = (low, high);
         around(cuts.to_vec())
     };
-    let made = std::sync::Mutex::new(Vec::new());
+    // Fits made by a walk.
+    let counted = |made: &AtomicUsize, cuts: Vec<Param>| {
+        made.fetch_add(1, Ordering::Relaxed);
+        around(cuts)
+    };
     for (liked, start) in [
         ((36, 12), (24, 24)),
         ((6, 48), (24, 24)),
@@ -246,35 +251,29 @@ fn the_slope_walk_on_two_cores_chooses_what_the_walk_in_turn_chooses() {
             let slope = |k: usize| fit.bands[k].slope_db_per_oct as f64;
             -(slope(0) - liked.0 as f64).abs() - (slope(1) - liked.1 as f64).abs()
         };
-        let counted = |cuts: Vec<Param>| {
-            made.lock().unwrap().push(cuts.clone());
-            around(cuts)
-        };
         let first = start_at(start.0, start.1);
-        let in_turn = walk_slopes_in_turn((merit(&first), first.clone()), &limits, &around, &merit);
-        let both = walk_slopes((merit(&first), first), &limits, &counted, &merit);
-        assert_eq!(in_turn.0, both.0, "liked {liked:?} from {start:?}");
+        let (made_in_turn, made_on_two) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let in_turn = walk_slopes_in_turn(
+            (merit(&first), first.clone()),
+            &limits,
+            &|cuts| counted(&made_in_turn, cuts),
+            &merit,
+        );
+        let on_two = walk_slopes(
+            (merit(&first), first),
+            &limits,
+            &|cuts| counted(&made_on_two, cuts),
+            &merit,
+        );
+        assert_eq!(in_turn.0, on_two.0, "liked {liked:?} from {start:?}");
         assert_eq!(
-            in_turn.1.bands, both.1.bands,
+            in_turn.1.bands, on_two.1.bands,
             "liked {liked:?} from {start:?}"
         );
-        let slopes: Vec<u32> = both.1.bands.iter().map(|b| b.slope_db_per_oct).collect();
+        let slopes: Vec<u32> = on_two.1.bands.iter().map(|b| b.slope_db_per_oct).collect();
         assert_eq!(slopes, [liked.0, liked.1], "from {start:?}");
-        // Every fit made is one step from a fit the walk kept: no more than one spare a step.
-        let fits = made.lock().unwrap().drain(..).count();
-        let steps_in_turn = {
-            let seen = std::sync::Mutex::new(0usize);
-            let count = |cuts: Vec<Param>| {
-                *seen.lock().unwrap() += 1;
-                around(cuts)
-            };
-            let first = start_at(start.0, start.1);
-            walk_slopes_in_turn((merit(&first), first), &limits, &count, &merit);
-            seen.into_inner().unwrap()
-        };
-        assert!(
-            fits <= 2 * steps_in_turn,
-            "{fits} fits for {steps_in_turn} steps"
-        );
+        // At most one fit made ahead for each step of the walk in turn.
+        let (in_turn, on_two) = (made_in_turn.into_inner(), made_on_two.into_inner());
+        assert!(on_two <= 2 * in_turn, "{on_two} fits for {in_turn} steps");
     }
 }
