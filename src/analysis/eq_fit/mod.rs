@@ -310,10 +310,11 @@ fn cut_seeds<R: BandResponse>(
 /// The slopes were chosen before the bands around them: walk each of `best`'s cuts a step at
 /// a time, steeper and gentler, while the fit around the changed cuts has more `merit`.
 ///
-/// A step that does not score better leaves `best` as it was, and the walk's next step is
-/// known before it ends: the two are fitted on two cores, and where the first fails the
-/// second is already there. The fits are those of the walk one step after another (each is
-/// a function of its cuts alone), so it chooses the same.
+/// A step that does not score better leaves `best` as it was, so the walk's next step is
+/// known before the current one ends: the two are fitted on two cores, and where the current
+/// one fails the next is ready (made from the same `best`, it is the fit the walk asks for;
+/// where the current one succeeds it is dropped). The fits are those of the walk one step
+/// after another, so it chooses the same.
 fn walk_slopes(
     mut best: (f64, EqFit),
     limits: &FitLimits,
@@ -323,34 +324,34 @@ fn walk_slopes(
     let cut_count = best.1.bands.iter().filter(|b| b.kind.uses_slope()).count();
     // Each cut one step gentler, then one steeper, in turn.
     let moves: Vec<(usize, i64)> = (0..cut_count).flat_map(|i| [(i, -1), (i, 1)]).collect();
-    let moved = |fit: &EqFit, (i, step): (usize, i64)| slope_step(fit, limits, i, step);
     let scored = |cuts: Vec<Param>| {
         let fit = around(cuts);
         (merit(&fit), fit)
     };
-    let mut ready: Option<(Vec<Param>, (f64, EqFit))> = None;
+    let mut ahead: Option<(f64, EqFit)> = None;
     let mut k = 0;
     while k < moves.len() {
-        let Some(cuts) = moved(&best.1, moves[k]) else {
+        let (i, step) = moves[k];
+        let Some(cuts) = slope_step(&best.1, limits, i, step) else {
             k += 1;
             continue;
         };
-        let tried = match ready.take() {
-            Some((made, tried)) if same_params(&made, &cuts) => tried,
-            _ => {
-                let next = moves[k + 1..].iter().find_map(|&m| moved(&best.1, m));
-                std::thread::scope(|scope| {
-                    let ahead = next.map(|next| scope.spawn(|| (next.clone(), scored(next))));
-                    let tried = scored(cuts);
-                    ready = ahead.map(|a| a.join().expect("fits do not panic"));
-                    tried
-                })
-            }
-        };
+        let tried = ahead.take().unwrap_or_else(|| {
+            let next = moves[k + 1..]
+                .iter()
+                .find_map(|&(i, step)| slope_step(&best.1, limits, i, step));
+            std::thread::scope(|scope| {
+                let next = next.map(|next| scope.spawn(|| scored(next)));
+                let tried = scored(cuts);
+                ahead = next.map(|n| n.join().expect("fits do not panic"));
+                tried
+            })
+        });
         if tried.0 <= best.0 {
             k += 1;
         } else {
             best = tried;
+            ahead = None;
         }
     }
     best
@@ -368,19 +369,6 @@ fn slope_step(fit: &EqFit, limits: &FitLimits, i: usize, step: i64) -> Option<Ve
     cuts[i].slope_db_per_oct = ranges::cut_slope_beside(cuts[i].slope_db_per_oct, step)?;
     cuts[i].clamp(limits);
     Some(cuts)
-}
-
-/// Whether `a` and `b` are the same bands to the bit (a fit from either is the same).
-fn same_params(a: &[Param], b: &[Param]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(p, q)| {
-            p.kind == q.kind
-                && p.slope_db_per_oct == q.slope_db_per_oct
-                && p.x
-                    .iter()
-                    .zip(&q.x)
-                    .all(|(u, v)| u.to_bits() == v.to_bits())
-        })
 }
 
 fn has_cuts(fit: &EqFit) -> bool {
