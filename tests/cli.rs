@@ -592,6 +592,39 @@ fn analyze_with_report(dir: &Path, report: &str) -> Output {
     )
 }
 
+/// A paired analysis says what its polish did: the waveform SNR on the stretches that check it
+/// rises, and the polish is kept (the reference is the source through a factory preset, a
+/// chain the polish can copy).
+#[test]
+fn analyze_says_how_close_the_polish_brought_the_waveform() {
+    let dir = tempfile::tempdir().unwrap();
+    analysis_inputs(dir.path());
+    let o = matchbox(
+        &["analyze", "-r", "ref.wav", "-s", "dry.wav", "-o", "m.json"],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("polish: "))
+        .unwrap_or_else(|| panic!("no polish line in {out}"));
+    // "... waveform SNR 25.1 dB before, 44.5 dB after (8 iterations) ...": the figure two
+    // words before `word`.
+    let snr = |word: &str| -> f64 {
+        let words: Vec<&str> = line.split(' ').collect();
+        let i = words
+            .iter()
+            .position(|w| w.trim_end_matches(',') == word)
+            .unwrap();
+        words[i - 2].parse().unwrap()
+    };
+    let (before, after) = (snr("before"), snr("after"));
+    // Measured: 25.1 dB before, 44.5 dB after.
+    assert!(line.ends_with("; kept"), "{line}");
+    assert!(after >= 40.0 && after > before + 15.0, "{line}");
+}
+
 /// Pixels (RGBA) of a PNG file, with its width and height, via the `png` crate.
 fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
     let bytes = std::fs::read(path).unwrap();

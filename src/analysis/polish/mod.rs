@@ -33,8 +33,8 @@ use super::{lsq, metrics, on_two_cores};
 use crate::dsp::ChainSettings;
 use descent::descend;
 use std::sync::OnceLock;
-pub use trial::Trial;
-use trial::{SLOPES_TRIED_BELOW_DB, Starts, trial_descents};
+pub use trial::{SLOPES_TRIED_BELOW_DB, Start, Trial};
+use trial::{Starts, trial_descents};
 
 /// Audio the residual covers, seconds, in this many segments spread over the takes.
 pub const POLISH_EXCERPT: (f64, usize) = (4.0, 4);
@@ -60,6 +60,9 @@ pub struct Polish {
     pub ceiling_tried: bool,
     /// Whether the chain fitted to the linear response was polished too ([`Trial`]).
     pub linear_tried: bool,
+    /// Where the chosen polish started: `None` for the chain the stages fitted, else the
+    /// trial's start it came from.
+    pub start: Option<Start>,
     pub kept: bool,
 }
 
@@ -96,6 +99,10 @@ impl Judgement {
 /// with 0.1 dB of slack and no share that polish was turned down).
 const SPECTRUM_SLACK: (f64, f64) = (1.25, 0.1);
 const CREST_SLACK: (f64, f64) = (1.25, 0.1);
+
+/// The least residual energy [`Residual::best_gain`] counts, as a share of the reference's: an
+/// output closer than that (the same chain, to f32's rounding) reads 120 dB.
+const RESIDUAL_FLOOR: f64 = 1e-12;
 
 /// The excerpt the residual is read on: segments of the source with their pre-roll, and the
 /// reference's samples that the scored part must meet.
@@ -178,8 +185,15 @@ impl Residual {
             return (0.0, 0.0);
         }
         let explained = yr * yr / yy;
-        let snr_db = 10.0 * (rr / (rr - explained).max(rr * 1e-12)).log10();
+        let snr_db = 10.0 * (rr / (rr - explained).max(rr * RESIDUAL_FLOOR)).log10();
         (20.0 * (yr / yy).log10(), snr_db)
+    }
+
+    /// The highest waveform SNR [`Residual::best_gain`] reads, dB: that of an output that leaves
+    /// a residual at its floor ([`RESIDUAL_FLOOR`]), the same bits.
+    fn top_snr_db(&self) -> f64 {
+        let rr = self.energy;
+        10.0 * (rr / (rr * RESIDUAL_FLOOR)).log10()
     }
 
     /// What `settings` make of the scored samples: the waveform SNR at the output gain that
@@ -213,6 +227,8 @@ impl Residual {
 /// and one gentler ([`slope_neighbours`]), with the ceiling at the reference's peak level
 /// ([`ceiling_at_peak`]), and from the chain fitted to the linear response
 /// ([`Trial::linear_start`]); of the polishes the check would keep, the closest waveform wins.
+/// Not where the check reads the settings at its top SNR already ([`Residual::top_snr_db`]):
+/// no polish could read higher, and none would be kept.
 ///
 /// [`slope_neighbours`]: trial::slope_neighbours
 /// [`ceiling_at_peak`]: trial::ceiling_at_peak
@@ -242,23 +258,31 @@ pub fn polish(
         (check.join().expect("judging does not panic"), first)
     });
     let first = first_run.end(&problem);
-    let mut tried = vec![(check.judge(&first.settings), first)];
+    let mut tried = vec![(check.judge(&first.settings), None, first)];
     let judged = &tried[0].0;
-    let starts = if !judged.better_than(&before) || judged.snr_db < SLOPES_TRIED_BELOW_DB {
+    // Where the check reads the fitted chain at its top SNR (Flat: the source is the
+    // reference), no polish can read higher and be kept: the trial would only spend time.
+    let short = !judged.better_than(&before) || judged.snr_db < SLOPES_TRIED_BELOW_DB;
+    let starts = if short && before.snr_db < check.top_snr_db() {
         let starts = trial::starts(&settings, trial);
         let others = trial_descents(&problem, &starts.list, &first_run);
-        let judged = on_two_cores(&others, |other| check.judge(&other.settings));
-        tried.extend(judged.into_iter().zip(others));
+        let judged = on_two_cores(&others, |(_, other)| check.judge(&other.settings));
+        tried.extend(
+            judged
+                .into_iter()
+                .zip(others)
+                .map(|(judged, (kind, other))| (judged, Some(kind), other)),
+        );
         starts
     } else {
         Starts::default()
     };
-    let snr_before_db = tried[0].1.snr_before_db;
+    let snr_before_db = tried[0].2.snr_before_db;
     // The closest waveform of those the check keeps; the first polish reports when none is.
     let kept = (0..tried.len())
         .filter(|&i| tried[i].0.better_than(&before))
         .max_by(|&a, &b| tried[a].0.snr_db.total_cmp(&tried[b].0.snr_db));
-    let (after, chosen) = tried.swap_remove(kept.unwrap_or(0));
+    let (after, start, chosen) = tried.swap_remove(kept.unwrap_or(0));
     let polish = Polish {
         snr_before_db,
         snr_after_db: chosen.snr_after_db,
@@ -268,6 +292,7 @@ pub fn polish(
         slopes_tried: starts.slopes,
         ceiling_tried: starts.ceiling,
         linear_tried: starts.linear,
+        start,
         kept: kept.is_some(),
     };
     let result = if kept.is_some() {

@@ -65,7 +65,7 @@ pub(super) fn starts(settings: &ChainSettings, trial: &Trial<'_>) -> Starts {
 
 /// What a start of the trial changes in the chain the stages fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Start {
+pub enum Start {
     /// A cut one slope steeper or gentler ([`slope_neighbours`]).
     Slope,
     /// The ceiling at the reference's peak level ([`ceiling_at_peak`]).
@@ -82,11 +82,12 @@ pub(super) enum Start {
 /// the ceiling's start on 6 of the JUCE harness's 11 paired takes that run the trial, 17 of
 /// `recorded_material`'s 28). The runs are independent: on two cores, each core taking the
 /// next as it comes free (each one's Jacobian shares its columns between the cores as well).
+/// Each whole run comes with its start's kind, in the starts' order.
 pub(super) fn trial_descents(
     problem: &Residual,
     starts: &[(Start, ChainSettings)],
     first: &Descending<'_>,
-) -> Vec<Descent> {
+) -> Vec<(Start, Descent)> {
     let all: Vec<usize> = (0..starts.len()).collect();
     let mut runs = on_two_cores(&all, |&i| {
         let start = &starts[i].1;
@@ -114,8 +115,9 @@ pub(super) fn trial_descents(
         runs[i] = run;
     }
     runs.into_iter()
-        .filter(|run| run.stopped)
-        .map(|run| run.end(problem))
+        .zip(starts)
+        .filter(|(run, _)| run.stopped)
+        .map(|(run, (kind, _))| (*kind, run.end(problem)))
         .collect()
 }
 
@@ -141,7 +143,7 @@ pub(super) const TRIAL_GOING_ON_BESIDE: usize = 1;
 /// leaves the waveform at 22–24 dB (recorded drums through Beatbox Sub; 33–36 dB with the
 /// right slope). Above it the match is close enough that two more polishes are not worth
 /// their time (each is about as long as the first).
-pub(super) const SLOPES_TRIED_BELOW_DB: f64 = 30.0;
+pub const SLOPES_TRIED_BELOW_DB: f64 = 30.0;
 
 /// `settings` with one cut one slope steeper or gentler ([`ranges::CUT_SLOPES_DB_PER_OCT`]),
 /// each way each cut can go, the cut's Q back to Butterworth's (a resonance chosen to make up
