@@ -262,13 +262,22 @@ fn learn_on_two_files_applies_what_it_learned_in_one_gesture() {
     harness.run_steps(2);
     harness.state_mut().learn.wait();
     harness.run_steps(2);
-    let learned = harness
+    let result = harness
         .state()
         .learn
         .result
         .clone()
-        .expect("the analysis finished")
-        .settings;
+        .expect("the analysis finished");
+    // The panel says what the polish did, as `analyze` does: a chain it can copy, kept.
+    assert!(
+        result
+            .lines
+            .iter()
+            .any(|l| l.starts_with("polish: waveform SNR") && l.ends_with("; kept")),
+        "{:?}",
+        result.lines
+    );
+    let learned = result.settings;
     assert!(
         harness.state().learn.error.is_none(),
         "{:?}",

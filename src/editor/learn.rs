@@ -403,6 +403,9 @@ fn run(
         .iter()
         .map(|w| format!("note: {w}"))
         .collect();
+    if let Some(p) = &result.polish {
+        lines.extend(crate::report::summary::polish_lines(p));
+    }
     if let Some(p) = &result.prediction {
         lines.push(format!(
             "expected match: spectrum within {:.1} dB, loudness {:.1} LU, crest factor {:.1} dB{}",

@@ -10,6 +10,7 @@ use crate::dsp::compressor::static_curve_db;
 
 mod panel;
 pub mod raster;
+pub mod summary;
 
 use panel::{CELL_H, CELL_W, Panel};
 
