@@ -16,18 +16,28 @@
 # `cargo bench --bench analysis -- --test` and recorded_material's ignored test
 # `write_material`, both with MATCHBOX_MATERIAL=DIR.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 runs=3
 other=""
-material="target/analyze-pairs"
+material=""
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --runs) runs=$2; shift 2 ;;
-    --against) other=$2; shift 2 ;;
-    --material) material=$2; shift 2 ;;
+    --runs | --against | --material)
+      if [[ $# -lt 2 ]]; then
+        echo "analyze_pairs: $1 needs a value" >&2
+        exit 2
+      fi
+      case $1 in
+        --runs) runs=$2 ;;
+        --against) other=$(realpath -- "$2") ;;
+        --material) material=$(realpath -m -- "$2") ;;
+      esac
+      shift 2
+      ;;
     *) echo "analyze_pairs: unknown argument $1 (allowed: --runs N, --against BINARY, --material DIR)" >&2; exit 2 ;;
   esac
 done
+cd "$(dirname "$0")/.."
+material=${material:-$PWD/target/analyze-pairs}
 if ! [[ $runs =~ ^[1-9][0-9]*$ ]]; then
   echo "analyze_pairs: --runs takes a whole number of at least 1, not '$runs'" >&2
   exit 2
@@ -48,11 +58,15 @@ if [[ ! -f $material/voice-stereo-3-min.src.wav ]]; then
     cargo test --release --quiet --test recorded_material -- --ignored write_material >/dev/null
 fi
 
-# The pairs as "reference source", the bench's first.
-pairs=("$material/bench-paired.ref.wav $material/bench.src.wav")
+# The pairs, the bench's first: references[i] with sources[i].
+references=("$material/bench-paired.ref.wav")
+sources=("$material/bench.src.wav")
 for take in drums voice; do
   for reference in "$material/$take-stereo-3-min".*.wav; do
-    [[ $reference == *.src.wav ]] || pairs+=("$reference $material/$take-stereo-3-min.src.wav")
+    if [[ $reference != *.src.wav ]]; then
+      references+=("$reference")
+      sources+=("$material/$take-stereo-3-min.src.wav")
+    fi
   done
 done
 
@@ -82,8 +96,9 @@ else
   printf '%-40s %6s %8s\n' pair trial this_s
 fi
 total=0 total_other=0 under=0 same=0 trials=0
-for pair in "${pairs[@]}"; do
-  read -r reference source <<<"$pair"
+for i in "${!references[@]}"; do
+  reference=${references[$i]}
+  source=${sources[$i]}
   name=$(basename "$reference" .wav)
   name=${name%.ref}
   mine=() theirs=()
@@ -114,7 +129,7 @@ for pair in "${pairs[@]}"; do
     printf '%-40s %6s %8.2f\n' "$name" "$trial" "$m"
   fi
 done
-echo "# all ${#pairs[@]}: $(printf '%.2f' "$total") s; under 1 s: $under of ${#pairs[@]}; the polish's trial ran on $trials"
+echo "# all ${#references[@]}: $(printf '%.2f' "$total") s; under 1 s: $under of ${#references[@]}; the polish's trial ran on $trials"
 if [[ -n $other ]]; then
-  echo "# the other build: $(printf '%.2f' "$total_other") s; ratio $(awk -v a="$total" -v b="$total_other" 'BEGIN { printf "%.3f", a / b }'); the same preset byte for byte on $same of ${#pairs[@]}"
+  echo "# the other build: $(printf '%.2f' "$total_other") s; ratio $(awk -v a="$total" -v b="$total_other" 'BEGIN { printf "%.3f", a / b }'); the same preset byte for byte on $same of ${#references[@]}"
 fi
