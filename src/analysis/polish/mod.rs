@@ -185,15 +185,23 @@ impl Residual {
             return (0.0, 0.0);
         }
         let explained = yr * yr / yy;
-        let snr_db = 10.0 * (rr / (rr - explained).max(rr * RESIDUAL_FLOOR)).log10();
-        (20.0 * (yr / yy).log10(), snr_db)
+        (
+            20.0 * (yr / yy).log10(),
+            self.floored_snr_db(rr - explained),
+        )
     }
 
     /// The highest waveform SNR [`Residual::best_gain`] reads, dB: that of an output that leaves
-    /// a residual at its floor ([`RESIDUAL_FLOOR`]), the same bits.
+    /// no residual, floored at [`RESIDUAL_FLOOR`] (the same bits as `best_gain` there).
     fn top_snr_db(&self) -> f64 {
+        self.floored_snr_db(0.0)
+    }
+
+    /// The waveform SNR of a residual whose energy is `residual`, dB, the residual counted at
+    /// no less than [`RESIDUAL_FLOOR`] of the reference's energy.
+    fn floored_snr_db(&self, residual: f64) -> f64 {
         let rr = self.energy;
-        10.0 * (rr / (rr * RESIDUAL_FLOOR)).log10()
+        10.0 * (rr / residual.max(rr * RESIDUAL_FLOOR)).log10()
     }
 
     /// What `settings` make of the scored samples: the waveform SNR at the output gain that
