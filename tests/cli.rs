@@ -812,3 +812,95 @@ fn compare_refuses_different_rates_or_channels_and_missing_files() {
     assert_eq!(code(&o), 4);
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
+
+/// `analyze --timings` prints each stage's wall-clock and CPU seconds, and the figures add up:
+/// the analysis' stages to its row, the command's rows to the total (each printed to 0.01 s).
+#[test]
+fn analyze_timings_add_up_to_the_run() {
+    struct Row {
+        depth: usize,
+        name: String,
+        /// Wall clock, then CPU (a part of a stage has only the first).
+        seconds: Vec<f64>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    analysis_inputs(dir.path());
+    let o = matchbox(
+        &[
+            "analyze",
+            "-r",
+            "ref.wav",
+            "-s",
+            "dry.wav",
+            "-o",
+            "m.json",
+            "--timings",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    // "    polish        0.81   1.49": the depth by the indent, the name, the figures.
+    let rows: Vec<Row> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("timings, s "))
+        .skip(1)
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let name = words.iter().take_while(|w| w.parse::<f64>().is_err());
+            let name: Vec<&str> = name.copied().collect();
+            Row {
+                depth: (l.len() - l.trim_start().len()) / 2,
+                seconds: words[name.len()..]
+                    .iter()
+                    .map(|w| w.parse().unwrap())
+                    .collect(),
+                name: name.join(" "),
+            }
+        })
+        .collect();
+    let named = |depth: usize| -> Vec<&str> {
+        rows.iter()
+            .filter(|r| r.depth == depth)
+            .map(|r| r.name.as_str())
+            .collect()
+    };
+    assert_eq!(
+        named(1),
+        ["decoding", "analysis", "writing", "total"],
+        "{out}"
+    );
+    assert_eq!(
+        named(2),
+        [
+            "input checks",
+            "lining up",
+            "ceiling, spectra",
+            "EQ and compressor stages",
+            "whole files' metrics (rest)",
+            "polish",
+            "level stage",
+            "prediction"
+        ],
+        "{out}"
+    );
+    let row = |name: &str| rows.iter().find(|r| r.name == name).unwrap();
+    let sum = |depth: usize, column: usize| -> f64 {
+        rows.iter()
+            .filter(|r| r.depth == depth && r.name != "total")
+            .map(|r| r.seconds[column])
+            .sum()
+    };
+    // Rounding: half a hundredth per figure; and the call around the analysis' stages.
+    for column in [0, 1] {
+        let (stages, analysis) = (sum(2, column), row("analysis").seconds[column]);
+        assert!((stages - analysis).abs() <= 0.005 * 9.0 + 0.002, "{out}");
+        let (command, total) = (sum(1, column), row("total").seconds[column]);
+        assert!((command - total).abs() <= 0.005 * 4.0, "{out}");
+    }
+    assert!(row("polish").seconds[0] > 0.0, "{out}");
+    // Where the trial made them, its fits to the linear response were part of the polish.
+    if let Some(fits) = rows.iter().find(|r| r.depth == 3) {
+        assert!(fits.seconds[0] <= row("polish").seconds[0] + 0.01, "{out}");
+    }
+}

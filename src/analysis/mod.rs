@@ -57,6 +57,7 @@ pub mod polish;
 pub mod predict;
 pub mod spectrum;
 pub mod target;
+pub mod timings;
 
 pub use align::{Alignment, Takes};
 pub use excerpts::render;
@@ -73,6 +74,7 @@ use eq_fit::{EqFit, FitTarget};
 use eq_stage::EqRefit;
 use metrics::SignalMetrics;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use timings::{Stopwatch, Timings};
 
 /// Compressor fit and EQ refit alternate this many times when the source is the same
 /// performance (the second round corrects the EQ for what the compressor does to the
@@ -132,6 +134,8 @@ pub struct Analysis {
     pub reference_levels_db: Vec<f64>,
     pub source_levels_db: Vec<f64>,
     pub warnings: Vec<AnalysisWarning>,
+    /// Where the time went, stage by stage (measured only: no result depends on it).
+    pub timings: Timings,
 }
 
 /// Analyse `reference` (and optionally the user's `source`) into a preset's settings.
@@ -140,6 +144,7 @@ pub fn analyze(
     source: Option<&Audio>,
     options: &AnalyzeOptions,
 ) -> Result<Analysis, AnalysisError> {
+    let mut watch = Stopwatch::start();
     let inputs::Inputs {
         reference_mid,
         source_mid,
@@ -150,12 +155,14 @@ pub fn analyze(
     let wide_source = source.and_then(|s| inputs::dual_mono_beside(s, Some(reference)));
     let reference = wide_reference.as_ref().unwrap_or(reference);
     let source = wide_source.as_ref().or(source);
+    watch.lap("input checks");
     let Some((source, source_mid)) = source.zip(source_mid) else {
         return Ok(analyze_without_source(
             reference,
             &reference_mid,
             options,
             warnings,
+            watch,
         ));
     };
     let takes = Takes::pair(
@@ -166,6 +173,7 @@ pub fn analyze(
         &mut warnings,
     );
     let grid_hz = spectrum::log_grid_hz(takes.src_fs.min(takes.ref_fs));
+    watch.lap("lining up");
     // The whole files' loudness and level metrics are needed only at the end: measured on a
     // thread of the lowest priority while the fits run, in the core time they leave (at
     // times they use both cores, at times one).
@@ -173,6 +181,7 @@ pub fn analyze(
     let (whole, spectra, fitted) = std::thread::scope(|scope| {
         let whole = spawn_behind(scope, || WholeFiles::measure(&takes));
         let spectra = target::spectra(&takes, &grid_hz, options.amount);
+        watch.lap("ceiling, spectra");
         let fitted = fit_chain(
             ceiling.settings,
             &takes,
@@ -180,8 +189,10 @@ pub fn analyze(
             eq_stage::Measure::Spectra,
             options,
         );
+        watch.lap("EQ and compressor stages");
         (whole.join().expect("metrics do not panic"), spectra, fitted)
     });
+    watch.lap("whole files' metrics (rest)");
     let as_paired = takes.clone();
     // Lined up again after the EQ: the whole files' figures are measured again on the new
     // overlap (a frame grid moved by a few samples moves the level statistics by hundredths
@@ -190,11 +201,12 @@ pub fn analyze(
         Some(lag) => {
             let takes = takes.realigned(lag);
             let whole = WholeFiles::measure(&takes);
+            watch.lap("lining up again, metrics");
             (takes, whole)
         }
         None => (takes, whole),
     };
-    let (polished, polish) = polish_stage(
+    let (polished, polish, linear_fits_s) = polish_stage(
         &takes,
         &as_paired,
         &grid_hz,
@@ -202,8 +214,12 @@ pub fn analyze(
         fitted.settings,
         options,
     );
+    watch.lap("polish");
+    watch.linear_fits(linear_fits_s);
     let (leveled, mut output) = level_stage(&takes, polished, &whole, ceiling.peak_db);
+    watch.lap("level stage");
     let (predicted, prediction) = output.measure(&takes, whole.reference, &whole.reference_ltas_db);
+    watch.lap("prediction");
     Ok(Analysis {
         comp_fit: level::after_level(fitted.comp_fit, &leveled),
         settings: leveled.settings,
@@ -224,6 +240,7 @@ pub fn analyze(
         reference_levels_db: whole.reference_levels_db,
         source_levels_db: whole.source_levels_db,
         warnings,
+        timings: watch.timings(),
     })
 }
 
@@ -231,7 +248,8 @@ pub fn analyze(
 /// waveform. The trial's chains fitted to the reference chain's linear response are made only
 /// where the first polish falls short: fitted afresh, on the takes as the pairing lined them
 /// up (`as_paired`), the first round once ([`FirstRound`]) and the refits by spectra and by
-/// the response on a core each.
+/// the response on a core each. Also returns the wall-clock seconds those fits took, where
+/// they were made.
 fn polish_stage(
     takes: &Takes<'_>,
     as_paired: &Takes<'_>,
@@ -239,28 +257,33 @@ fn polish_stage(
     ceiling: &level::CeilingFit,
     settings: ChainSettings,
     options: &AnalyzeOptions,
-) -> (ChainSettings, Option<polish::Polish>) {
+) -> (ChainSettings, Option<polish::Polish>, Option<f64>) {
     if !polish::applies(options.amount) {
-        return (settings, None);
+        return (settings, None, None);
     }
+    let linear_fits_s = std::sync::OnceLock::new();
     let linear = || {
+        let started = std::time::Instant::now();
         let target = target::linear_target(as_paired, grid_hz, options.amount);
         let first = FirstRound::fit(ceiling.settings, as_paired, &target, options);
         let finish = |first: FirstRound<'_>, measure| {
             first.finish(as_paired, &target, measure, options).settings
         };
-        std::thread::scope(|scope| {
+        let chains = std::thread::scope(|scope| {
             let spectra_first = first.clone();
             let by_spectra = scope.spawn(|| finish(spectra_first, eq_stage::Measure::Spectra));
             let by_response = finish(first, eq_stage::Measure::LinearResponse);
             vec![by_response, by_spectra.join().expect("fits do not panic")]
-        })
+        });
+        let _ = linear_fits_s.set(started.elapsed().as_secs_f64());
+        chains
     };
     let trial = polish::Trial {
         reference_peak_db: ceiling.peak_db,
         linear_start: &linear,
     };
-    polish::polish(takes, settings, &trial)
+    let (settings, polish) = polish::polish(takes, settings, &trial);
+    (settings, polish, linear_fits_s.get().copied())
 }
 
 /// Stage 7, [`level`]: the output gain set by loudness (the compressor dropped where its last
@@ -510,10 +533,12 @@ fn analyze_without_source(
     ref_mid: &[f32],
     options: &AnalyzeOptions,
     warnings: Vec<AnalysisWarning>,
+    mut watch: Stopwatch,
 ) -> Analysis {
     let fs = reference.sample_rate as f64;
     let grid_hz = spectrum::log_grid_hz(fs);
     let spectra = target::spectra_without_source(ref_mid, fs, &grid_hz, options.amount);
+    watch.lap("spectra");
     let limits = eq_fit::FitLimits {
         max_gain_db: MAX_BOOST_LOW_CONFIDENCE_DB,
         max_bell_q: eq_stage::MAX_BELL_Q_UNPAIRED,
@@ -524,7 +549,11 @@ fn analyze_without_source(
     let mut settings = eq_stage::with_bands(&ChainSettings::default(), &eq_fit.bands);
     settings.compressor.enabled = false;
     settings.ceiling = fit_ceiling(reference).settings;
+    watch.lap("EQ stage, ceiling");
     let refs = inputs::refs(reference);
+    let reference_metrics = SignalMetrics::measure(&refs, fs);
+    let reference_levels_db = metrics::active_levels_db(ref_mid, fs);
+    watch.lap("the reference's metrics");
     Analysis {
         settings: settings.clamped(),
         options: *options,
@@ -537,14 +566,15 @@ fn analyze_without_source(
         target: spectra.target,
         eq_fit,
         comp_fit: None,
-        reference_metrics: SignalMetrics::measure(&refs, fs),
+        reference_metrics,
         source_metrics: None,
         predicted_metrics: None,
         prediction: None,
         polish: None,
-        reference_levels_db: metrics::active_levels_db(ref_mid, fs),
+        reference_levels_db,
         source_levels_db: Vec::new(),
         warnings,
+        timings: watch.timings(),
     }
 }
 

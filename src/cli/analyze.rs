@@ -3,6 +3,7 @@
 
 use super::output::{self, Stream};
 use super::{CliError, channels_name, refuse_overwriting};
+use crate::analysis::timings::{Stopwatch, Timings};
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
 use crate::audio_io::{Audio, MAX_IN_MEMORY_FRAMES, read_audio_prefix};
 use crate::dsp::{FilterKind, NUM_BANDS};
@@ -49,6 +50,9 @@ pub struct AnalyzeArgs {
     /// Name of the preset (default: "Match: " and the reference's file name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Also print where the time went: each stage's wall-clock and CPU seconds.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
@@ -70,6 +74,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     outputs.extend(args.report.as_deref().map(|r| ("--report", r)));
     refuse_overwriting(&inputs, &outputs)?;
     keep_freed_memory();
+    let mut watch = Stopwatch::start();
     // Decode both files at once (a 3-minute WAV takes about 0.1 s), each up to the in-memory
     // limit: that bounds the analysis' memory whatever the files' lengths.
     let (reference, source) = std::thread::scope(|scope| {
@@ -78,6 +83,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         (reference, source.join().expect("decoding does not panic"))
     });
     let (reference, source) = (reference?, source?);
+    watch.lap("decoding");
     for (path, prefix) in std::iter::once((&args.reference, &reference))
         .chain(args.source.as_ref().zip(source.as_ref()))
     {
@@ -111,6 +117,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         AnalysisError::Unsupported(_) => CliError::Runtime(e.to_string()),
         _ => CliError::Analysis(e),
     })?;
+    watch.lap("analysis");
     for w in &result.warnings {
         tell!("warning: {w}");
     }
@@ -119,10 +126,43 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     if let (Some(report), Some(format)) = (&args.report, report_format) {
         write_report(report, format, &result)?;
     }
-    output::lines(
-        Stream::Stdout,
-        &summary(args, &reference, source.as_ref(), &result),
-    )
+    watch.lap("writing");
+    let mut text = summary(args, &reference, source.as_ref(), &result);
+    if args.timings {
+        text.push_str(&timings_text(&watch.timings(), &result.timings));
+    }
+    output::lines(Stream::Stdout, &text)
+}
+
+/// `run`'s laps (`command`), the analysis' stages (`analysis`) under its lap: wall-clock
+/// seconds, then CPU seconds of all threads (more than the wall clock where both cores
+/// worked).
+fn timings_text(command: &Timings, analysis: &Timings) -> String {
+    let row = |depth: usize, name: &str, wall_s: f64, cpu_s: Option<f64>| {
+        let cpu = cpu_s.map_or_else(String::new, |c| format!(" {c:>6.2}"));
+        format!(
+            "{:depth$}{name:<w$} {wall_s:>6.2}{cpu}\n",
+            "",
+            depth = 2 * depth,
+            w = 34 - 2 * depth
+        )
+    };
+    let mut out = String::from("timings, s (wall clock, then CPU of all threads):\n");
+    for lap in &command.laps {
+        out.push_str(&row(1, lap.stage, lap.wall_s, lap.cpu_s));
+        if lap.stage != "analysis" {
+            continue;
+        }
+        for stage in &analysis.laps {
+            out.push_str(&row(2, stage.stage, stage.wall_s, stage.cpu_s));
+            if let (Some(fits), "polish") = (analysis.linear_fits_s, stage.stage) {
+                out.push_str(&row(3, "fits to the linear response", fits, None));
+            }
+        }
+    }
+    let (wall_s, cpu_s) = command.total();
+    out.push_str(&row(1, "total", wall_s, cpu_s));
+    out
 }
 
 /// Keep the memory the analysis frees for its next allocations (glibc's malloc). The analysis
