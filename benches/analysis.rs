@@ -110,14 +110,32 @@ fn bench(c: &mut Criterion) {
         ("no source", &paired_ref, None),
     ];
     for (name, reference, src) in cases {
+        let mut last = None;
         let ms = cpu_ms(5, || {
-            black_box(analysis::analyze(reference, src, &options).unwrap());
+            last = Some(black_box(
+                analysis::analyze(reference, src, &options).unwrap(),
+            ));
         });
         if let Some(ms) = ms {
             println!(
                 "analyze 3 min stereo 44.1 kHz/{name}: CPU time {ms:.0} ms per analysis (mean of 5)"
             );
         }
+        // Where the last of them spent its time (`matchbox analyze --timings` prints the same).
+        let stages: Vec<String> = last.map_or_else(Vec::new, |a| {
+            a.timings
+                .laps
+                .iter()
+                .map(|lap| match lap.cpu_s {
+                    Some(cpu) => format!("{} {:.3} s (CPU {cpu:.3})", lap.stage, lap.wall_s),
+                    None => format!("{} {:.3} s", lap.stage, lap.wall_s),
+                })
+                .collect()
+        });
+        println!(
+            "  stages, wall clock (CPU of all threads): {}",
+            stages.join(", ")
+        );
     }
     let mut group = c.benchmark_group("analyze 3 min stereo 44.1 kHz");
     group.sample_size(10);
