@@ -4,7 +4,7 @@
 //! `cargo bench --bench analysis`. Issue 4 asks for under 1 s per analysis.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use matchbox::analysis::{self, AnalyzeOptions};
+use matchbox::analysis::{self, AnalyzeOptions, timings};
 use matchbox::audio_io::Audio;
 use matchbox::dsp::{ChainSettings, Detector, EqBandSettings, FilterKind};
 use std::hint::black_box;
@@ -56,23 +56,14 @@ fn preset() -> ChainSettings {
     s
 }
 
-/// CPU time this thread has used, seconds, from /proc (Linux; 10 ms ticks). On a shared
-/// machine wall-clock times include waiting for a core; CPU time does not.
-fn thread_cpu_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // After the command name: state is field 3, utime 14 and stime 15 (1-based, proc(5)).
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// Mean CPU time of `runs` calls of `f`, ms.
+/// Mean CPU time of `runs` calls of `f`, ms, this thread's ([`timings::thread_cpu_s`]: on a
+/// shared machine wall-clock times include waiting for a core; CPU time does not).
 fn cpu_ms(runs: usize, mut f: impl FnMut()) -> Option<f64> {
-    let start = thread_cpu_s()?;
+    let start = timings::thread_cpu_s()?;
     for _ in 0..runs {
         f();
     }
-    Some((thread_cpu_s()? - start) * 1000.0 / runs as f64)
+    Some((timings::thread_cpu_s()? - start) * 1000.0 / runs as f64)
 }
 
 /// With `MATCHBOX_MATERIAL` set, the material is also written there as stereo float WAVs
@@ -121,21 +112,12 @@ fn bench(c: &mut Criterion) {
                 "analyze 3 min stereo 44.1 kHz/{name}: CPU time {ms:.0} ms per analysis (mean of 5)"
             );
         }
-        // Where the last of them spent its time (`matchbox analyze --timings` prints the same).
-        let stages: Vec<String> = last.map_or_else(Vec::new, |a| {
-            a.timings
-                .laps
-                .iter()
-                .map(|lap| match lap.cpu_s {
-                    Some(cpu) => format!("{} {:.3} s (CPU {cpu:.3})", lap.stage, lap.wall_s),
-                    None => format!("{} {:.3} s", lap.stage, lap.wall_s),
-                })
-                .collect()
-        });
-        println!(
-            "  stages, wall clock (CPU of all threads): {}",
-            stages.join(", ")
-        );
+        // Where the last of them spent its time, as `matchbox analyze --timings` prints it.
+        if let Some(last) = last {
+            for row in matchbox::report::summary::timing_rows(&last.timings, None) {
+                println!("  {row}");
+            }
+        }
     }
     let mut group = c.benchmark_group("analyze 3 min stereo 44.1 kHz");
     group.sample_size(10);

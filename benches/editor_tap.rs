@@ -72,14 +72,8 @@ fn bench(c: &mut Criterion) {
 
 /// CPU time this thread has used.
 fn thread_cpu_time() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec to write into; the clock id is a constant.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    assert_eq!(ok, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    let seconds = matchbox::analysis::timings::thread_cpu_s();
+    Duration::from_secs_f64(seconds.expect("the system has a thread CPU clock"))
 }
 
 criterion_group!(benches, bench);

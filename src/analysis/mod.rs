@@ -217,8 +217,8 @@ pub fn analyze(
         fitted.settings,
         options,
     );
-    watch.lap("polish");
-    watch.linear_fits(linear_fits_s);
+    let part = linear_fits_s.map(|s| ("fits to the linear response", s));
+    watch.lap_with_parts("polish", part);
     let (leveled, mut output) = level_stage(&takes, polished, &whole, ceiling.peak_db);
     watch.lap("level stage");
     let (predicted, prediction) = output.measure(&takes, whole.reference, &whole.reference_ltas_db);

@@ -1,11 +1,12 @@
 //! Where an analysis spends its time: the wall-clock and CPU seconds of each stage, read at
 //! the stage boundaries ([`Stopwatch::lap`]) and printed by `matchbox analyze --timings`.
-//! Measured only: nothing in the analysis reads them, so they never change a result.
+//! Measured only: nothing in the analysis reads them, so they never change a result. Also the
+//! CPU clocks the benches read ([`thread_cpu_s`]).
 
 use std::time::Instant;
 
 /// One stage's share of a run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Lap {
     /// What ran, in words ("polish").
     pub stage: &'static str,
@@ -14,15 +15,15 @@ pub struct Lap {
     /// CPU seconds of the whole process over the same time, all its threads together (more
     /// than `wall_s` where both cores worked); `None` where the system does not say.
     pub cpu_s: Option<f64>,
+    /// Parts of the stage timed inside it, and their wall-clock seconds (the polish's trial's
+    /// fits to the linear response).
+    pub parts: Vec<(&'static str, f64)>,
 }
 
-/// The stages of one run, in order, and the parts of a stage that ran inside it.
+/// The stages of one run, in order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timings {
     pub laps: Vec<Lap>,
-    /// Wall-clock seconds the polish's trial spent fitting the chains to the linear response
-    /// (part of the polish's lap; `None` where the trial did not make them).
-    pub linear_fits_s: Option<f64>,
 }
 
 impl Timings {
@@ -53,18 +54,23 @@ impl Stopwatch {
 
     /// `stage` ended now.
     pub fn lap(&mut self, stage: &'static str) {
+        self.lap_with_parts(stage, []);
+    }
+
+    /// `stage` ended now; `parts` (name, wall-clock seconds) were timed inside it.
+    pub fn lap_with_parts(
+        &mut self,
+        stage: &'static str,
+        parts: impl IntoIterator<Item = (&'static str, f64)>,
+    ) {
         let (wall, cpu) = (Instant::now(), process_cpu_s());
         self.timings.laps.push(Lap {
             stage,
             wall_s: (wall - self.wall).as_secs_f64(),
             cpu_s: cpu.zip(self.cpu).map(|(now, then)| now - then),
+            parts: parts.into_iter().collect(),
         });
         (self.wall, self.cpu) = (wall, cpu);
-    }
-
-    /// The polish's trial spent `seconds` fitting the chains to the linear response.
-    pub fn linear_fits(&mut self, seconds: Option<f64>) {
-        self.timings.linear_fits_s = seconds;
     }
 
     pub fn timings(self) -> Timings {
@@ -73,19 +79,40 @@ impl Stopwatch {
 }
 
 /// CPU seconds the process has used so far, all threads together.
+pub fn process_cpu_s() -> Option<f64> {
+    cpu_clock_s(CpuClock::Process)
+}
+
+/// CPU seconds the calling thread has used so far (what a benchmark on a shared machine
+/// reads: wall-clock time includes waiting for a core, CPU time does not).
+pub fn thread_cpu_s() -> Option<f64> {
+    cpu_clock_s(CpuClock::Thread)
+}
+
+#[derive(Clone, Copy)]
+enum CpuClock {
+    Process,
+    Thread,
+}
+
+/// The seconds `clock` reads; `None` where the system has no such clock.
 #[cfg(unix)]
-fn process_cpu_s() -> Option<f64> {
+fn cpu_clock_s(clock: CpuClock) -> Option<f64> {
+    let id = match clock {
+        CpuClock::Process => libc::CLOCK_PROCESS_CPUTIME_ID,
+        CpuClock::Thread => libc::CLOCK_THREAD_CPUTIME_ID,
+    };
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes one timespec, which lives across the call.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } == 0;
+    let ok = unsafe { libc::clock_gettime(id, &mut now) } == 0;
     ok.then_some(now.tv_sec as f64 + now.tv_nsec as f64 * 1e-9)
 }
 
 #[cfg(not(unix))]
-fn process_cpu_s() -> Option<f64> {
+fn cpu_clock_s(_: CpuClock) -> Option<f64> {
     None
 }
 
@@ -123,8 +150,8 @@ mod tests {
         watch.lap("sleeping");
         // Spin until this thread has had 60 ms of CPU, however long a busy machine takes.
         let mut x = 1.0f64;
-        let spun = thread_cpu_s();
-        while thread_cpu_s() - spun < 0.060 {
+        let spun = thread_cpu_s().unwrap();
+        while thread_cpu_s().unwrap() - spun < 0.060 {
             for _ in 0..1000 {
                 x = std::hint::black_box(x * 1.000_001);
             }
@@ -137,7 +164,7 @@ mod tests {
             wall <= elapsed && wall > elapsed - 0.002,
             "{wall} {elapsed}"
         );
-        let [sleeping, working] = timings.laps[..] else {
+        let [sleeping, working] = &timings.laps[..] else {
             panic!("{timings:?}")
         };
         assert_eq!((sleeping.stage, working.stage), ("sleeping", "working"));
@@ -151,19 +178,5 @@ mod tests {
         // runs this test alone).
         assert!((0.060..0.080).contains(&worked), "{timings:?}");
         assert!((cpu.unwrap() - slept - worked).abs() < 1e-9);
-    }
-
-    /// CPU seconds the calling thread has used.
-    fn thread_cpu_s() -> f64 {
-        let mut now = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec, which lives across the call.
-        assert_eq!(
-            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) },
-            0
-        );
-        now.tv_sec as f64 + now.tv_nsec as f64 * 1e-9
     }
 }

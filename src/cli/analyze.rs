@@ -3,7 +3,7 @@
 
 use super::output::{self, Stream};
 use super::{CliError, channels_name, refuse_overwriting};
-use crate::analysis::timings::{Stopwatch, Timings};
+use crate::analysis::timings::Stopwatch;
 use crate::analysis::{self, Analysis, AnalysisError, AnalyzeOptions};
 use crate::audio_io::{Audio, MAX_IN_MEMORY_FRAMES, read_audio_prefix};
 use crate::dsp::{FilterKind, NUM_BANDS};
@@ -129,40 +129,13 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     watch.lap("writing");
     let mut text = summary(args, &reference, source.as_ref(), &result);
     if args.timings {
-        text.push_str(&timings_text(&watch.timings(), &result.timings));
+        let inside = Some(("analysis", &result.timings));
+        for row in crate::report::summary::timing_rows(&watch.timings(), inside) {
+            text.push_str(&row);
+            text.push('\n');
+        }
     }
     output::lines(Stream::Stdout, &text)
-}
-
-/// `run`'s laps (`command`), the analysis' stages (`analysis`) under its lap: wall-clock
-/// seconds, then CPU seconds of all threads (more than the wall clock where both cores
-/// worked).
-fn timings_text(command: &Timings, analysis: &Timings) -> String {
-    let row = |depth: usize, name: &str, wall_s: f64, cpu_s: Option<f64>| {
-        let cpu = cpu_s.map_or_else(String::new, |c| format!(" {c:>6.2}"));
-        format!(
-            "{:depth$}{name:<w$} {wall_s:>6.2}{cpu}\n",
-            "",
-            depth = 2 * depth,
-            w = 34 - 2 * depth
-        )
-    };
-    let mut out = String::from("timings, s (wall clock, then CPU of all threads):\n");
-    for lap in &command.laps {
-        out.push_str(&row(1, lap.stage, lap.wall_s, lap.cpu_s));
-        if lap.stage != "analysis" {
-            continue;
-        }
-        for stage in &analysis.laps {
-            out.push_str(&row(2, stage.stage, stage.wall_s, stage.cpu_s));
-            if let (Some(fits), "polish") = (analysis.linear_fits_s, stage.stage) {
-                out.push_str(&row(3, "fits to the linear response", fits, None));
-            }
-        }
-    }
-    let (wall_s, cpu_s) = command.total();
-    out.push_str(&row(1, "total", wall_s, cpu_s));
-    out
 }
 
 /// Keep the memory the analysis frees for its next allocations (glibc's malloc). The analysis

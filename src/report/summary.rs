@@ -2,6 +2,7 @@
 //! the same thing (presentation only: it reads what the analysis reports).
 
 use crate::analysis::polish::{Polish, SLOPES_TRIED_BELOW_DB, Start};
+use crate::analysis::timings::Timings;
 
 /// What the polish did ([`crate::analysis::polish`]), in a line or two: the waveform SNR on
 /// the stretches of the takes that check it, before and after; where the first polish read
@@ -53,6 +54,46 @@ pub fn polish_lines(p: &Polish) -> Vec<String> {
     lines
 }
 
+/// Where the time went, as a table: a heading, one row per lap of `timings` (wall-clock
+/// seconds, then CPU seconds of all threads where the system says), each part of a lap in a row
+/// under it, the laps of `inside.1` under the lap named `inside.0` (the analysis under the
+/// command's lap for it), and the total.
+pub fn timing_rows(timings: &Timings, inside: Option<(&str, &Timings)>) -> Vec<String> {
+    let mut rows = vec!["timings, s (wall clock, then CPU of all threads):".to_owned()];
+    add_laps(&mut rows, timings, 1, inside);
+    let (wall_s, cpu_s) = timings.total();
+    rows.push(timing_row(1, "total", wall_s, cpu_s));
+    rows
+}
+
+fn add_laps(
+    rows: &mut Vec<String>,
+    timings: &Timings,
+    depth: usize,
+    inside: Option<(&str, &Timings)>,
+) {
+    for lap in &timings.laps {
+        rows.push(timing_row(depth, lap.stage, lap.wall_s, lap.cpu_s));
+        for &(part, wall_s) in &lap.parts {
+            rows.push(timing_row(depth + 1, part, wall_s, None));
+        }
+        if let Some((_, inner)) = inside.filter(|(stage, _)| *stage == lap.stage) {
+            add_laps(rows, inner, depth + 1, None);
+        }
+    }
+}
+
+/// A row `depth` levels in: the name, then the figures in columns.
+fn timing_row(depth: usize, name: &str, wall_s: f64, cpu_s: Option<f64>) -> String {
+    let cpu = cpu_s.map_or_else(String::new, |c| format!(" {c:>6.2}"));
+    let indent = 2 * depth;
+    format!(
+        "{:indent$}{name:<w$} {wall_s:>6.2}{cpu}",
+        "",
+        w = 34 - indent
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +142,41 @@ mod tests {
              SNR of 4.0 dB after 4.9 dB before: no closer, or at the cost of the spectrum or crest \
              factor)\n  the first polish read under 30 dB there or was not kept, so it also \
              started from 1 other cut slope"
+        );
+    }
+
+    /// Each part of a lap goes in a row under it, the inner laps under the lap they ran in,
+    /// each level two columns further in; the figures stay in their columns and the total
+    /// adds up the outer laps.
+    #[test]
+    fn timing_rows_put_parts_and_inner_laps_under_their_lap() {
+        use crate::analysis::timings::Lap;
+        let lap = |stage, wall_s: f64, parts: Vec<(&'static str, f64)>| Lap {
+            stage,
+            wall_s,
+            cpu_s: Some(2.0 * wall_s),
+            parts,
+        };
+        let inner = Timings {
+            laps: vec![
+                lap("polish", 0.8, vec![("fits to the linear response", 0.3)]),
+                lap("level stage", 0.1, vec![]),
+            ],
+        };
+        let outer = Timings {
+            laps: vec![lap("decoding", 0.05, vec![]), lap("analysis", 0.9, vec![])],
+        };
+        assert_eq!(
+            timing_rows(&outer, Some(("analysis", &inner))),
+            [
+                "timings, s (wall clock, then CPU of all threads):",
+                "  decoding                           0.05   0.10",
+                "  analysis                           0.90   1.80",
+                "    polish                           0.80   1.60",
+                "      fits to the linear response    0.30",
+                "    level stage                      0.10   0.20",
+                "  total                              0.95   1.90",
+            ]
         );
     }
 }
