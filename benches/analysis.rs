@@ -114,7 +114,7 @@ fn bench(c: &mut Criterion) {
         }
         // Where the last of them spent its time, as `matchbox analyze --timings` prints it.
         if let Some(last) = last {
-            for row in matchbox::report::summary::timing_rows(&last.timings, None) {
+            for row in matchbox::report::summary::timing_rows(&last.timings) {
                 println!("  {row}");
             }
         }

@@ -209,7 +209,7 @@ pub fn analyze(
         }
         None => (takes, whole),
     };
-    let (polished, polish, linear_fits_s) = polish_stage(
+    let (polished, polish, linear_fits) = polish_stage(
         &takes,
         &as_paired,
         &grid_hz,
@@ -217,8 +217,7 @@ pub fn analyze(
         fitted.settings,
         options,
     );
-    let part = linear_fits_s.map(|s| ("fits to the linear response", s));
-    watch.lap_with_parts("polish", part);
+    watch.lap_with_inner("polish", linear_fits);
     let (leveled, mut output) = level_stage(&takes, polished, &whole, ceiling.peak_db);
     watch.lap("level stage");
     let (predicted, prediction) = output.measure(&takes, whole.reference, &whole.reference_ltas_db);
@@ -251,8 +250,8 @@ pub fn analyze(
 /// waveform. The trial's chains fitted to the reference chain's linear response are made only
 /// where the first polish falls short: fitted afresh, on the takes as the pairing lined them
 /// up (`as_paired`), the first round once ([`FirstRound`]) and the refits by spectra and by
-/// the response on a core each. Also returns the wall-clock seconds those fits took, where
-/// they were made.
+/// the response on a core each. Also returns the time those fits took, where they were made
+/// (no laps where they were not).
 fn polish_stage(
     takes: &Takes<'_>,
     as_paired: &Takes<'_>,
@@ -260,13 +259,13 @@ fn polish_stage(
     ceiling: &level::CeilingFit,
     settings: ChainSettings,
     options: &AnalyzeOptions,
-) -> (ChainSettings, Option<polish::Polish>, Option<f64>) {
+) -> (ChainSettings, Option<polish::Polish>, Timings) {
     if !polish::applies(options.amount) {
-        return (settings, None, None);
+        return (settings, None, Timings::default());
     }
-    let linear_fits_s = std::sync::OnceLock::new();
+    let linear_fits = std::sync::OnceLock::new();
     let linear = || {
-        let started = std::time::Instant::now();
+        let mut watch = Stopwatch::start();
         let target = target::linear_target(as_paired, grid_hz, options.amount);
         let first = FirstRound::fit(ceiling.settings, as_paired, &target, options);
         let finish = |first: FirstRound<'_>, measure| {
@@ -278,7 +277,8 @@ fn polish_stage(
             let by_response = finish(first, eq_stage::Measure::LinearResponse);
             vec![by_response, by_spectra.join().expect("fits do not panic")]
         });
-        let _ = linear_fits_s.set(started.elapsed().as_secs_f64());
+        watch.lap("fits to the linear response");
+        let _ = linear_fits.set(watch.timings());
         chains
     };
     let trial = polish::Trial {
@@ -286,7 +286,11 @@ fn polish_stage(
         linear_start: &linear,
     };
     let (settings, polish) = polish::polish(takes, settings, &trial);
-    (settings, polish, linear_fits_s.get().copied())
+    (
+        settings,
+        polish,
+        linear_fits.into_inner().unwrap_or_default(),
+    )
 }
 
 /// Stage 7, [`level`]: the output gain set by loudness (the compressor dropped where its last

@@ -15,9 +15,9 @@ pub struct Lap {
     /// CPU seconds of the whole process over the same time, all its threads together (more
     /// than `wall_s` where both cores worked); `None` where the system does not say.
     pub cpu_s: Option<f64>,
-    /// Parts of the stage timed inside it, and their wall-clock seconds (the polish's trial's
-    /// fits to the linear response).
-    pub parts: Vec<(&'static str, f64)>,
+    /// Stages timed inside this one, as laps of their own: the command line's analysis, the
+    /// polish's trial's fits to the linear response. They may cover only part of it.
+    pub inner: Timings,
 }
 
 /// The stages of one run, in order.
@@ -54,21 +54,17 @@ impl Stopwatch {
 
     /// `stage` ended now.
     pub fn lap(&mut self, stage: &'static str) {
-        self.lap_with_parts(stage, []);
+        self.lap_with_inner(stage, Timings::default());
     }
 
-    /// `stage` ended now; `parts` (name, wall-clock seconds) were timed inside it.
-    pub fn lap_with_parts(
-        &mut self,
-        stage: &'static str,
-        parts: impl IntoIterator<Item = (&'static str, f64)>,
-    ) {
+    /// `stage` ended now; `inner` was timed inside it.
+    pub fn lap_with_inner(&mut self, stage: &'static str, inner: Timings) {
         let (wall, cpu) = (Instant::now(), process_cpu_s());
         self.timings.laps.push(Lap {
             stage,
             wall_s: (wall - self.wall).as_secs_f64(),
             cpu_s: cpu.zip(self.cpu).map(|(now, then)| now - then),
-            parts: parts.into_iter().collect(),
+            inner,
         });
         (self.wall, self.cpu) = (wall, cpu);
     }

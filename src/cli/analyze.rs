@@ -117,7 +117,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
         AnalysisError::Unsupported(_) => CliError::Runtime(e.to_string()),
         _ => CliError::Analysis(e),
     })?;
-    watch.lap("analysis");
+    watch.lap_with_inner("analysis", result.timings.clone());
     for w in &result.warnings {
         tell!("warning: {w}");
     }
@@ -129,8 +129,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<(), CliError> {
     watch.lap("writing");
     let mut text = summary(args, &reference, source.as_ref(), &result);
     if args.timings {
-        let inside = Some(("analysis", &result.timings));
-        for row in crate::report::summary::timing_rows(&watch.timings(), inside) {
+        for row in crate::report::summary::timing_rows(&watch.timings()) {
             text.push_str(&row);
             text.push('\n');
         }

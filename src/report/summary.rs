@@ -55,31 +55,20 @@ pub fn polish_lines(p: &Polish) -> Vec<String> {
 }
 
 /// Where the time went, as a table: a heading, one row per lap of `timings` (wall-clock
-/// seconds, then CPU seconds of all threads where the system says), each part of a lap in a row
-/// under it, the laps of `inside.1` under the lap named `inside.0` (the analysis under the
-/// command's lap for it), and the total.
-pub fn timing_rows(timings: &Timings, inside: Option<(&str, &Timings)>) -> Vec<String> {
+/// seconds, then CPU seconds of all threads where the system says), a lap's inner laps under
+/// it (the analysis' stages under the command's lap for it), and the total.
+pub fn timing_rows(timings: &Timings) -> Vec<String> {
     let mut rows = vec!["timings, s (wall clock, then CPU of all threads):".to_owned()];
-    add_laps(&mut rows, timings, 1, inside);
+    add_laps(&mut rows, timings, 1);
     let (wall_s, cpu_s) = timings.total();
     rows.push(timing_row(1, "total", wall_s, cpu_s));
     rows
 }
 
-fn add_laps(
-    rows: &mut Vec<String>,
-    timings: &Timings,
-    depth: usize,
-    inside: Option<(&str, &Timings)>,
-) {
+fn add_laps(rows: &mut Vec<String>, timings: &Timings, depth: usize) {
     for lap in &timings.laps {
         rows.push(timing_row(depth, lap.stage, lap.wall_s, lap.cpu_s));
-        for &(part, wall_s) in &lap.parts {
-            rows.push(timing_row(depth + 1, part, wall_s, None));
-        }
-        if let Some((_, inner)) = inside.filter(|(stage, _)| *stage == lap.stage) {
-            add_laps(rows, inner, depth + 1, None);
-        }
+        add_laps(rows, &lap.inner, depth + 1);
     }
 }
 
@@ -145,29 +134,34 @@ mod tests {
         );
     }
 
-    /// Each part of a lap goes in a row under it, the inner laps under the lap they ran in,
-    /// each level two columns further in; the figures stay in their columns and the total
-    /// adds up the outer laps.
+    /// The inner laps go under the lap they ran in, each level two columns further in (a lap
+    /// without a CPU figure shows none); the figures stay in their columns and the total adds
+    /// up the outer laps.
     #[test]
-    fn timing_rows_put_parts_and_inner_laps_under_their_lap() {
+    fn timing_rows_put_inner_laps_under_their_lap() {
         use crate::analysis::timings::Lap;
-        let lap = |stage, wall_s: f64, parts: Vec<(&'static str, f64)>| Lap {
+        let lap = |stage, wall_s: f64, inner: Vec<Lap>| Lap {
             stage,
             wall_s,
             cpu_s: Some(2.0 * wall_s),
-            parts,
+            inner: Timings { laps: inner },
         };
-        let inner = Timings {
+        let fits = Lap {
+            cpu_s: None,
+            ..lap("fits to the linear response", 0.3, vec![])
+        };
+        let analysis = vec![
+            lap("polish", 0.8, vec![fits]),
+            lap("level stage", 0.1, vec![]),
+        ];
+        let outer = Timings {
             laps: vec![
-                lap("polish", 0.8, vec![("fits to the linear response", 0.3)]),
-                lap("level stage", 0.1, vec![]),
+                lap("decoding", 0.05, vec![]),
+                lap("analysis", 0.9, analysis),
             ],
         };
-        let outer = Timings {
-            laps: vec![lap("decoding", 0.05, vec![]), lap("analysis", 0.9, vec![])],
-        };
         assert_eq!(
-            timing_rows(&outer, Some(("analysis", &inner))),
+            timing_rows(&outer),
             [
                 "timings, s (wall clock, then CPU of all threads):",
                 "  decoding                           0.05   0.10",
